@@ -1,0 +1,310 @@
+//! What crosses the plugin boundary: the root module, the `#[repr(C)]`
+//! structs and the ABI-stable trait objects.
+//!
+//! This is the only module that names `R*` types and [`FfiFuture`]. Plugin
+//! authors implement the plain traits of [`crate::provider`]; callers use the
+//! plain types of [`crate::service`]; both convert here, once.
+//!
+//! Every `#[sabi_trait]` marks its last method `last_prefix_field`, so a
+//! later minor version may append methods without breaking plugins built
+//! against this one.
+
+#![allow(non_camel_case_types, missing_docs, non_local_definitions, missing_debug_implementations)]
+
+use abi_stable::{
+    declare_root_module_statics,
+    library::RootModule,
+    package_version_strings,
+    sabi_trait,
+    sabi_types::VersionStrings,
+    std_types::{RBox, ROption, RResult, RStr, RString, RVec},
+    StableAbi,
+};
+pub use async_ffi::FfiFuture;
+
+use crate::error::{Error, ErrorCode};
+use crate::options::TransactionKind;
+use crate::value::{RunResult, Value};
+
+/// A [`Value`] as it crosses the boundary.
+#[repr(C, u8)]
+#[derive(StableAbi, Debug, Clone, PartialEq)]
+pub enum FfiValue {
+    Null,
+    Integer(i64),
+    Real(f64),
+    Text(RString),
+    Blob(RVec<u8>),
+}
+
+impl From<Value> for FfiValue {
+    fn from(value: Value) -> Self {
+        match value {
+            Value::Null => Self::Null,
+            Value::Integer(v) => Self::Integer(v),
+            Value::Real(v) => Self::Real(v),
+            Value::Text(v) => Self::Text(v.into()),
+            Value::Blob(v) => Self::Blob(v.into()),
+        }
+    }
+}
+
+impl From<FfiValue> for Value {
+    fn from(value: FfiValue) -> Self {
+        match value {
+            FfiValue::Null => Self::Null,
+            FfiValue::Integer(v) => Self::Integer(v),
+            FfiValue::Real(v) => Self::Real(v),
+            FfiValue::Text(v) => Self::Text(v.into()),
+            FfiValue::Blob(v) => Self::Blob(v.into()),
+        }
+    }
+}
+
+/// Converts bound values for the trip across.
+pub fn values_to_ffi(values: Vec<Value>) -> RVec<FfiValue> {
+    values.into_iter().map(FfiValue::from).collect()
+}
+
+/// Converts bound values back after the trip across.
+pub fn values_from_ffi(values: RVec<FfiValue>) -> Vec<Value> {
+    values.into_iter().map(Value::from).collect()
+}
+
+/// An [`Error`] as it crosses the boundary: its code string and message.
+#[repr(C)]
+#[derive(StableAbi, Debug, Clone)]
+pub struct FfiError {
+    pub code: RString,
+    pub message: RString,
+}
+
+impl From<Error> for FfiError {
+    fn from(err: Error) -> Self {
+        Self {
+            code: err.code().as_str().into(),
+            message: err.message().into(),
+        }
+    }
+}
+
+impl From<FfiError> for Error {
+    fn from(err: FfiError) -> Self {
+        Error::new(ErrorCode::from_code(&err.code), err.message.into_string())
+    }
+}
+
+/// The result type of every fallible call across the boundary.
+pub type FfiResult<T> = RResult<T, FfiError>;
+
+/// Turns a boundary result into a Rust one.
+pub fn from_ffi_result<T, U: From<T>>(result: FfiResult<T>) -> Result<U, Error> {
+    result.into_result().map(U::from).map_err(Error::from)
+}
+
+/// Turns a Rust result into a boundary one.
+pub fn to_ffi_result<T, U: From<T>>(result: Result<T, Error>) -> FfiResult<U> {
+    result.map(U::from).map_err(FfiError::from).into()
+}
+
+/// Result rows: the column names once, then the values row by row.
+#[repr(C)]
+#[derive(StableAbi, Debug, Clone, Default)]
+pub struct FfiRows {
+    pub columns: RVec<RString>,
+    pub rows: RVec<RVec<FfiValue>>,
+}
+
+/// What a write reports.
+#[repr(C)]
+#[derive(StableAbi, Debug, Clone, Copy, Default)]
+pub struct FfiRunResult {
+    pub changes: u64,
+    pub last_insert_rowid: i64,
+}
+
+impl From<RunResult> for FfiRunResult {
+    fn from(r: RunResult) -> Self {
+        Self {
+            changes: r.changes,
+            last_insert_rowid: r.last_insert_rowid,
+        }
+    }
+}
+
+impl From<FfiRunResult> for RunResult {
+    fn from(r: FfiRunResult) -> Self {
+        Self {
+            changes: r.changes,
+            last_insert_rowid: r.last_insert_rowid,
+        }
+    }
+}
+
+/// A transaction kind as it crosses the boundary.
+#[repr(u8)]
+#[derive(StableAbi, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FfiTransactionKind {
+    Concurrent,
+    Deferred,
+    Immediate,
+    Exclusive,
+}
+
+impl From<TransactionKind> for FfiTransactionKind {
+    fn from(kind: TransactionKind) -> Self {
+        match kind {
+            TransactionKind::Concurrent => Self::Concurrent,
+            TransactionKind::Deferred => Self::Deferred,
+            TransactionKind::Immediate => Self::Immediate,
+            TransactionKind::Exclusive => Self::Exclusive,
+        }
+    }
+}
+
+impl From<FfiTransactionKind> for TransactionKind {
+    fn from(kind: FfiTransactionKind) -> Self {
+        match kind {
+            FfiTransactionKind::Concurrent => Self::Concurrent,
+            FfiTransactionKind::Deferred => Self::Deferred,
+            FfiTransactionKind::Immediate => Self::Immediate,
+            FfiTransactionKind::Exclusive => Self::Exclusive,
+        }
+    }
+}
+
+/// A prepared statement.
+#[sabi_trait]
+pub trait FfiStatement: Send + Sync {
+    fn all(&self, params: RVec<FfiValue>) -> FfiFuture<FfiResult<FfiRows>>;
+    /// At most one row.
+    fn get(&self, params: RVec<FfiValue>) -> FfiFuture<FfiResult<FfiRows>>;
+    #[sabi(last_prefix_field)]
+    fn run(&self, params: RVec<FfiValue>) -> FfiFuture<FfiResult<FfiRunResult>>;
+}
+
+/// A boxed [`FfiStatement`].
+pub type FfiStatementBox = FfiStatement_TO<'static, RBox<()>>;
+
+/// A database handle for one namespace.
+#[sabi_trait]
+pub trait FfiDatabase: Send + Sync {
+    fn exec(&self, sql: RString) -> FfiFuture<FfiResult<()>>;
+    fn prepare(&self, sql: RString) -> FfiFuture<FfiResult<FfiStatementBox>>;
+    fn push(&self) -> FfiFuture<FfiResult<()>>;
+    fn pull(&self) -> FfiFuture<FfiResult<bool>>;
+    fn checkpoint(&self) -> FfiFuture<FfiResult<()>>;
+    /// The engine's sync stats as JSON, `None` in local mode.
+    fn sync_stats(&self) -> FfiFuture<FfiResult<ROption<RString>>>;
+    fn local_path(&self) -> RString;
+    fn mode(&self) -> RString;
+    fn namespace(&self) -> RString;
+    #[sabi(last_prefix_field)]
+    fn close(&self) -> FfiFuture<FfiResult<()>>;
+}
+
+/// A boxed [`FfiDatabase`].
+pub type FfiDatabaseBox = FfiDatabase_TO<'static, RBox<()>>;
+
+/// An open transaction; dropping it rolls back.
+#[sabi_trait]
+pub trait FfiTransaction: Send + Sync {
+    fn exec(&self, sql: RString) -> FfiFuture<FfiResult<()>>;
+    fn prepare(&self, sql: RString) -> FfiFuture<FfiResult<FfiStatementBox>>;
+    fn commit(&self) -> FfiFuture<FfiResult<()>>;
+    fn rollback(&self) -> FfiFuture<FfiResult<()>>;
+    #[sabi(last_prefix_field)]
+    fn namespace(&self) -> RString;
+}
+
+/// A boxed [`FfiTransaction`].
+pub type FfiTransactionBox = FfiTransaction_TO<'static, RBox<()>>;
+
+/// The service plugin-turso provides.
+#[sabi_trait]
+pub trait FfiTursoService: Send + Sync {
+    fn connect(&self, namespace: RString) -> FfiFuture<FfiResult<FfiDatabaseBox>>;
+    fn begin(
+        &self,
+        kind: FfiTransactionKind,
+        namespace: RString,
+    ) -> FfiFuture<FfiResult<FfiTransactionBox>>;
+    /// Health as JSON (see [`crate::Health`]).
+    fn health(&self) -> FfiFuture<RString>;
+    /// Waits on the provider's own runtime, so callers on any executor can
+    /// back off between retries.
+    fn delay(&self, millis: u64) -> FfiFuture<()>;
+    #[sabi(last_prefix_field)]
+    fn close(&self) -> FfiFuture<FfiResult<()>>;
+}
+
+/// A shared [`FfiTursoService`] (cloning shares the same service).
+pub type FfiTursoServiceArc = FfiTursoService_TO<'static, abi_stable::std_types::RArc<()>>;
+
+/// What a plugin provides to the others, registered under its name.
+#[repr(C, u8)]
+#[derive(StableAbi)]
+pub enum FfiProvided {
+    /// Nothing: a plugin that only runs hooks.
+    Nothing,
+    /// A Turso service.
+    Turso(FfiTursoServiceArc),
+}
+
+impl Clone for FfiProvided {
+    fn clone(&self) -> Self {
+        match self {
+            Self::Nothing => Self::Nothing,
+            Self::Turso(service) => Self::Turso(FfiTursoService_TO::from_sabi(service.obj.shallow_clone())),
+        }
+    }
+}
+
+/// What the host hands a plugin at `init`.
+#[sabi_trait]
+pub trait FfiHost: Send + Sync {
+    /// The plugin's own name, from its manifest.
+    fn plugin_name(&self) -> RString;
+    /// The plugin's configuration as a JSON object.
+    fn config_json(&self) -> RString;
+    /// Emits a log record through the host's `tracing` (levels 0 = trace to
+    /// 4 = error).
+    fn log(&self, level: u8, target: RStr<'_>, message: RStr<'_>);
+    #[sabi(last_prefix_field)]
+    fn get_plugin(&self, name: RStr<'_>) -> ROption<FfiProvided>;
+}
+
+/// A shared [`FfiHost`].
+pub type FfiHostArc = FfiHost_TO<'static, abi_stable::std_types::RArc<()>>;
+
+/// A loaded plugin instance.
+#[sabi_trait]
+pub trait FfiPlugin: Send + Sync {
+    fn init(&self, host: FfiHostArc) -> FfiFuture<FfiResult<()>>;
+    fn provides(&self) -> FfiProvided;
+    #[sabi(last_prefix_field)]
+    fn shutdown(&self) -> FfiFuture<FfiResult<()>>;
+}
+
+/// A boxed [`FfiPlugin`].
+pub type FfiPluginBox = FfiPlugin_TO<'static, RBox<()>>;
+
+/// The root module every plugin library exports.
+#[repr(C)]
+#[derive(StableAbi)]
+#[sabi(kind(Prefix(prefix_ref = PluginModuleRef)))]
+#[sabi(missing_field(panic))]
+pub struct PluginModule {
+    /// The interface version the plugin was built against.
+    pub interface_version: RStr<'static>,
+    /// Creates the plugin instance.
+    #[sabi(last_prefix_field)]
+    pub new_plugin: extern "C" fn() -> FfiResult<FfiPluginBox>,
+}
+
+impl RootModule for PluginModuleRef {
+    declare_root_module_statics! {PluginModuleRef}
+    const BASE_NAME: &'static str = "turso_plugin";
+    const NAME: &'static str = "turso_plugin";
+    const VERSION_STRINGS: VersionStrings = package_version_strings!();
+}

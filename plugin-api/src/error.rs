@@ -1,0 +1,202 @@
+//! The one error type of the service contract, with stable codes.
+
+use std::fmt;
+
+/// What went wrong, as a stable code.
+///
+/// [`ErrorCode::as_str`] gives the string that crosses the plugin boundary
+/// and that callers may match on; the message text is for people and may
+/// change. A code this build does not know (sent by a newer plugin) reads
+/// back as [`ErrorCode::Other`] with its string kept.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum ErrorCode {
+    /// A namespace breaks the rule `^[a-z0-9][a-z0-9_-]{0,62}$`.
+    InvalidNamespace,
+    /// `mode` (or `TURSO_MODE`) is neither `local` nor `sync`.
+    InvalidMode,
+    /// Sync mode was asked for without `TURSO_SYNC_URL` / `sync.url`.
+    SyncUrlRequired,
+    /// `maxRetries` or `retryDelayMs` is negative.
+    InvalidRetry,
+    /// The plugin configuration has the wrong shape (e.g. a number where a
+    /// string is expected).
+    InvalidConfig,
+    /// The SQL text does not parse or names something that does not exist.
+    Sql,
+    /// The number or kind of bound values does not fit the statement.
+    Bind,
+    /// A constraint (unique, not null, check, foreign key) was violated.
+    Constraint,
+    /// The database is busy; the transaction may be retried.
+    Busy,
+    /// Another transaction wrote the same rows first; the transaction may be
+    /// retried.
+    Conflict,
+    /// DDL was run inside a `concurrent` transaction; use `exclusive`.
+    DdlInConcurrent,
+    /// The engine refused the statement under MVCC (e.g. virtual tables).
+    Unsupported,
+    /// The transaction was already committed or rolled back.
+    TransactionFinished,
+    /// The service or database was closed.
+    Closed,
+    /// The sync server could not be reached or refused the request.
+    Sync,
+    /// A file could not be opened, created or written.
+    Io,
+    /// Code in the plugin panicked; the call was turned into this error.
+    Panicked,
+    /// Any other engine or internal failure.
+    Internal,
+    /// A code this build does not know, kept as sent.
+    Other(String),
+}
+
+impl ErrorCode {
+    /// The stable string form of the code, as listed in `behaviour.md`.
+    pub fn as_str(&self) -> &str {
+        match self {
+            Self::InvalidNamespace => "INVALID_TURSO_NAMESPACE",
+            Self::InvalidMode => "INVALID_TURSO_MODE",
+            Self::SyncUrlRequired => "TURSO_SYNC_URL_REQUIRED",
+            Self::InvalidRetry => "INVALID_TURSO_RETRY",
+            Self::InvalidConfig => "INVALID_TURSO_CONFIG",
+            Self::Sql => "TURSO_SQL_ERROR",
+            Self::Bind => "TURSO_BIND_ERROR",
+            Self::Constraint => "TURSO_CONSTRAINT",
+            Self::Busy => "TURSO_BUSY",
+            Self::Conflict => "TURSO_CONFLICT",
+            Self::DdlInConcurrent => "TURSO_DDL_IN_CONCURRENT",
+            Self::Unsupported => "TURSO_UNSUPPORTED",
+            Self::TransactionFinished => "TURSO_TRANSACTION_FINISHED",
+            Self::Closed => "TURSO_CLOSED",
+            Self::Sync => "TURSO_SYNC_ERROR",
+            Self::Io => "TURSO_IO_ERROR",
+            Self::Panicked => "PLUGIN_PANICKED",
+            Self::Internal => "TURSO_INTERNAL",
+            Self::Other(code) => code,
+        }
+    }
+
+    /// Parses a code sent across the boundary; unknown strings give
+    /// [`ErrorCode::Other`].
+    pub fn from_code(code: &str) -> Self {
+        const KNOWN: [ErrorCode; 18] = [
+            ErrorCode::InvalidNamespace,
+            ErrorCode::InvalidMode,
+            ErrorCode::SyncUrlRequired,
+            ErrorCode::InvalidRetry,
+            ErrorCode::InvalidConfig,
+            ErrorCode::Sql,
+            ErrorCode::Bind,
+            ErrorCode::Constraint,
+            ErrorCode::Busy,
+            ErrorCode::Conflict,
+            ErrorCode::DdlInConcurrent,
+            ErrorCode::Unsupported,
+            ErrorCode::TransactionFinished,
+            ErrorCode::Closed,
+            ErrorCode::Sync,
+            ErrorCode::Io,
+            ErrorCode::Panicked,
+            ErrorCode::Internal,
+        ];
+        KNOWN
+            .into_iter()
+            .find(|known| known.as_str() == code)
+            .unwrap_or_else(|| Self::Other(code.to_owned()))
+    }
+
+    /// Whether a transaction that failed with this code may succeed when
+    /// run again (`busy` or `conflict`).
+    pub fn is_retryable(&self) -> bool {
+        matches!(self, Self::Busy | Self::Conflict)
+    }
+}
+
+impl fmt::Display for ErrorCode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// An error from the Turso service or the plugin boundary: a stable
+/// [`ErrorCode`] and a message for people.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Error {
+    code: ErrorCode,
+    message: String,
+}
+
+impl Error {
+    /// Creates an error with a code and a message.
+    pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
+        Self {
+            code,
+            message: message.into(),
+        }
+    }
+
+    /// The stable code; match on this, never on the message.
+    pub fn code(&self) -> &ErrorCode {
+        &self.code
+    }
+
+    /// The human-readable message (wording may change between versions).
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+
+    /// Whether the failed transaction may be retried (see
+    /// [`ErrorCode::is_retryable`]).
+    pub fn is_retryable(&self) -> bool {
+        self.code.is_retryable()
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.code, self.message)
+    }
+}
+
+impl std::error::Error for Error {}
+
+impl From<turso_namespace::NamespaceError> for Error {
+    fn from(err: turso_namespace::NamespaceError) -> Self {
+        Self::new(ErrorCode::InvalidNamespace, err.to_string())
+    }
+}
+
+/// The result type of the service contract.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codes_round_trip_through_their_strings() {
+        for code in [
+            ErrorCode::InvalidNamespace,
+            ErrorCode::Conflict,
+            ErrorCode::Panicked,
+            ErrorCode::Internal,
+        ] {
+            assert_eq!(ErrorCode::from_code(code.as_str()), code);
+        }
+        assert_eq!(
+            ErrorCode::from_code("NEWER_CODE"),
+            ErrorCode::Other("NEWER_CODE".into())
+        );
+    }
+
+    #[test]
+    fn only_busy_and_conflict_are_retryable() {
+        assert!(ErrorCode::Busy.is_retryable());
+        assert!(ErrorCode::Conflict.is_retryable());
+        assert!(!ErrorCode::Sql.is_retryable());
+        assert!(!ErrorCode::DdlInConcurrent.is_retryable());
+    }
+}

@@ -1,0 +1,64 @@
+//! Health and sync stats: what `health()` and `sync_stats()` report.
+
+use serde::{Deserialize, Serialize};
+
+/// The service's health. Never contains a token.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "camelCase")]
+pub struct Health {
+    /// True when the last check (`SELECT 1` and, in sync mode, the stats)
+    /// passed.
+    pub ok: bool,
+    /// True once a database was opened.
+    pub connected: bool,
+    /// Why `ok` is false, when it is.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    /// The local database file (local mode) or replica file.
+    pub local_path: String,
+    /// `local`, `sync` or `multi-tenant`.
+    pub mode: String,
+    /// Every namespace requested so far, sorted.
+    pub namespaces: Vec<String>,
+    /// Sync state.
+    pub sync: SyncHealth,
+}
+
+/// The sync part of [`Health`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "camelCase")]
+pub struct SyncHealth {
+    /// Whether the service syncs with a server.
+    pub enabled: bool,
+    /// The sync server URL, without credentials.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
+    /// The engine's stats for the default namespace.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stats: Option<SyncStats>,
+    /// The last push or pull failure, if the last attempt failed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_error: Option<String>,
+}
+
+/// The sync engine's statistics for one replica.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "camelCase")]
+pub struct SyncStats {
+    /// Local changes not yet pushed.
+    pub cdc_operations: i64,
+    /// Size of the main WAL, in bytes.
+    pub main_wal_size: u64,
+    /// Size of the revert WAL, in bytes.
+    pub revert_wal_size: u64,
+    /// Bytes sent to the server.
+    pub network_sent_bytes: u64,
+    /// Bytes received from the server.
+    pub network_received_bytes: u64,
+    /// When the last pull finished (Unix seconds).
+    pub last_pull_unix_time: Option<i64>,
+    /// When the last push finished (Unix seconds).
+    pub last_push_unix_time: Option<i64>,
+    /// The server revision the replica is at.
+    pub revision: Option<String>,
+}

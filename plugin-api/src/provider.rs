@@ -1,0 +1,367 @@
+//! The provider side: plain async traits a plugin implements to offer a
+//! Turso service, and their adapters onto the ABI objects.
+//!
+//! An adapter runs every call through a panic guard. It polls the
+//! provider's future inline on the caller's task: a provider whose work
+//! needs a tokio reactor (network, timers) moves it onto its own runtime
+//! with [`crate::export::on_plugin_runtime`], so only wakers cross.
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use abi_stable::{
+    sabi_trait::TD_Opaque,
+    std_types::{RArc, ROption, RString, RVec},
+};
+use async_ffi::{FfiFuture, FutureExt};
+
+use crate::abi::{
+    to_ffi_result, values_from_ffi, FfiDatabase, FfiDatabaseBox, FfiDatabase_TO,
+    FfiResult, FfiRows, FfiRunResult, FfiStatement, FfiStatementBox, FfiStatement_TO,
+    FfiTransaction, FfiTransactionBox, FfiTransactionKind, FfiTransaction_TO, FfiTursoService,
+    FfiTursoServiceArc, FfiTursoService_TO, FfiValue,
+};
+use crate::error::{Error, ErrorCode, Result};
+use crate::guard::{guard_or, Guarded};
+use crate::health::{Health, SyncStats};
+use crate::options::{Mode, TransactionKind};
+use crate::value::{Row, Rows, RunResult, Value};
+
+/// A prepared statement, provider side.
+pub trait StatementProvider: Send + Sync + 'static {
+    /// Runs the statement with `params` and returns every row.
+    fn all(&self, params: Vec<Value>) -> impl Future<Output = Result<Rows>> + Send;
+    /// Runs the statement with `params` and returns the first row, if any.
+    fn get(&self, params: Vec<Value>) -> impl Future<Output = Result<Option<Row>>> + Send;
+    /// Runs the statement with `params` for its effect.
+    fn run(&self, params: Vec<Value>) -> impl Future<Output = Result<RunResult>> + Send;
+}
+
+/// A database handle for one namespace, provider side.
+pub trait DatabaseProvider: Send + Sync + 'static {
+    /// The statement type [`DatabaseProvider::prepare`] returns.
+    type Statement: StatementProvider;
+    /// Runs one or more statements, discarding rows.
+    fn exec(&self, sql: String) -> impl Future<Output = Result<()>> + Send;
+    /// Prepares one statement.
+    fn prepare(&self, sql: String) -> impl Future<Output = Result<Self::Statement>> + Send;
+    /// Pushes local changes to the sync server (no-op in local mode).
+    fn push(&self) -> impl Future<Output = Result<()>> + Send;
+    /// Pulls remote changes; true when something new arrived.
+    fn pull(&self) -> impl Future<Output = Result<bool>> + Send;
+    /// Checkpoints the write-ahead log into the database file.
+    fn checkpoint(&self) -> impl Future<Output = Result<()>> + Send;
+    /// The sync engine's stats; `None` in local mode.
+    fn sync_stats(&self) -> impl Future<Output = Result<Option<SyncStats>>> + Send;
+    /// The local file this handle reads and writes.
+    fn local_path(&self) -> String;
+    /// The service's mode.
+    fn mode(&self) -> Mode;
+    /// The namespace of this handle.
+    fn namespace(&self) -> String;
+    /// Releases the handle.
+    fn close(&self) -> impl Future<Output = Result<()>> + Send;
+}
+
+/// An open transaction, provider side. Dropping it must roll back.
+pub trait TransactionProvider: Send + Sync + 'static {
+    /// The statement type [`TransactionProvider::prepare`] returns.
+    type Statement: StatementProvider;
+    /// Runs one or more statements inside the transaction.
+    fn exec(&self, sql: String) -> impl Future<Output = Result<()>> + Send;
+    /// Prepares a statement bound to the transaction.
+    fn prepare(&self, sql: String) -> impl Future<Output = Result<Self::Statement>> + Send;
+    /// Commits (and in sync mode pushes, best effort).
+    fn commit(&self) -> impl Future<Output = Result<()>> + Send;
+    /// Rolls back.
+    fn rollback(&self) -> impl Future<Output = Result<()>> + Send;
+    /// The namespace the transaction runs in.
+    fn namespace(&self) -> String;
+}
+
+/// The Turso service, provider side.
+pub trait TursoProvider: Send + Sync + 'static {
+    /// The handle [`TursoProvider::connect`] returns.
+    type Database: DatabaseProvider;
+    /// The handle [`TursoProvider::begin`] returns.
+    type Transaction: TransactionProvider;
+    /// Opens (or reuses) the database of `namespace`.
+    fn connect(&self, namespace: String) -> impl Future<Output = Result<Self::Database>> + Send;
+    /// Begins a transaction of `kind` in `namespace`.
+    fn begin(
+        &self,
+        kind: TransactionKind,
+        namespace: String,
+    ) -> impl Future<Output = Result<Self::Transaction>> + Send;
+    /// Checks and reports health.
+    fn health(&self) -> impl Future<Output = Health> + Send;
+    /// Waits `duration` (on the provider's runtime).
+    fn delay(&self, duration: Duration) -> impl Future<Output = ()> + Send;
+    /// Closes every database; later calls fail with `TURSO_CLOSED`.
+    fn close(&self) -> impl Future<Output = Result<()>> + Send;
+}
+
+/// Runs a provider future behind the panic guard and converts its result.
+fn ffi_call<T, U, F>(fut: F) -> FfiFuture<FfiResult<U>>
+where
+    F: Future<Output = Result<T>> + Send + 'static,
+    U: From<T>,
+    T: 'static,
+    U: 'static,
+{
+    let guarded = Guarded::new(fut);
+    async move { to_ffi_result(guarded.await) }.into_ffi()
+}
+
+fn rows_to_ffi(rows: Rows) -> FfiRows {
+    FfiRows {
+        columns: rows.columns.into_iter().map(RString::from).collect(),
+        rows: rows
+            .rows
+            .into_iter()
+            .map(|row| row.into_iter().map(FfiValue::from).collect())
+            .collect(),
+    }
+}
+
+fn row_to_ffi(row: Option<Row>) -> FfiRows {
+    match row {
+        None => FfiRows::default(),
+        Some(row) => FfiRows {
+            columns: row.columns().iter().map(|c| RString::from(c.as_str())).collect(),
+            rows: RVec::from(vec![row
+                .into_values()
+                .into_iter()
+                .map(FfiValue::from)
+                .collect::<RVec<_>>()]),
+        },
+    }
+}
+
+struct StatementAdapter<S>(Arc<S>);
+
+impl<S: StatementProvider> FfiStatement for StatementAdapter<S> {
+    fn all(&self, params: RVec<FfiValue>) -> FfiFuture<FfiResult<FfiRows>> {
+        let s = Arc::clone(&self.0);
+        ffi_call(async move { s.all(values_from_ffi(params)).await.map(rows_to_ffi) })
+    }
+
+    fn get(&self, params: RVec<FfiValue>) -> FfiFuture<FfiResult<FfiRows>> {
+        let s = Arc::clone(&self.0);
+        ffi_call(async move { s.get(values_from_ffi(params)).await.map(row_to_ffi) })
+    }
+
+    fn run(&self, params: RVec<FfiValue>) -> FfiFuture<FfiResult<FfiRunResult>> {
+        let s = Arc::clone(&self.0);
+        ffi_call(async move { s.run(values_from_ffi(params)).await })
+    }
+}
+
+fn statement_box<S: StatementProvider>(statement: S) -> FfiStatementBox {
+    FfiStatement_TO::from_value(StatementAdapter(Arc::new(statement)), TD_Opaque)
+}
+
+/// Reads a string property of a provider behind the panic guard.
+fn guarded_string(f: impl FnOnce() -> String) -> RString {
+    guard_or(f, |err| err.to_string()).into()
+}
+
+struct DatabaseAdapter<D>(Arc<D>);
+
+impl<D: DatabaseProvider> FfiDatabase for DatabaseAdapter<D> {
+    fn exec(&self, sql: RString) -> FfiFuture<FfiResult<()>> {
+        let d = Arc::clone(&self.0);
+        ffi_call(async move { d.exec(sql.into_string()).await })
+    }
+
+    fn prepare(&self, sql: RString) -> FfiFuture<FfiResult<FfiStatementBox>> {
+        let d = Arc::clone(&self.0);
+        ffi_call(async move { d.prepare(sql.into_string()).await.map(statement_box) })
+    }
+
+    fn push(&self) -> FfiFuture<FfiResult<()>> {
+        let d = Arc::clone(&self.0);
+        ffi_call(async move { d.push().await })
+    }
+
+    fn pull(&self) -> FfiFuture<FfiResult<bool>> {
+        let d = Arc::clone(&self.0);
+        ffi_call(async move { d.pull().await })
+    }
+
+    fn checkpoint(&self) -> FfiFuture<FfiResult<()>> {
+        let d = Arc::clone(&self.0);
+        ffi_call(async move { d.checkpoint().await })
+    }
+
+    fn sync_stats(&self) -> FfiFuture<FfiResult<ROption<RString>>> {
+        let d = Arc::clone(&self.0);
+        ffi_call(async move {
+            let stats = d.sync_stats().await?;
+            let json = stats
+                .map(|s| serde_json::to_string(&s))
+                .transpose()
+                .map_err(|e| Error::new(ErrorCode::Internal, e.to_string()))?;
+            Ok(ROption::from(json.map(RString::from)))
+        })
+    }
+
+    fn local_path(&self) -> RString {
+        guarded_string(|| self.0.local_path())
+    }
+
+    fn mode(&self) -> RString {
+        guarded_string(|| self.0.mode().as_str().to_owned())
+    }
+
+    fn namespace(&self) -> RString {
+        guarded_string(|| self.0.namespace())
+    }
+
+    fn close(&self) -> FfiFuture<FfiResult<()>> {
+        let d = Arc::clone(&self.0);
+        ffi_call(async move { d.close().await })
+    }
+}
+
+struct TransactionAdapter<T>(Arc<T>);
+
+impl<T: TransactionProvider> FfiTransaction for TransactionAdapter<T> {
+    fn exec(&self, sql: RString) -> FfiFuture<FfiResult<()>> {
+        let t = Arc::clone(&self.0);
+        ffi_call(async move { t.exec(sql.into_string()).await })
+    }
+
+    fn prepare(&self, sql: RString) -> FfiFuture<FfiResult<FfiStatementBox>> {
+        let t = Arc::clone(&self.0);
+        ffi_call(async move { t.prepare(sql.into_string()).await.map(statement_box) })
+    }
+
+    fn commit(&self) -> FfiFuture<FfiResult<()>> {
+        let t = Arc::clone(&self.0);
+        ffi_call(async move { t.commit().await })
+    }
+
+    fn rollback(&self) -> FfiFuture<FfiResult<()>> {
+        let t = Arc::clone(&self.0);
+        ffi_call(async move { t.rollback().await })
+    }
+
+    fn namespace(&self) -> RString {
+        guarded_string(|| self.0.namespace())
+    }
+}
+
+struct ServiceAdapter<P>(Arc<P>);
+
+impl<P: TursoProvider> FfiTursoService for ServiceAdapter<P> {
+    fn connect(&self, namespace: RString) -> FfiFuture<FfiResult<FfiDatabaseBox>> {
+        let p = Arc::clone(&self.0);
+        ffi_call(async move {
+            let db = p.connect(namespace.into_string()).await?;
+            Ok(FfiDatabase_TO::from_value(
+                DatabaseAdapter(Arc::new(db)),
+                TD_Opaque,
+            ))
+        })
+    }
+
+    fn begin(
+        &self,
+        kind: FfiTransactionKind,
+        namespace: RString,
+    ) -> FfiFuture<FfiResult<FfiTransactionBox>> {
+        let p = Arc::clone(&self.0);
+        ffi_call(async move {
+            let tx = p.begin(kind.into(), namespace.into_string()).await?;
+            Ok(FfiTransaction_TO::from_value(
+                TransactionAdapter(Arc::new(tx)),
+                TD_Opaque,
+            ))
+        })
+    }
+
+    fn health(&self) -> FfiFuture<RString> {
+        let p = Arc::clone(&self.0);
+        let guarded = Guarded::new(async move { Ok(p.health().await) });
+        async move {
+            let health = guarded.await.unwrap_or_else(|err| Health {
+                error: Some(err.to_string()),
+                ..Health::default()
+            });
+            serde_json::to_string(&health)
+                .unwrap_or_else(|_| "{\"ok\":false}".to_owned())
+                .into()
+        }
+        .into_ffi()
+    }
+
+    fn delay(&self, millis: u64) -> FfiFuture<()> {
+        let p = Arc::clone(&self.0);
+        let guarded = Guarded::new(async move {
+            p.delay(Duration::from_millis(millis)).await;
+            Ok(())
+        });
+        async move {
+            let _ = guarded.await;
+        }
+        .into_ffi()
+    }
+
+    fn close(&self) -> FfiFuture<FfiResult<()>> {
+        let p = Arc::clone(&self.0);
+        ffi_call(async move { p.close().await })
+    }
+}
+
+/// What a plugin provides to the others: registered by the host under the
+/// plugin's name and handed out by `get_plugin`.
+pub struct Provided(pub(crate) crate::abi::FfiProvided);
+
+impl Provided {
+    /// Nothing: a plugin that only runs hooks.
+    pub fn nothing() -> Self {
+        Self(crate::abi::FfiProvided::Nothing)
+    }
+
+    /// A Turso service backed by `provider`.
+    pub fn turso<P: TursoProvider>(provider: Arc<P>) -> Self {
+        let service: FfiTursoServiceArc =
+            FfiTursoService_TO::from_ptr(RArc::new(ServiceAdapter(provider)), TD_Opaque);
+        Self(crate::abi::FfiProvided::Turso(service))
+    }
+
+    /// Whether nothing is provided.
+    pub fn is_nothing(&self) -> bool {
+        matches!(self.0, crate::abi::FfiProvided::Nothing)
+    }
+
+    /// The Turso service, if that is what is provided.
+    pub fn turso_service(&self) -> Option<crate::service::TursoService> {
+        match &self.0 {
+            crate::abi::FfiProvided::Turso(service) => Some(
+                crate::service::TursoService::from_ffi(FfiTursoService_TO::from_sabi(
+                    service.obj.shallow_clone(),
+                )),
+            ),
+            crate::abi::FfiProvided::Nothing => None,
+        }
+    }
+}
+
+impl Clone for Provided {
+    fn clone(&self) -> Self {
+        Self(self.0.clone())
+    }
+}
+
+impl std::fmt::Debug for Provided {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let kind = match self.0 {
+            crate::abi::FfiProvided::Nothing => "nothing",
+            crate::abi::FfiProvided::Turso(_) => "turso",
+        };
+        f.debug_tuple("Provided").field(&kind).finish()
+    }
+}

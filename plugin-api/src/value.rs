@@ -1,0 +1,271 @@
+//! Values, rows and what a write reports.
+
+use std::sync::Arc;
+
+use crate::error::{Error, ErrorCode, Result};
+
+/// One SQL value: what a statement binds and what a row holds.
+///
+/// `bool` binds as the integer 0 or 1; `Option<T>` binds `None` as NULL.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Value {
+    /// SQL NULL.
+    Null,
+    /// A 64-bit signed integer.
+    Integer(i64),
+    /// A 64-bit float.
+    Real(f64),
+    /// UTF-8 text.
+    Text(String),
+    /// Bytes.
+    Blob(Vec<u8>),
+}
+
+macro_rules! from_integer {
+    ($($t:ty),*) => {$(
+        impl From<$t> for Value {
+            fn from(v: $t) -> Self {
+                Value::Integer(i64::from(v))
+            }
+        }
+    )*};
+}
+from_integer!(i8, i16, i32, i64, u8, u16, u32);
+
+impl From<bool> for Value {
+    fn from(v: bool) -> Self {
+        Value::Integer(i64::from(v))
+    }
+}
+
+impl From<f32> for Value {
+    fn from(v: f32) -> Self {
+        Value::Real(f64::from(v))
+    }
+}
+
+impl From<f64> for Value {
+    fn from(v: f64) -> Self {
+        Value::Real(v)
+    }
+}
+
+impl From<&str> for Value {
+    fn from(v: &str) -> Self {
+        Value::Text(v.to_owned())
+    }
+}
+
+impl From<String> for Value {
+    fn from(v: String) -> Self {
+        Value::Text(v)
+    }
+}
+
+impl From<&String> for Value {
+    fn from(v: &String) -> Self {
+        Value::Text(v.clone())
+    }
+}
+
+impl From<Vec<u8>> for Value {
+    fn from(v: Vec<u8>) -> Self {
+        Value::Blob(v)
+    }
+}
+
+impl From<&[u8]> for Value {
+    fn from(v: &[u8]) -> Self {
+        Value::Blob(v.to_vec())
+    }
+}
+
+impl<T: Into<Value>> From<Option<T>> for Value {
+    fn from(v: Option<T>) -> Self {
+        v.map_or(Value::Null, Into::into)
+    }
+}
+
+/// Builds the bound values of a statement from anything that converts
+/// into a [`Value`].
+///
+/// ```
+/// use plugin_api::{params, Value};
+/// let bound = params![1, "ada", 2.5, true, None::<i64>, vec![0u8, 1]];
+/// assert_eq!(bound[3], Value::Integer(1));
+/// assert_eq!(bound[4], Value::Null);
+/// assert!(params![].is_empty());
+/// ```
+#[macro_export]
+macro_rules! params {
+    () => { ::std::vec::Vec::<$crate::Value>::new() };
+    ($($value:expr),+ $(,)?) => {
+        ::std::vec![$($crate::Value::from($value)),+]
+    };
+}
+
+/// Reads a typed value out of a [`Value`].
+pub trait FromValue: Sized {
+    /// Converts `value`, or says why it cannot.
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorCode::Internal`] when the value has another type.
+    fn from_value(value: &Value) -> Result<Self>;
+}
+
+fn wrong_type(want: &str, got: &Value) -> Error {
+    Error::new(
+        ErrorCode::Internal,
+        format!("expected {want}, the column holds {got:?}"),
+    )
+}
+
+impl FromValue for i64 {
+    fn from_value(value: &Value) -> Result<Self> {
+        match value {
+            Value::Integer(v) => Ok(*v),
+            other => Err(wrong_type("an integer", other)),
+        }
+    }
+}
+
+impl FromValue for f64 {
+    fn from_value(value: &Value) -> Result<Self> {
+        match value {
+            Value::Real(v) => Ok(*v),
+            Value::Integer(v) => Ok(*v as f64),
+            other => Err(wrong_type("a real", other)),
+        }
+    }
+}
+
+impl FromValue for bool {
+    fn from_value(value: &Value) -> Result<Self> {
+        i64::from_value(value).map(|v| v != 0)
+    }
+}
+
+impl FromValue for String {
+    fn from_value(value: &Value) -> Result<Self> {
+        match value {
+            Value::Text(v) => Ok(v.clone()),
+            other => Err(wrong_type("text", other)),
+        }
+    }
+}
+
+impl FromValue for Vec<u8> {
+    fn from_value(value: &Value) -> Result<Self> {
+        match value {
+            Value::Blob(v) => Ok(v.clone()),
+            other => Err(wrong_type("a blob", other)),
+        }
+    }
+}
+
+impl FromValue for Value {
+    fn from_value(value: &Value) -> Result<Self> {
+        Ok(value.clone())
+    }
+}
+
+impl<T: FromValue> FromValue for Option<T> {
+    fn from_value(value: &Value) -> Result<Self> {
+        match value {
+            Value::Null => Ok(None),
+            other => T::from_value(other).map(Some),
+        }
+    }
+}
+
+/// Picks a column by position or by name.
+pub trait ColumnIndex {
+    /// The position of this column in `columns`, if any.
+    fn index_in(&self, columns: &[String]) -> Option<usize>;
+}
+
+impl ColumnIndex for usize {
+    fn index_in(&self, columns: &[String]) -> Option<usize> {
+        (*self < columns.len()).then_some(*self)
+    }
+}
+
+impl ColumnIndex for &str {
+    fn index_in(&self, columns: &[String]) -> Option<usize> {
+        columns.iter().position(|c| c == self)
+    }
+}
+
+/// One result row: values with the statement's column names.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Row {
+    columns: Arc<[String]>,
+    values: Vec<Value>,
+}
+
+impl Row {
+    /// Creates a row from its column names and values.
+    pub fn new(columns: Arc<[String]>, values: Vec<Value>) -> Self {
+        Self { columns, values }
+    }
+
+    /// The column names, in order.
+    pub fn columns(&self) -> &[String] {
+        &self.columns
+    }
+
+    /// The values, in column order.
+    pub fn values(&self) -> &[Value] {
+        &self.values
+    }
+
+    /// Takes the values out of the row.
+    pub fn into_values(self) -> Vec<Value> {
+        self.values
+    }
+
+    /// Reads column `index` (a position or a name) as `T`.
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorCode::Internal`] when there is no such column or its value
+    /// has another type.
+    pub fn get<T: FromValue>(&self, index: impl ColumnIndex) -> Result<T> {
+        let position = index
+            .index_in(&self.columns)
+            .ok_or_else(|| Error::new(ErrorCode::Internal, "no such column in this row"))?;
+        T::from_value(&self.values[position])
+    }
+}
+
+/// What a write statement reports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct RunResult {
+    /// Rows inserted, updated or deleted by the statement.
+    pub changes: u64,
+    /// The rowid of the last inserted row on this connection.
+    pub last_insert_rowid: i64,
+}
+
+/// A whole result: the column names once, then the values row by row.
+///
+/// This is what a provider returns; callers get `Vec<Row>` from it.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Rows {
+    /// Column names, in order.
+    pub columns: Vec<String>,
+    /// One `Vec` of values per row, in column order.
+    pub rows: Vec<Vec<Value>>,
+}
+
+impl Rows {
+    /// Splits the result into rows that share the column names.
+    pub fn into_rows(self) -> Vec<Row> {
+        let columns: Arc<[String]> = self.columns.into();
+        self.rows
+            .into_iter()
+            .map(|values| Row::new(Arc::clone(&columns), values))
+            .collect()
+    }
+}

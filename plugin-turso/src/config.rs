@@ -1,0 +1,355 @@
+//! Configuration: environment over manifest, `${VAR}` substitution,
+//! trimming, the mode precedence, and coded errors.
+//!
+//! Precedence, first match wins:
+//! 1. `TURSO_SERVER_URL` (or `server.url`) → multi-tenant sync, trailing
+//!    `/` stripped, token `TURSO_SERVER_TOKEN` (or `server.token`);
+//! 2. the mode from `TURSO_MODE` (or `mode`): `local` or `sync`, anything
+//!    else `INVALID_TURSO_MODE`; with no mode given, a sync URL selects
+//!    `sync` and its absence `local`;
+//! 3. `sync` needs `TURSO_SYNC_URL` (or `sync.url`), else
+//!    `TURSO_SYNC_URL_REQUIRED`; token `TURSO_SYNC_AUTH_TOKEN` (or
+//!    `sync.authToken`).
+//!
+//! The local path is `TURSO_LOCAL_PATH`, then `localPath`, then
+//! `./data/turso/runtime.db`.
+
+use std::fmt;
+use std::path::PathBuf;
+
+use plugin_api::{Error, ErrorCode, Mode, Result};
+use serde_json::Value as Json;
+
+/// The local database path when nothing else is configured.
+pub const DEFAULT_LOCAL_PATH: &str = "./data/turso/runtime.db";
+
+/// A credential: printed as `***` by `Debug` and never logged.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    /// The token itself, for the one place that sends it.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(***)")
+    }
+}
+
+/// Where sync goes, when it does.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SyncTarget {
+    /// The sync URL (single-tenant) or the server URL (multi-tenant),
+    /// without a trailing `/`.
+    pub url: String,
+    /// The bearer token, if any.
+    pub auth_token: Option<Secret>,
+}
+
+/// The resolved configuration of plugin-turso.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TursoConfig {
+    /// Local, sync or multi-tenant.
+    pub mode: Mode,
+    /// The local database (or replica) file; in multi-tenant mode its
+    /// directory holds one `<ns>.db` per namespace.
+    pub local_path: PathBuf,
+    /// The sync target in the sync modes.
+    pub sync: Option<SyncTarget>,
+}
+
+/// Reads one environment variable (a seam for tests).
+pub trait Env {
+    /// The variable's value, if set.
+    fn var(&self, name: &str) -> Option<String>;
+}
+
+/// The process environment.
+#[derive(Debug, Clone, Copy)]
+pub struct ProcessEnv;
+
+impl Env for ProcessEnv {
+    fn var(&self, name: &str) -> Option<String> {
+        std::env::var(name).ok()
+    }
+}
+
+impl<F: Fn(&str) -> Option<String>> Env for F {
+    fn var(&self, name: &str) -> Option<String> {
+        self(name)
+    }
+}
+
+/// Replaces every `${VAR}` in `text` with the variable's value (empty when
+/// unset). A `${` without a closing `}` is kept as written.
+pub fn substitute_vars(text: &str, env: &dyn Env) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(start) = rest.find("${") {
+        out.push_str(&rest[..start]);
+        let after = &rest[start + 2..];
+        match after.find('}') {
+            Some(end) => {
+                out.push_str(&env.var(&after[..end]).unwrap_or_default());
+                rest = &after[end + 1..];
+            }
+            None => {
+                out.push_str(&rest[start..]);
+                rest = "";
+            }
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
+/// Resolves values in the documented order.
+struct Resolver<'a> {
+    config: &'a Json,
+    env: &'a dyn Env,
+}
+
+impl Resolver<'_> {
+    /// A cleaned value: substituted, trimmed, empty → `None`.
+    fn clean(&self, raw: &str) -> Option<String> {
+        let value = substitute_vars(raw, self.env);
+        let value = value.trim();
+        (!value.is_empty()).then(|| value.to_owned())
+    }
+
+    /// The config value at a dotted `path` (`sync.url`), as a string.
+    fn config_value(&self, path: &str) -> Result<Option<String>> {
+        let mut node = self.config;
+        for key in path.split('.') {
+            match node.get(key) {
+                Some(next) => node = next,
+                None => return Ok(None),
+            }
+        }
+        match node {
+            Json::Null => Ok(None),
+            Json::String(s) => Ok(self.clean(s)),
+            other => Err(Error::new(
+                ErrorCode::InvalidConfig,
+                format!("config `{path}` must be a string, got {other}"),
+            )),
+        }
+    }
+
+    /// The environment variable, else the config value.
+    fn value(&self, env_name: &str, path: &str) -> Result<Option<String>> {
+        if let Some(v) = self.env.var(env_name).and_then(|v| self.clean(&v)) {
+            return Ok(Some(v));
+        }
+        self.config_value(path)
+    }
+
+    fn secret(&self, env_name: &str, path: &str) -> Result<Option<Secret>> {
+        Ok(self.value(env_name, path)?.map(Secret))
+    }
+}
+
+/// Resolves plugin-turso's configuration from its manifest configuration
+/// (a JSON object) and the environment.
+///
+/// # Errors
+///
+/// `INVALID_TURSO_MODE`, `TURSO_SYNC_URL_REQUIRED`, or
+/// `INVALID_TURSO_CONFIG` when a value has the wrong type.
+pub fn resolve(config: &Json, env: &dyn Env) -> Result<TursoConfig> {
+    let r = Resolver { config, env };
+    let local_path = PathBuf::from(
+        r.value("TURSO_LOCAL_PATH", "localPath")?
+            .unwrap_or_else(|| DEFAULT_LOCAL_PATH.to_owned()),
+    );
+    if let Some(url) = r.value("TURSO_SERVER_URL", "server.url")? {
+        return Ok(TursoConfig {
+            mode: Mode::MultiTenant,
+            local_path,
+            sync: Some(SyncTarget {
+                url: url.trim_end_matches('/').to_owned(),
+                auth_token: r.secret("TURSO_SERVER_TOKEN", "server.token")?,
+            }),
+        });
+    }
+    let sync_url = r.value("TURSO_SYNC_URL", "sync.url")?;
+    let mode = match r.value("TURSO_MODE", "mode")?.as_deref() {
+        Some("local") => Mode::Local,
+        Some("sync") => Mode::Sync,
+        Some(other) => {
+            return Err(Error::new(
+                ErrorCode::InvalidMode,
+                format!("TURSO_MODE / mode is {other:?}: use \"local\" or \"sync\""),
+            ))
+        }
+        None if sync_url.is_some() => Mode::Sync,
+        None => Mode::Local,
+    };
+    if mode == Mode::Local {
+        return Ok(TursoConfig {
+            mode,
+            local_path,
+            sync: None,
+        });
+    }
+    let url = sync_url.ok_or_else(|| {
+        Error::new(
+            ErrorCode::SyncUrlRequired,
+            "sync mode needs TURSO_SYNC_URL or sync.url",
+        )
+    })?;
+    Ok(TursoConfig {
+        mode,
+        local_path,
+        sync: Some(SyncTarget {
+            url,
+            auth_token: r.secret("TURSO_SYNC_AUTH_TOKEN", "sync.authToken")?,
+        }),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+    use std::collections::HashMap;
+
+    fn env(pairs: &[(&str, &str)]) -> impl Env {
+        let map: HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        move |name: &str| map.get(name).cloned()
+    }
+
+    fn code(result: Result<TursoConfig>) -> String {
+        result.unwrap_err().code().as_str().to_owned()
+    }
+
+    #[test]
+    fn nothing_set_means_local_at_the_default_path() {
+        let c = resolve(&json!({}), &env(&[])).unwrap();
+        assert_eq!(c.mode, Mode::Local);
+        assert_eq!(c.local_path, PathBuf::from(DEFAULT_LOCAL_PATH));
+        assert_eq!(c.sync, None);
+    }
+
+    #[test]
+    fn env_wins_over_manifest_for_the_local_path() {
+        let cfg = json!({"localPath": "/from/manifest.db"});
+        let c = resolve(&cfg, &env(&[])).unwrap();
+        assert_eq!(c.local_path, PathBuf::from("/from/manifest.db"));
+        let c = resolve(&cfg, &env(&[("TURSO_LOCAL_PATH", " /from/env.db ")])).unwrap();
+        assert_eq!(c.local_path, PathBuf::from("/from/env.db"));
+    }
+
+    #[test]
+    fn blank_env_counts_as_unset() {
+        let cfg = json!({"localPath": "/m.db"});
+        let c = resolve(&cfg, &env(&[("TURSO_LOCAL_PATH", "   ")])).unwrap();
+        assert_eq!(c.local_path, PathBuf::from("/m.db"));
+    }
+
+    #[test]
+    fn manifest_strings_get_var_substitution() {
+        let cfg = json!({"localPath": "${DATA}/turso/${NAME}.db"});
+        let c = resolve(&cfg, &env(&[("DATA", "/srv"), ("NAME", "rt")])).unwrap();
+        assert_eq!(c.local_path, PathBuf::from("/srv/turso/rt.db"));
+        assert_eq!(
+            substitute_vars("a ${UNSET} b ${open", &env(&[])),
+            "a  b ${open"
+        );
+    }
+
+    #[test]
+    fn server_url_wins_over_everything_and_loses_its_slash() {
+        let cfg = json!({"mode": "local", "sync": {"url": "http://s"}});
+        let c = resolve(
+            &cfg,
+            &env(&[
+                ("TURSO_SERVER_URL", "http://srv:8080/"),
+                ("TURSO_SERVER_TOKEN", "tok"),
+                ("TURSO_SYNC_URL", "http://single"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(c.mode, Mode::MultiTenant);
+        let sync = c.sync.unwrap();
+        assert_eq!(sync.url, "http://srv:8080");
+        assert_eq!(sync.auth_token.unwrap().expose(), "tok");
+    }
+
+    #[test]
+    fn config_server_url_also_selects_multi_tenant() {
+        let cfg = json!({"server": {"url": "http://cfg/", "token": "${T}"}});
+        let c = resolve(&cfg, &env(&[("T", "secret")])).unwrap();
+        assert_eq!(c.mode, Mode::MultiTenant);
+        assert_eq!(c.sync.unwrap().auth_token.unwrap().expose(), "secret");
+    }
+
+    #[test]
+    fn sync_url_alone_selects_single_tenant_sync() {
+        let c = resolve(&json!({}), &env(&[("TURSO_SYNC_URL", "http://one")])).unwrap();
+        assert_eq!(c.mode, Mode::Sync);
+        assert_eq!(c.sync.unwrap().url, "http://one");
+    }
+
+    #[test]
+    fn explicit_local_mode_ignores_a_sync_url() {
+        let c = resolve(
+            &json!({"mode": "local"}),
+            &env(&[("TURSO_SYNC_URL", "http://one")]),
+        )
+        .unwrap();
+        assert_eq!(c.mode, Mode::Local);
+    }
+
+    #[test]
+    fn env_mode_wins_over_manifest_mode() {
+        let cfg = json!({"mode": "sync", "sync": {"url": "http://x", "authToken": "t"}});
+        let c = resolve(&cfg, &env(&[("TURSO_MODE", "local")])).unwrap();
+        assert_eq!(c.mode, Mode::Local);
+        let c = resolve(&cfg, &env(&[])).unwrap();
+        assert_eq!(c.mode, Mode::Sync);
+        assert_eq!(c.sync.unwrap().auth_token.unwrap().expose(), "t");
+    }
+
+    #[test]
+    fn unknown_mode_is_refused_with_code() {
+        assert_eq!(
+            code(resolve(&json!({"mode": "memory"}), &env(&[]))),
+            "INVALID_TURSO_MODE"
+        );
+        assert_eq!(
+            code(resolve(&json!({}), &env(&[("TURSO_MODE", "SYNC")]))),
+            "INVALID_TURSO_MODE"
+        );
+    }
+
+    #[test]
+    fn sync_mode_without_url_is_refused_with_code() {
+        assert_eq!(
+            code(resolve(&json!({"mode": "sync"}), &env(&[]))),
+            "TURSO_SYNC_URL_REQUIRED"
+        );
+    }
+
+    #[test]
+    fn non_string_values_are_refused_with_code() {
+        assert_eq!(
+            code(resolve(&json!({"localPath": 3}), &env(&[]))),
+            "INVALID_TURSO_CONFIG"
+        );
+    }
+
+    #[test]
+    fn secrets_do_not_show_in_debug_output() {
+        let c = resolve(&json!({}), &env(&[("TURSO_SERVER_URL", "http://s"), ("TURSO_SERVER_TOKEN", "hunter2")]))
+            .unwrap();
+        assert!(!format!("{c:?}").contains("hunter2"));
+    }
+}

@@ -1,0 +1,77 @@
+//! Turns the engine's errors into the service's coded errors.
+
+use plugin_api::{Error, ErrorCode};
+
+/// Maps an engine error to a coded [`Error`].
+pub(crate) fn engine_error(err: turso::Error) -> Error {
+    let message = err.to_string();
+    let lower = message.to_ascii_lowercase();
+    let code = match &err {
+        turso::Error::Busy(_) | turso::Error::BusySnapshot(_) => ErrorCode::Busy,
+        _ if lower.contains("conflict") => ErrorCode::Conflict,
+        _ if lower.contains("ddl statements require") => return ddl_in_concurrent(&message),
+        turso::Error::Constraint(_) => ErrorCode::Constraint,
+        turso::Error::ToSqlConversionFailure(_) => ErrorCode::Bind,
+        turso::Error::Misuse(_) if lower.contains("bind") || lower.contains("parameter") => {
+            ErrorCode::Bind
+        }
+        turso::Error::IoError(..) | turso::Error::DatabaseFull(_) => ErrorCode::Io,
+        turso::Error::NotAdb(_) | turso::Error::Corrupt(_) => ErrorCode::Io,
+        _ if lower.contains("virtual table") || lower.contains("not supported") => {
+            ErrorCode::Unsupported
+        }
+        turso::Error::Error(_) => ErrorCode::Sql,
+        _ => ErrorCode::Internal,
+    };
+    Error::new(code, message)
+}
+
+/// Whether `sql` starts with a schema-changing keyword.
+pub(crate) fn is_ddl(sql: &str) -> bool {
+    let first = sql
+        .trim_start()
+        .split(|c: char| c.is_whitespace() || c == '(')
+        .next()
+        .unwrap_or_default()
+        .to_ascii_uppercase();
+    matches!(first.as_str(), "CREATE" | "DROP" | "ALTER")
+}
+
+/// The error for DDL run inside a `concurrent` transaction.
+pub(crate) fn ddl_in_concurrent(engine_message: &str) -> Error {
+    Error::new(
+        ErrorCode::DdlInConcurrent,
+        format!(
+            "DDL is not allowed in a concurrent transaction (BEGIN CONCURRENT); run it in an `exclusive` transaction ({engine_message})"
+        ),
+    )
+}
+
+/// The error for any call after the service was closed.
+pub(crate) fn closed() -> Error {
+    Error::new(ErrorCode::Closed, "the Turso service is closed")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ddl_is_recognised_by_its_first_keyword() {
+        assert!(is_ddl("  create table t(a)"));
+        assert!(is_ddl("DROP INDEX i"));
+        assert!(is_ddl("Alter TABLE t ADD b"));
+        assert!(!is_ddl("INSERT INTO t VALUES (1)"));
+        assert!(!is_ddl("select 'create'"));
+    }
+
+    #[test]
+    fn conflicts_and_busy_are_retryable_codes() {
+        let e = engine_error(turso::Error::Error("write-write conflict".into()));
+        assert_eq!(e.code(), &ErrorCode::Conflict);
+        let e = engine_error(turso::Error::Busy("database is locked".into()));
+        assert_eq!(e.code(), &ErrorCode::Busy);
+        let e = engine_error(turso::Error::Error("Parse error: near x".into()));
+        assert_eq!(e.code(), &ErrorCode::Sql);
+    }
+}

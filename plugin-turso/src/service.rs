@@ -1,0 +1,160 @@
+//! The service: namespaces, one store per file, health, close.
+
+use std::collections::{BTreeSet, HashMap};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use plugin_api::export::on_plugin_runtime;
+use plugin_api::provider::TursoProvider;
+use plugin_api::{
+    validate_namespace, Health, Mode, Result, SyncHealth, TransactionKind, DEFAULT_NAMESPACE,
+};
+use tokio::sync::OnceCell;
+
+use crate::config::TursoConfig;
+use crate::database::EngineDatabase;
+use crate::errors::closed;
+use crate::store::Store;
+use crate::transaction::EngineTransaction;
+
+type StoreCell = Arc<OnceCell<Arc<Store>>>;
+
+/// The Turso service plugin-turso provides.
+pub(crate) struct TursoEngine {
+    config: TursoConfig,
+    stores: Mutex<HashMap<String, StoreCell>>,
+    namespaces: Mutex<BTreeSet<String>>,
+    closed: AtomicBool,
+}
+
+impl TursoEngine {
+    /// A service for `config`; nothing is opened yet.
+    pub(crate) fn new(config: TursoConfig) -> Self {
+        Self {
+            config,
+            stores: Mutex::new(HashMap::new()),
+            namespaces: Mutex::new(BTreeSet::new()),
+            closed: AtomicBool::new(false),
+        }
+    }
+
+    /// The resolved configuration.
+    pub(crate) fn config(&self) -> &TursoConfig {
+        &self.config
+    }
+
+    /// Which store serves `namespace`: one per namespace in multi-tenant
+    /// mode, one for everything otherwise.
+    fn store_key(&self, namespace: &str) -> String {
+        match self.config.mode {
+            Mode::MultiTenant => namespace.to_owned(),
+            _ => String::new(),
+        }
+    }
+
+    /// The store of `namespace`, opened on first use. Concurrent first
+    /// uses share one open.
+    async fn store(&self, namespace: &str) -> Result<Arc<Store>> {
+        if self.closed.load(Ordering::Acquire) {
+            return Err(closed());
+        }
+        validate_namespace(namespace)?;
+        if let Ok(mut seen) = self.namespaces.lock() {
+            seen.insert(namespace.to_owned());
+        }
+        let cell = {
+            let mut stores = self.stores.lock().map_err(|_| closed())?;
+            Arc::clone(stores.entry(self.store_key(namespace)).or_default())
+        };
+        let store = cell
+            .get_or_try_init(|| async { self.open_store(namespace).await.map(Arc::new) })
+            .await?;
+        Ok(Arc::clone(store))
+    }
+
+    async fn open_store(&self, _namespace: &str) -> Result<Store> {
+        match self.config.mode {
+            Mode::Local => Store::open_local(&self.config.local_path).await,
+            other => Err(plugin_api::Error::new(
+                plugin_api::ErrorCode::InvalidMode,
+                format!("mode {other} is not available in this build"),
+            )),
+        }
+    }
+
+    /// The first open store, preferring the default namespace's.
+    fn any_open_store(&self) -> Option<Arc<Store>> {
+        let stores = self.stores.lock().ok()?;
+        let default = stores
+            .get(&self.store_key(DEFAULT_NAMESPACE))
+            .and_then(|cell| cell.get().cloned());
+        default.or_else(|| stores.values().find_map(|cell| cell.get().cloned()))
+    }
+}
+
+impl TursoProvider for TursoEngine {
+    type Database = EngineDatabase;
+    type Transaction = EngineTransaction;
+
+    async fn connect(&self, namespace: String) -> Result<EngineDatabase> {
+        let store = self.store(&namespace).await?;
+        EngineDatabase::new(store, self.config.mode, namespace)
+    }
+
+    async fn begin(&self, kind: TransactionKind, namespace: String) -> Result<EngineTransaction> {
+        let store = self.store(&namespace).await?;
+        EngineTransaction::begin(store, kind, namespace, None).await
+    }
+
+    async fn health(&self) -> Health {
+        let mut health = Health {
+            local_path: self.config.local_path.display().to_string(),
+            mode: self.config.mode.as_str().to_owned(),
+            namespaces: self
+                .namespaces
+                .lock()
+                .map(|n| n.iter().cloned().collect())
+                .unwrap_or_default(),
+            sync: SyncHealth {
+                enabled: self.config.mode.is_sync(),
+                url: self.config.sync.as_ref().map(|s| s.url.clone()),
+                ..SyncHealth::default()
+            },
+            ..Health::default()
+        };
+        if self.closed.load(Ordering::Acquire) {
+            health.error = Some("the service is closed".to_owned());
+            return health;
+        }
+        let Some(store) = self.any_open_store() else {
+            return health;
+        };
+        health.connected = true;
+        match store.ping().await {
+            Ok(()) => health.ok = true,
+            Err(err) => health.error = Some(err.to_string()),
+        }
+        health
+    }
+
+    async fn delay(&self, duration: Duration) {
+        let _ = on_plugin_runtime(async move {
+            tokio::time::sleep(duration).await;
+            Ok(())
+        })
+        .await;
+    }
+
+    async fn close(&self) -> Result<()> {
+        self.closed.store(true, Ordering::Release);
+        let stores: Vec<StoreCell> = match self.stores.lock() {
+            Ok(mut stores) => stores.drain().map(|(_, cell)| cell).collect(),
+            Err(_) => Vec::new(),
+        };
+        for store in stores.iter().filter_map(|cell| cell.get()) {
+            store.close();
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,205 @@
+//! One open engine database (one file) and its pool of idle connections.
+//!
+//! The engine refuses a second open of the same file, so the service keeps
+//! exactly one `Store` per file; callers get connections from its pool.
+
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+use plugin_api::{Error, ErrorCode, Result};
+
+use crate::errors::engine_error;
+
+/// How many idle connections a store keeps for reuse.
+const MAX_IDLE_CONNECTIONS: usize = 32;
+
+/// The engine behind a store.
+pub(crate) enum Engine {
+    /// A local file with MVCC.
+    Local(turso::Database),
+}
+
+/// One open database file and its idle connections.
+pub(crate) struct Store {
+    path: PathBuf,
+    engine: Engine,
+    idle: Mutex<Vec<turso::Connection>>,
+}
+
+impl Store {
+    /// Opens the local database at `path` (creating its directory) and
+    /// switches it to MVCC.
+    ///
+    /// # Errors
+    ///
+    /// `TURSO_IO_ERROR` when the directory or file cannot be created or
+    /// opened (e.g. another process holds it), or the engine refuses MVCC.
+    pub(crate) async fn open_local(path: &Path) -> Result<Self> {
+        create_parent_dir(path)?;
+        let path_str = path.to_str().ok_or_else(|| {
+            Error::new(
+                ErrorCode::Io,
+                format!("database path {} is not UTF-8", path.display()),
+            )
+        })?;
+        let db = turso::Builder::new_local(path_str)
+            .build()
+            .await
+            .map_err(|e| open_error(path, e))?;
+        let conn = db.connect().map_err(|e| open_error(path, e))?;
+        enable_mvcc(&conn).await.map_err(|e| open_error(path, e))?;
+        let store = Self {
+            path: path.to_owned(),
+            engine: Engine::Local(db),
+            idle: Mutex::new(Vec::new()),
+        };
+        store.give_back(conn);
+        Ok(store)
+    }
+
+    /// The database file.
+    pub(crate) fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// An idle connection, or a new one.
+    ///
+    /// # Errors
+    ///
+    /// The engine's error when it cannot open a connection.
+    pub(crate) fn connection(&self) -> Result<turso::Connection> {
+        if let Some(conn) = self.idle.lock().ok().and_then(|mut idle| idle.pop()) {
+            return Ok(conn);
+        }
+        match &self.engine {
+            Engine::Local(db) => db.connect().map_err(engine_error),
+        }
+    }
+
+    /// Returns a connection with no open transaction to the pool.
+    pub(crate) fn give_back(&self, conn: turso::Connection) {
+        if !conn.is_autocommit().unwrap_or(false) {
+            return;
+        }
+        if let Ok(mut idle) = self.idle.lock() {
+            if idle.len() < MAX_IDLE_CONNECTIONS {
+                idle.push(conn);
+            }
+        }
+    }
+
+    /// Drops every idle connection.
+    pub(crate) fn close(&self) {
+        if let Ok(mut idle) = self.idle.lock() {
+            idle.clear();
+        }
+    }
+}
+
+fn create_parent_dir(path: &Path) -> Result<()> {
+    match path.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => std::fs::create_dir_all(dir).map_err(|e| {
+            Error::new(
+                ErrorCode::Io,
+                format!("cannot create directory {}: {e}", dir.display()),
+            )
+        }),
+        _ => Ok(()),
+    }
+}
+
+fn open_error(path: &Path, err: turso::Error) -> Error {
+    let inner = engine_error(err);
+    Error::new(
+        ErrorCode::Io,
+        format!("cannot open database {}: {}", path.display(), inner.message()),
+    )
+}
+
+/// Switches the database to MVCC. The pragma returns the new mode as a row,
+/// so it runs as a query.
+async fn enable_mvcc(conn: &turso::Connection) -> turso::Result<()> {
+    let mut rows = conn.query("PRAGMA journal_mode = 'mvcc'", ()).await?;
+    let mode = match rows.next().await? {
+        Some(row) => row.get_value(0)?,
+        None => turso::Value::Null,
+    };
+    while rows.next().await?.is_some() {}
+    match mode {
+        turso::Value::Text(m) if m.to_ascii_lowercase().contains("mvcc") => Ok(()),
+        other => Err(turso::Error::Error(format!(
+            "the engine did not switch to MVCC (journal_mode is {other:?})"
+        ))),
+    }
+}
+
+impl Store {
+    /// Pushes local changes (a no-op for a local store).
+    ///
+    /// # Errors
+    ///
+    /// `TURSO_SYNC_ERROR` when the server cannot be reached.
+    pub(crate) async fn push(&self) -> Result<()> {
+        match &self.engine {
+            Engine::Local(_) => Ok(()),
+        }
+    }
+
+    /// Pulls remote changes; false for a local store.
+    ///
+    /// # Errors
+    ///
+    /// `TURSO_SYNC_ERROR` when the server cannot be reached.
+    pub(crate) async fn pull(&self) -> Result<bool> {
+        match &self.engine {
+            Engine::Local(_) => Ok(false),
+        }
+    }
+
+    /// The sync stats; `None` for a local store.
+    ///
+    /// # Errors
+    ///
+    /// `TURSO_SYNC_ERROR` when the engine cannot report them.
+    pub(crate) async fn sync_stats(&self) -> Result<Option<plugin_api::SyncStats>> {
+        match &self.engine {
+            Engine::Local(_) => Ok(None),
+        }
+    }
+
+    /// Checkpoints the log into the database file.
+    ///
+    /// # Errors
+    ///
+    /// The engine's error (e.g. `TURSO_BUSY`).
+    pub(crate) async fn checkpoint(&self, conn: &turso::Connection) -> Result<()> {
+        match &self.engine {
+            Engine::Local(_) => {
+                let mut rows = conn
+                    .query("PRAGMA wal_checkpoint(TRUNCATE)", ())
+                    .await
+                    .map_err(engine_error)?;
+                while rows.next().await.map_err(engine_error)?.is_some() {}
+                Ok(())
+            }
+        }
+    }
+
+    /// Runs `SELECT 1` on a pooled connection.
+    ///
+    /// # Errors
+    ///
+    /// The engine's error.
+    pub(crate) async fn ping(&self) -> Result<()> {
+        let conn = self.connection()?;
+        let result = async {
+            let mut rows = conn.query("SELECT 1", ()).await?;
+            while rows.next().await?.is_some() {}
+            Ok::<_, turso::Error>(())
+        }
+        .await
+        .map_err(engine_error);
+        self.give_back(conn);
+        result
+    }
+}
