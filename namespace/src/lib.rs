@@ -101,7 +101,14 @@ mod tests {
 
     #[test]
     fn accepts_the_rule() {
-        for ok in ["runtime", "a", "0", "proxy_rules", "gate-way", &"a".repeat(63)] {
+        for ok in [
+            "runtime",
+            "a",
+            "0",
+            "proxy_rules",
+            "gate-way",
+            &"a".repeat(63),
+        ] {
             assert_eq!(validate_namespace(ok), Ok(()), "{ok}");
         }
     }

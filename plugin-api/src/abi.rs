@@ -9,13 +9,17 @@
 //! later minor version may append methods without breaking plugins built
 //! against this one.
 
-#![allow(non_camel_case_types, missing_docs, non_local_definitions, missing_debug_implementations)]
+#![allow(
+    non_camel_case_types,
+    missing_docs,
+    non_local_definitions,
+    missing_debug_implementations
+)]
 
 use abi_stable::{
     declare_root_module_statics,
     library::RootModule,
-    package_version_strings,
-    sabi_trait,
+    package_version_strings, sabi_trait,
     sabi_types::VersionStrings,
     std_types::{RBox, ROption, RResult, RStr, RString, RVec},
     StableAbi,
@@ -255,7 +259,9 @@ impl Clone for FfiProvided {
     fn clone(&self) -> Self {
         match self {
             Self::Nothing => Self::Nothing,
-            Self::Turso(service) => Self::Turso(FfiTursoService_TO::from_sabi(service.obj.shallow_clone())),
+            Self::Turso(service) => {
+                Self::Turso(FfiTursoService_TO::from_sabi(service.obj.shallow_clone()))
+            }
         }
     }
 }

@@ -6,11 +6,7 @@ use std::fmt;
 use std::future::Future;
 use std::sync::{Arc, OnceLock, RwLock};
 
-use abi_stable::{
-    prefix_type::PrefixTypeTrait,
-    sabi_trait::TD_Opaque,
-    std_types::RStr,
-};
+use abi_stable::{prefix_type::PrefixTypeTrait, sabi_trait::TD_Opaque, std_types::RStr};
 use async_ffi::{FfiFuture, FutureExt};
 use tracing_subscriber::layer::SubscriberExt;
 
@@ -86,7 +82,10 @@ impl PluginContext {
 
     /// What the plugin called `name` provides, if it is loaded.
     pub fn get_plugin(&self, name: &str) -> Option<Provided> {
-        self.host.get_plugin(RStr::from_str(name)).into_option().map(Provided)
+        self.host
+            .get_plugin(RStr::from_str(name))
+            .into_option()
+            .map(Provided)
     }
 
     /// The Turso service provided by the plugin called `name`, if any.
@@ -119,7 +118,11 @@ impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for HostLayer {
             tracing::Level::WARN => 3,
             tracing::Level::ERROR => 4,
         };
-        host.log(level, RStr::from_str(meta.target()), RStr::from_str(&message.0));
+        host.log(
+            level,
+            RStr::from_str(meta.target()),
+            RStr::from_str(&message.0),
+        );
     }
 }
 

@@ -16,10 +16,7 @@ pub(crate) fn panic_error(payload: Box<dyn Any + Send>) -> Error {
         .map(|s| (*s).to_owned())
         .or_else(|| payload.downcast_ref::<String>().cloned())
         .unwrap_or_else(|| "a non-string panic payload".to_owned());
-    Error::new(
-        ErrorCode::Panicked,
-        format!("the plugin panicked: {what}"),
-    )
+    Error::new(ErrorCode::Panicked, format!("the plugin panicked: {what}"))
 }
 
 /// Runs `f`, turning a panic into an error.
@@ -82,7 +79,9 @@ mod tests {
             }
             Ok(())
         });
-        let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
         let err = rt.block_on(fut).unwrap_err();
         assert_eq!(err.code(), &ErrorCode::Panicked);
         assert!(err.message().contains("boom"));

@@ -140,7 +140,10 @@ pub struct PluginLibrary {
 impl fmt::Debug for PluginLibrary {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("PluginLibrary")
-            .field("interface_version", &self.module.interface_version().as_str())
+            .field(
+                "interface_version",
+                &self.module.interface_version().as_str(),
+            )
             .finish()
     }
 }

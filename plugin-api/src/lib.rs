@@ -42,7 +42,7 @@
 //! a service implements; [`service`] is what callers use; [`host`] is what
 //! the host uses.
 #![warn(missing_docs, missing_debug_implementations, unreachable_pub)]
-#![doc(test(attr(deny(warnings))))]
+#![doc(test(attr(deny(warnings), allow(dead_code, unused_variables))))]
 
 pub mod abi;
 mod error;
@@ -56,7 +56,7 @@ pub mod service;
 mod value;
 
 pub use error::{Error, ErrorCode, Result};
-pub use export::{PluginContext, Plugin};
+pub use export::{Plugin, PluginContext};
 pub use health::{Health, SyncHealth, SyncStats};
 pub use options::{Mode, TransactionKind, TransactionOptions};
 pub use provider::Provided;

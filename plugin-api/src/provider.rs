@@ -17,10 +17,10 @@ use abi_stable::{
 use async_ffi::{FfiFuture, FutureExt};
 
 use crate::abi::{
-    to_ffi_result, values_from_ffi, FfiDatabase, FfiDatabaseBox, FfiDatabase_TO,
-    FfiResult, FfiRows, FfiRunResult, FfiStatement, FfiStatementBox, FfiStatement_TO,
-    FfiTransaction, FfiTransactionBox, FfiTransactionKind, FfiTransaction_TO, FfiTursoService,
-    FfiTursoServiceArc, FfiTursoService_TO, FfiValue,
+    to_ffi_result, values_from_ffi, FfiDatabase, FfiDatabaseBox, FfiDatabase_TO, FfiResult,
+    FfiRows, FfiRunResult, FfiStatement, FfiStatementBox, FfiStatement_TO, FfiTransaction,
+    FfiTransactionBox, FfiTransactionKind, FfiTransaction_TO, FfiTursoService, FfiTursoServiceArc,
+    FfiTursoService_TO, FfiValue,
 };
 use crate::error::{Error, ErrorCode, Result};
 use crate::guard::{guard_or, Guarded};
@@ -129,7 +129,11 @@ fn row_to_ffi(row: Option<Row>) -> FfiRows {
     match row {
         None => FfiRows::default(),
         Some(row) => FfiRows {
-            columns: row.columns().iter().map(|c| RString::from(c.as_str())).collect(),
+            columns: row
+                .columns()
+                .iter()
+                .map(|c| RString::from(c.as_str()))
+                .collect(),
             rows: RVec::from(vec![row
                 .into_values()
                 .into_iter()
@@ -340,11 +344,11 @@ impl Provided {
     /// The Turso service, if that is what is provided.
     pub fn turso_service(&self) -> Option<crate::service::TursoService> {
         match &self.0 {
-            crate::abi::FfiProvided::Turso(service) => Some(
-                crate::service::TursoService::from_ffi(FfiTursoService_TO::from_sabi(
-                    service.obj.shallow_clone(),
-                )),
-            ),
+            crate::abi::FfiProvided::Turso(service) => {
+                Some(crate::service::TursoService::from_ffi(
+                    FfiTursoService_TO::from_sabi(service.obj.shallow_clone()),
+                ))
+            }
             crate::abi::FfiProvided::Nothing => None,
         }
     }

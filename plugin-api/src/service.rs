@@ -113,7 +113,11 @@ impl TursoService {
     /// The error of the last attempt: `body`'s own, or the commit's. When
     /// retries run out it is `TURSO_BUSY` or `TURSO_CONFLICT`, and the
     /// transaction was rolled back.
-    pub async fn transaction<T, F, Fut>(&self, options: TransactionOptions, mut body: F) -> Result<T>
+    pub async fn transaction<T, F, Fut>(
+        &self,
+        options: TransactionOptions,
+        mut body: F,
+    ) -> Result<T>
     where
         F: FnMut(Transaction) -> Fut,
         Fut: Future<Output = Result<T>>,
@@ -373,7 +377,8 @@ impl Statement {
     ///
     /// `TURSO_BIND_ERROR` when `params` does not fit, and the engine's codes.
     pub async fn all(&self, params: Vec<Value>) -> Result<Vec<Row>> {
-        let rows = from_ffi_result::<FfiRows, FfiRows>(self.inner.all(values_to_ffi(params)).await)?;
+        let rows =
+            from_ffi_result::<FfiRows, FfiRows>(self.inner.all(values_to_ffi(params)).await)?;
         Ok(rows_from_ffi(rows).into_rows())
     }
 
@@ -383,7 +388,8 @@ impl Statement {
     ///
     /// As [`Statement::all`].
     pub async fn get(&self, params: Vec<Value>) -> Result<Option<Row>> {
-        let rows = from_ffi_result::<FfiRows, FfiRows>(self.inner.get(values_to_ffi(params)).await)?;
+        let rows =
+            from_ffi_result::<FfiRows, FfiRows>(self.inner.get(values_to_ffi(params)).await)?;
         Ok(rows_from_ffi(rows).into_rows().into_iter().next())
     }
 

@@ -348,8 +348,14 @@ mod tests {
 
     #[test]
     fn secrets_do_not_show_in_debug_output() {
-        let c = resolve(&json!({}), &env(&[("TURSO_SERVER_URL", "http://s"), ("TURSO_SERVER_TOKEN", "hunter2")]))
-            .unwrap();
+        let c = resolve(
+            &json!({}),
+            &env(&[
+                ("TURSO_SERVER_URL", "http://s"),
+                ("TURSO_SERVER_TOKEN", "hunter2"),
+            ]),
+        )
+        .unwrap();
         assert!(!format!("{c:?}").contains("hunter2"));
     }
 }

@@ -104,7 +104,12 @@ impl StatementProvider for EngineStatement {
     }
 
     async fn get(&self, params: Vec<Value>) -> Result<Option<Row>> {
-        Ok(self.rows(params, Some(1)).await?.into_rows().into_iter().next())
+        Ok(self
+            .rows(params, Some(1))
+            .await?
+            .into_rows()
+            .into_iter()
+            .next())
     }
 
     async fn run(&self, params: Vec<Value>) -> Result<RunResult> {

@@ -112,7 +112,11 @@ fn open_error(path: &Path, err: turso::Error) -> Error {
     let inner = engine_error(err);
     Error::new(
         ErrorCode::Io,
-        format!("cannot open database {}: {}", path.display(), inner.message()),
+        format!(
+            "cannot open database {}: {}",
+            path.display(),
+            inner.message()
+        ),
     )
 }
 

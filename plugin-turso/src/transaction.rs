@@ -34,10 +34,7 @@ impl TxShared {
     /// Maps an error of `sql` run inside this transaction.
     pub(crate) fn statement_error(&self, sql: &str, err: turso::Error) -> Error {
         let mapped = engine_error(err);
-        if self.kind == TransactionKind::Concurrent
-            && is_ddl(sql)
-            && !mapped.is_retryable()
-        {
+        if self.kind == TransactionKind::Concurrent && is_ddl(sql) && !mapped.is_retryable() {
             return ddl_in_concurrent(mapped.message());
         }
         mapped
@@ -93,7 +90,10 @@ impl EngineTransaction {
     fn conn(&self) -> Result<&turso::Connection> {
         self.shared.check_open()?;
         self.conn.as_ref().ok_or_else(|| {
-            Error::new(ErrorCode::TransactionFinished, "the transaction has finished")
+            Error::new(
+                ErrorCode::TransactionFinished,
+                "the transaction has finished",
+            )
         })
     }
 
@@ -107,7 +107,10 @@ impl EngineTransaction {
         if conn.is_autocommit().unwrap_or(true) {
             return Ok(());
         }
-        conn.execute("ROLLBACK", ()).await.map(drop).map_err(engine_error)
+        conn.execute("ROLLBACK", ())
+            .await
+            .map(drop)
+            .map_err(engine_error)
     }
 }
 
