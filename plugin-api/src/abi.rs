@@ -228,10 +228,13 @@ pub type FfiTransactionBox = FfiTransaction_TO<'static, RBox<()>>;
 #[sabi_trait]
 pub trait FfiTursoService: Send + Sync {
     fn connect(&self, namespace: RString) -> FfiFuture<FfiResult<FfiDatabaseBox>>;
+    /// `attempt` is 0 for a first attempt and counts retries after a
+    /// busy/conflict failure, so the provider can give retries priority.
     fn begin(
         &self,
         kind: FfiTransactionKind,
         namespace: RString,
+        attempt: u32,
     ) -> FfiFuture<FfiResult<FfiTransactionBox>>;
     /// Health as JSON (see [`crate::Health`]).
     fn health(&self) -> FfiFuture<RString>;

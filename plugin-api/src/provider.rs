@@ -88,11 +88,14 @@ pub trait TursoProvider: Send + Sync + 'static {
     type Transaction: TransactionProvider;
     /// Opens (or reuses) the database of `namespace`.
     fn connect(&self, namespace: String) -> impl Future<Output = Result<Self::Database>> + Send;
-    /// Begins a transaction of `kind` in `namespace`.
+    /// Begins a transaction of `kind` in `namespace`. `attempt` is 0 for a
+    /// first attempt and counts retries after busy/conflict failures; a
+    /// provider should let retries make progress ahead of new work.
     fn begin(
         &self,
         kind: TransactionKind,
         namespace: String,
+        attempt: u32,
     ) -> impl Future<Output = Result<Self::Transaction>> + Send;
     /// Checks and reports health.
     fn health(&self) -> impl Future<Output = Health> + Send;
@@ -275,10 +278,13 @@ impl<P: TursoProvider> FfiTursoService for ServiceAdapter<P> {
         &self,
         kind: FfiTransactionKind,
         namespace: RString,
+        attempt: u32,
     ) -> FfiFuture<FfiResult<FfiTransactionBox>> {
         let p = Arc::clone(&self.0);
         ffi_call(async move {
-            let tx = p.begin(kind.into(), namespace.into_string()).await?;
+            let tx = p
+                .begin(kind.into(), namespace.into_string(), attempt)
+                .await?;
             Ok(FfiTransaction_TO::from_value(
                 TransactionAdapter(Arc::new(tx)),
                 TD_Opaque,

@@ -79,10 +79,22 @@ impl TursoService {
     /// `INVALID_TURSO_NAMESPACE`, `INVALID_TURSO_RETRY`, `TURSO_BUSY`,
     /// `TURSO_CLOSED`.
     pub async fn begin(&self, options: &TransactionOptions) -> Result<Transaction> {
+        self.begin_attempt(options, 0).await
+    }
+
+    async fn begin_attempt(
+        &self,
+        options: &TransactionOptions,
+        attempt: u32,
+    ) -> Result<Transaction> {
         options.validate()?;
         let tx = self
             .inner
-            .begin(options.kind.into(), options.namespace.as_str().into())
+            .begin(
+                options.kind.into(),
+                options.namespace.as_str().into(),
+                attempt,
+            )
             .await;
         from_ffi_result::<FfiTransactionBox, FfiTransactionBox>(tx).map(Transaction::from_ffi)
     }
@@ -90,7 +102,8 @@ impl TursoService {
     /// Runs `body` in a transaction: begins, runs it, commits; rolls back
     /// when it fails; and runs the whole of it again on `TURSO_BUSY` or
     /// `TURSO_CONFLICT`, up to `max_retries` more times, waiting
-    /// `retry_delay_ms` × the attempt number plus jitter in between.
+    /// between attempts with exponential backoff from `retry_delay_ms`
+    /// (doubling per retry, with jitter).
     ///
     /// `body` gets a handle to the open transaction; it must not keep it
     /// past its future.
@@ -125,7 +138,8 @@ impl TursoService {
         options.validate()?;
         let mut attempt: i64 = 0;
         loop {
-            let outcome = self.attempt(&options, &mut body).await;
+            let retry = u32::try_from(attempt).unwrap_or(u32::MAX);
+            let outcome = self.attempt(&options, retry, &mut body).await;
             match outcome {
                 Err(err) if err.is_retryable() && attempt < options.max_retries => {
                     attempt += 1;
@@ -139,12 +153,17 @@ impl TursoService {
         }
     }
 
-    async fn attempt<T, F, Fut>(&self, options: &TransactionOptions, body: &mut F) -> Result<T>
+    async fn attempt<T, F, Fut>(
+        &self,
+        options: &TransactionOptions,
+        retry: u32,
+        body: &mut F,
+    ) -> Result<T>
     where
         F: FnMut(Transaction) -> Fut,
         Fut: Future<Output = Result<T>>,
     {
-        let tx = self.begin(options).await?;
+        let tx = self.begin_attempt(options, retry).await?;
         match body(tx.clone()).await {
             Ok(value) => match tx.commit().await {
                 Ok(()) => Ok(value),
@@ -174,15 +193,18 @@ impl TursoService {
     }
 }
 
-/// The wait before attempt `attempt` (1-based), in milliseconds: the base
-/// delay times the attempt number, plus up to the same again of jitter so
-/// that writers that collided do not collide again in lockstep.
+/// The wait before retry number `attempt` (1-based), in milliseconds:
+/// exponential backoff (the base delay doubled per retry, capped at 64×)
+/// with jitter over its upper half, so writers that collided spread out
+/// instead of colliding again in lockstep.
 fn retry_wait(base_ms: i64, attempt: i64) -> u64 {
-    let base = u64::try_from(base_ms.saturating_mul(attempt)).unwrap_or(0);
-    if base == 0 {
+    let base = u64::try_from(base_ms).unwrap_or(0);
+    let exponent = u32::try_from(attempt.clamp(1, 7) - 1).unwrap_or(0);
+    let ceiling = base.saturating_mul(1 << exponent);
+    if ceiling == 0 {
         return 0;
     }
-    base + jitter(base)
+    ceiling / 2 + jitter(ceiling - ceiling / 2)
 }
 
 /// A cheap pseudo-random number in `0..=max` (xorshift over a per-thread
@@ -481,9 +503,13 @@ mod tests {
     fn retry_wait_grows_with_the_attempt_and_stays_bounded() {
         for attempt in 1..=5 {
             let wait = retry_wait(5, attempt);
-            let base = 5 * attempt as u64;
-            assert!((base..=2 * base).contains(&wait), "{wait} for {attempt}");
+            let ceiling = 5u64 << (attempt - 1);
+            assert!(
+                (ceiling / 2..=ceiling).contains(&wait),
+                "{wait} for {attempt}"
+            );
         }
+        assert!(retry_wait(5, 1000) <= 5 * 64);
         assert_eq!(retry_wait(0, 3), 0);
     }
 }

@@ -102,9 +102,14 @@ impl TursoProvider for TursoEngine {
         EngineDatabase::new(store, self.config.mode, namespace)
     }
 
-    async fn begin(&self, kind: TransactionKind, namespace: String) -> Result<EngineTransaction> {
+    async fn begin(
+        &self,
+        kind: TransactionKind,
+        namespace: String,
+        attempt: u32,
+    ) -> Result<EngineTransaction> {
         let store = self.store(&namespace).await?;
-        EngineTransaction::begin(store, kind, namespace, None).await
+        EngineTransaction::begin(store, kind, namespace, attempt, None).await
     }
 
     async fn health(&self) -> Health {

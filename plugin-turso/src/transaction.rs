@@ -2,7 +2,7 @@
 //! push-after-commit in sync mode, rollback on drop.
 
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use plugin_api::provider::TransactionProvider;
 use plugin_api::{Error, ErrorCode, Result, TransactionKind};
@@ -10,7 +10,7 @@ use plugin_api::{Error, ErrorCode, Result, TransactionKind};
 use crate::blocking::block_on;
 use crate::errors::{ddl_in_concurrent, engine_error, is_ddl};
 use crate::statement::EngineStatement;
-use crate::store::Store;
+use crate::store::{Admission, Store};
 
 /// What a transaction's statements share with it.
 pub(crate) struct TxShared {
@@ -48,6 +48,7 @@ pub(crate) struct EngineTransaction {
     shared: Arc<TxShared>,
     namespace: String,
     after_commit: Option<Box<dyn AfterCommit>>,
+    admission: Mutex<Option<Admission>>,
 }
 
 /// What runs after a successful commit (the sync modes push).
@@ -67,8 +68,10 @@ impl EngineTransaction {
         store: Arc<Store>,
         kind: TransactionKind,
         namespace: String,
+        attempt: u32,
         after_commit: Option<Box<dyn AfterCommit>>,
     ) -> Result<Self> {
+        let admission = store.admit(attempt).await;
         let conn = store.connection()?;
         if let Err(err) = conn.execute(kind.begin_sql(), ()).await {
             let err = engine_error(err);
@@ -84,6 +87,7 @@ impl EngineTransaction {
             }),
             namespace,
             after_commit,
+            admission: Mutex::new(Some(admission)),
         })
     }
 
@@ -97,8 +101,16 @@ impl EngineTransaction {
         })
     }
 
+    /// Marks the transaction finished; true the first time.
     fn finish(&self) -> bool {
         !self.shared.finished.swap(true, Ordering::AcqRel)
+    }
+
+    /// Leaves the gate, letting waiting transactions in.
+    fn release_admission(&self) {
+        if let Ok(mut admission) = self.admission.lock() {
+            admission.take();
+        }
     }
 
     /// Rolls back if the engine still has the transaction open (a conflict
@@ -151,8 +163,10 @@ impl TransactionProvider for EngineTransaction {
             if let Err(rollback) = Self::rollback_if_open(conn).await {
                 tracing::debug!(error = %rollback, "rollback after a failed commit failed");
             }
+            self.release_admission();
             return Err(err);
         }
+        self.release_admission();
         if let Some(after) = &self.after_commit {
             after.run().await;
         }
@@ -167,7 +181,9 @@ impl TransactionProvider for EngineTransaction {
                 "the transaction has already committed or rolled back",
             ));
         }
-        Self::rollback_if_open(conn).await
+        let result = Self::rollback_if_open(conn).await;
+        self.release_admission();
+        result
     }
 
     fn namespace(&self) -> String {
@@ -185,6 +201,7 @@ impl Drop for EngineTransaction {
                 tracing::warn!(error = %err, "rollback of a dropped transaction failed");
             }
         }
+        self.release_admission();
         self.store.give_back(conn);
     }
 }

@@ -1,0 +1,231 @@
+//! Helpers for the integration tests: locating the built plugin libraries,
+//! writing plugin directories with manifests, booting a host, and running
+//! the `host-harness` binary.
+//!
+//! The libraries are the real `cdylib`s under `target/debug`; build them
+//! first with `cargo build --workspace` (the test script does).
+#![warn(missing_docs, missing_debug_implementations, unreachable_pub)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use host_harness::{Host, PluginLoader};
+use plugin_api::TursoService;
+use tempfile::TempDir;
+
+/// The name plugin-turso registers under.
+pub const TURSO: &str = "@buntime/plugin-turso";
+
+/// The workspace root.
+pub fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("tests/ lives in the workspace root")
+        .to_owned()
+}
+
+/// The directory holding debug build outputs.
+pub fn build_dir() -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| workspace_root().join("target"))
+        .join("debug")
+}
+
+/// The built library of crate `lib_name` (e.g. `plugin_turso`).
+///
+/// # Panics
+///
+/// When it is not built, saying how to build it.
+pub fn built_library(lib_name: &str) -> PathBuf {
+    let file = format!(
+        "{}{lib_name}{}",
+        std::env::consts::DLL_PREFIX,
+        std::env::consts::DLL_SUFFIX
+    );
+    let path = build_dir().join(file);
+    assert!(
+        path.is_file(),
+        "{} is not built: run `cargo build --workspace` first",
+        path.display()
+    );
+    path
+}
+
+/// The `host-harness` binary.
+///
+/// # Panics
+///
+/// When it is not built.
+pub fn host_binary() -> PathBuf {
+    let path = build_dir().join(format!("host-harness{}", std::env::consts::EXE_SUFFIX));
+    assert!(
+        path.is_file(),
+        "{} is not built: run `cargo build --workspace` first",
+        path.display()
+    );
+    path
+}
+
+/// A temporary plugin directory holding one sub-directory per plugin.
+#[derive(Debug)]
+pub struct PluginDir {
+    dir: TempDir,
+}
+
+impl Default for PluginDir {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl PluginDir {
+    /// An empty plugin directory.
+    ///
+    /// # Panics
+    ///
+    /// When no temp dir can be made.
+    pub fn new() -> Self {
+        Self {
+            dir: tempfile::tempdir().expect("temp dir"),
+        }
+    }
+
+    /// The plugin directory.
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// A path inside the temp dir for data files.
+    pub fn data(&self, name: &str) -> PathBuf {
+        self.dir.path().join("data").join(name)
+    }
+
+    /// Writes `<sub>/manifest.yaml` with `yaml`.
+    ///
+    /// # Panics
+    ///
+    /// When the file cannot be written.
+    pub fn write(&self, sub: &str, yaml: &str) -> &Self {
+        let dir = self.dir.path().join(sub);
+        std::fs::create_dir_all(&dir).expect("plugin dir");
+        std::fs::write(dir.join("manifest.yaml"), yaml).expect("manifest");
+        self
+    }
+
+    /// Writes plugin-turso's manifest with its database at `db`.
+    pub fn turso(&self, db: &Path) -> &Self {
+        self.write("plugin-turso", &turso_manifest(db, ""))
+    }
+
+    /// Writes the consumer plugin's manifest under `sub` with `name` and
+    /// extra YAML lines.
+    pub fn consumer(&self, sub: &str, name: &str, extra: &str) -> &Self {
+        self.write(sub, &consumer_manifest(name, extra))
+    }
+
+    /// Boots a host on this directory.
+    pub async fn boot(&self) -> Host {
+        PluginLoader::builder()
+            .plugin_dir(self.path())
+            .build()
+            .load()
+            .await
+    }
+
+    /// Runs `host-harness ARGS --plugins <this dir>` with extra env.
+    pub fn cli(&self, args: &[&str], env: &[(&str, &str)]) -> CliOutput {
+        let mut cmd = Command::new(host_binary());
+        cmd.args(args)
+            .arg("--plugins")
+            .arg(self.path())
+            .current_dir(self.path())
+            .env("RUST_LOG", "info");
+        for var in TURSO_ENV {
+            cmd.env_remove(var);
+        }
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        CliOutput::from(cmd.output().expect("host-harness runs"))
+    }
+}
+
+/// Every environment variable plugin-turso reads; tests clear them.
+pub const TURSO_ENV: [&str; 9] = [
+    "TURSO_SERVER_URL",
+    "TURSO_SERVER_TOKEN",
+    "TURSO_MODE",
+    "TURSO_SYNC_URL",
+    "TURSO_SYNC_AUTH_TOKEN",
+    "TURSO_LOCAL_PATH",
+    "RUNTIME_TURSO_SERVER_URL",
+    "RUNTIME_TURSO_SERVER_TOKEN",
+    "RUNTIME_TURSO_DIR",
+];
+
+/// What a `host-harness` run printed.
+#[derive(Debug)]
+pub struct CliOutput {
+    /// The exit code (-1 when killed by a signal).
+    pub code: i32,
+    /// Standard output.
+    pub stdout: String,
+    /// Standard error.
+    pub stderr: String,
+}
+
+impl From<Output> for CliOutput {
+    fn from(out: Output) -> Self {
+        Self {
+            code: out.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        }
+    }
+}
+
+impl CliOutput {
+    /// Stdout parsed as JSON.
+    ///
+    /// # Panics
+    ///
+    /// When stdout is not JSON, showing everything printed.
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_str(&self.stdout)
+            .unwrap_or_else(|e| panic!("stdout is not JSON ({e}): {self:#?}"))
+    }
+}
+
+/// plugin-turso's manifest for a database at `db`, with extra YAML lines.
+pub fn turso_manifest(db: &Path, extra: &str) -> String {
+    format!(
+        "name: \"@buntime/plugin-turso\"\npluginEntry: {}\nlocalPath: {}\n{extra}",
+        built_library("plugin_turso").display(),
+        db.display()
+    )
+}
+
+/// The consumer plugin's manifest, depending on plugin-turso.
+pub fn consumer_manifest(name: &str, extra: &str) -> String {
+    format!(
+        "name: \"{name}\"\npluginEntry: {}\ndependencies: [\"@buntime/plugin-turso\"]\n{extra}",
+        built_library("consumer_plugin").display()
+    )
+}
+
+/// Boots a host with plugin-turso alone on a fresh database; returns the
+/// directory (keep it alive), the host and the service.
+///
+/// # Panics
+///
+/// When plugin-turso does not load.
+pub async fn boot_turso() -> (PluginDir, Host, TursoService) {
+    let dir = PluginDir::new();
+    dir.turso(&dir.data("runtime.db"));
+    let host = dir.boot().await;
+    let service = host
+        .get_turso(TURSO)
+        .unwrap_or_else(|| panic!("plugin-turso did not load: {:?}", host.reports()));
+    (dir, host, service)
+}

@@ -1,0 +1,284 @@
+//! `BEGIN CONCURRENT` under MVCC: parallel writers, conflicts retried with
+//! no lost update, DDL only in `exclusive`, and what a caller gets when
+//! retries run out.
+
+use std::sync::Arc;
+
+use plugin_api::{params, ErrorCode, TransactionKind, TransactionOptions, TursoService};
+use turso_plugin_tests::boot_turso;
+
+async fn create(turso: &TursoService, sql: &'static str) {
+    turso
+        .transaction(
+            TransactionOptions::kind(TransactionKind::Exclusive),
+            |tx| async move { tx.exec(sql).await },
+        )
+        .await
+        .unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_concurrent_writers_on_distinct_rows_both_commit() {
+    let (_dir, host, turso) = boot_turso().await;
+    create(&turso, "CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT)").await;
+
+    let opts = TransactionOptions::default();
+    let a = turso.begin(&opts).await.unwrap();
+    let b = turso.begin(&opts).await.unwrap();
+    a.run("INSERT INTO t VALUES (1, 'a')", params![])
+        .await
+        .unwrap();
+    b.run("INSERT INTO t VALUES (2, 'b')", params![])
+        .await
+        .unwrap();
+    a.commit().await.unwrap();
+    b.commit().await.unwrap();
+
+    let db = turso.connect("runtime").await.unwrap();
+    let rows = db
+        .query("SELECT v FROM t ORDER BY id", params![])
+        .await
+        .unwrap();
+    let got: Vec<String> = rows.iter().map(|r| r.get(0).unwrap()).collect();
+    assert_eq!(got, ["a", "b"]);
+    host.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_write_write_conflict_fails_with_the_conflict_code() {
+    let (_dir, host, turso) = boot_turso().await;
+    create(&turso, "CREATE TABLE c (id INTEGER PRIMARY KEY, n INTEGER)").await;
+    let db = turso.connect("runtime").await.unwrap();
+    db.run("INSERT INTO c VALUES (1, 0)", params![])
+        .await
+        .unwrap();
+
+    let opts = TransactionOptions::default();
+    let a = turso.begin(&opts).await.unwrap();
+    let b = turso.begin(&opts).await.unwrap();
+    a.run("UPDATE c SET n = n + 1 WHERE id = 1", params![])
+        .await
+        .unwrap();
+    let err = b
+        .run("UPDATE c SET n = n + 1 WHERE id = 1", params![])
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), &ErrorCode::Conflict, "{err}");
+    assert!(err.is_retryable());
+    a.commit().await.unwrap();
+    b.rollback().await.unwrap();
+    let n: i64 = db
+        .get("SELECT n FROM c WHERE id = 1", params![])
+        .await
+        .unwrap()
+        .unwrap()
+        .get(0)
+        .unwrap();
+    assert_eq!(n, 1);
+    host.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn conflicting_increments_are_retried_with_no_lost_update() {
+    let (_dir, host, turso) = boot_turso().await;
+    create(
+        &turso,
+        "CREATE TABLE counter (id INTEGER PRIMARY KEY, n INTEGER NOT NULL)",
+    )
+    .await;
+    let db = turso.connect("runtime").await.unwrap();
+    db.run("INSERT INTO counter VALUES (1, 0)", params![])
+        .await
+        .unwrap();
+
+    let retries = Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let mut tasks = Vec::new();
+    for _ in 0..8 {
+        let turso = turso.clone();
+        let retries = Arc::clone(&retries);
+        tasks.push(tokio::spawn(async move {
+            for _ in 0..200 {
+                let attempts = Arc::new(std::sync::atomic::AtomicU64::new(0));
+                let counted = Arc::clone(&attempts);
+                turso
+                    .transaction(TransactionOptions::default(), move |tx| {
+                        counted.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        async move {
+                            tx.run("UPDATE counter SET n = n + 1 WHERE id = 1", params![])
+                                .await?;
+                            // Let other writers in while this one holds the row.
+                            tokio::task::yield_now().await;
+                            Ok(())
+                        }
+                    })
+                    .await
+                    .expect("increment succeeds within the default retries");
+                retries.fetch_add(
+                    attempts.load(std::sync::atomic::Ordering::Relaxed) - 1,
+                    std::sync::atomic::Ordering::Relaxed,
+                );
+            }
+        }));
+    }
+    for task in tasks {
+        task.await.unwrap();
+    }
+    let n: i64 = db
+        .get("SELECT n FROM counter WHERE id = 1", params![])
+        .await
+        .unwrap()
+        .unwrap()
+        .get(0)
+        .unwrap();
+    assert_eq!(n, 1600);
+    eprintln!(
+        "retried attempts: {}",
+        retries.load(std::sync::atomic::Ordering::Relaxed)
+    );
+    host.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn when_retries_run_out_the_caller_gets_the_conflict_and_nothing_partial() {
+    let (_dir, host, turso) = boot_turso().await;
+    create(
+        &turso,
+        "CREATE TABLE hot (id INTEGER PRIMARY KEY, n INTEGER, log TEXT)",
+    )
+    .await;
+    let db = turso.connect("runtime").await.unwrap();
+    db.run("INSERT INTO hot VALUES (1, 0, '')", params![])
+        .await
+        .unwrap();
+
+    // Hold a conflicting write open for the whole call.
+    let blocker = turso.begin(&TransactionOptions::default()).await.unwrap();
+    blocker
+        .run("UPDATE hot SET n = 100 WHERE id = 1", params![])
+        .await
+        .unwrap();
+
+    let opts = TransactionOptions {
+        max_retries: 2,
+        retry_delay_ms: 1,
+        ..TransactionOptions::default()
+    };
+    let attempts = Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let counted = Arc::clone(&attempts);
+    let err = turso
+        .transaction(opts, move |tx| {
+            counted.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            async move {
+                tx.run("INSERT INTO hot VALUES (2, 0, 'partial')", params![])
+                    .await?;
+                tx.run("UPDATE hot SET n = n + 1 WHERE id = 1", params![])
+                    .await?;
+                Ok(())
+            }
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), &ErrorCode::Conflict, "{err}");
+    assert_eq!(attempts.load(std::sync::atomic::Ordering::Relaxed), 3);
+    blocker.rollback().await.unwrap();
+
+    let rows = db
+        .query("SELECT id, n FROM hot ORDER BY id", params![])
+        .await
+        .unwrap();
+    assert_eq!(rows.len(), 1, "the partial insert was rolled back");
+    assert_eq!(rows[0].get::<i64>("n").unwrap(), 0);
+    host.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ddl_outside_exclusive_fails_with_code_and_inside_exclusive_works() {
+    let (_dir, host, turso) = boot_turso().await;
+    let err = turso
+        .transaction(TransactionOptions::default(), |tx| async move {
+            tx.exec("CREATE TABLE nope (a INTEGER)").await
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), &ErrorCode::DdlInConcurrent, "{err}");
+    assert!(err.message().contains("exclusive"));
+
+    let prepared = turso
+        .transaction(TransactionOptions::default(), |tx| async move {
+            tx.run("CREATE TABLE nope2 (a INTEGER)", params![]).await
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(prepared.code(), &ErrorCode::DdlInConcurrent, "{prepared}");
+
+    for kind in [
+        TransactionKind::Exclusive,
+        TransactionKind::Immediate,
+        TransactionKind::Deferred,
+    ] {
+        let sql = format!("CREATE TABLE yes_{kind} (a INTEGER)");
+        turso
+            .transaction(TransactionOptions::kind(kind), |tx| {
+                let sql = sql.clone();
+                async move { tx.exec(&sql).await }
+            })
+            .await
+            .unwrap_or_else(|e| panic!("{kind}: {e}"));
+    }
+    let db = turso.connect("runtime").await.unwrap();
+    let tables = db
+        .query(
+            "SELECT name FROM sqlite_master WHERE type = 'table' AND name LIKE 'yes_%' OR name LIKE 'nope%' ORDER BY name",
+            params![],
+        )
+        .await
+        .unwrap();
+    let names: Vec<String> = tables.iter().map(|r| r.get(0).unwrap()).collect();
+    assert_eq!(names, ["yes_deferred", "yes_exclusive", "yes_immediate"]);
+    host.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dropped_transaction_rolls_back_and_a_finished_one_refuses_work() {
+    let (_dir, host, turso) = boot_turso().await;
+    create(&turso, "CREATE TABLE d (id INTEGER PRIMARY KEY)").await;
+    {
+        let tx = turso.begin(&TransactionOptions::default()).await.unwrap();
+        tx.run("INSERT INTO d VALUES (1)", params![]).await.unwrap();
+    }
+    let db = turso.connect("runtime").await.unwrap();
+    assert!(db
+        .get("SELECT id FROM d", params![])
+        .await
+        .unwrap()
+        .is_none());
+
+    let tx = turso.begin(&TransactionOptions::default()).await.unwrap();
+    let stmt = tx.prepare("INSERT INTO d VALUES (?1)").await.unwrap();
+    stmt.run(params![2]).await.unwrap();
+    tx.commit().await.unwrap();
+    let again = stmt.run(params![3]).await.unwrap_err();
+    assert_eq!(again.code(), &ErrorCode::TransactionFinished);
+    assert_eq!(
+        tx.commit().await.unwrap_err().code(),
+        &ErrorCode::TransactionFinished
+    );
+    let ids = db.query("SELECT id FROM d", params![]).await.unwrap();
+    assert_eq!(ids.len(), 1);
+    host.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn negative_retry_settings_are_refused_with_code() {
+    let (_dir, host, turso) = boot_turso().await;
+    let opts = TransactionOptions {
+        max_retries: -1,
+        ..TransactionOptions::default()
+    };
+    let err = turso
+        .transaction(opts, |_tx| async move { Ok(()) })
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), &ErrorCode::InvalidRetry);
+    host.shutdown().await;
+}
