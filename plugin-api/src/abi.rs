@@ -102,6 +102,10 @@ impl From<FfiError> for Error {
 pub type FfiResult<T> = RResult<T, FfiError>;
 
 /// Turns a boundary result into a Rust one.
+///
+/// # Errors
+///
+/// The error that crossed the boundary, with its code.
 pub fn from_ffi_result<T, U: From<T>>(result: FfiResult<T>) -> Result<U, Error> {
     result.into_result().map(U::from).map_err(Error::from)
 }
