@@ -1,0 +1,52 @@
+//! HTTP pieces both ports share: the response body type, JSON answers,
+//! error bodies and the health/readiness probes.
+
+use bytes::Bytes;
+use http_body_util::combinators::BoxBody;
+use http_body_util::{BodyExt, Full};
+use hyper::header::{HeaderValue, CONTENT_TYPE};
+use hyper::{Response, StatusCode};
+use serde_json::json;
+
+use crate::error::Error;
+
+/// Body of every response: a streamed upstream body, or a small JSON one.
+pub(crate) type Body = BoxBody<Bytes, hyper::Error>;
+
+/// Wraps bytes we produced as a [`Body`].
+pub(crate) fn full(bytes: impl Into<Bytes>) -> Body {
+    Full::new(bytes.into())
+        .map_err(|never| match never {})
+        .boxed()
+}
+
+/// A JSON response with `status`.
+pub(crate) fn json(status: u16, value: &serde_json::Value) -> Response<Body> {
+    let bytes = serde_json::to_vec(value).unwrap_or_else(|_| b"{}".to_vec());
+    let mut response = Response::new(full(bytes));
+    *response.status_mut() =
+        StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    response
+        .headers_mut()
+        .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    response
+}
+
+/// `{"error":{"code":...,"message":...}}` with the error's status.
+pub(crate) fn error(err: &Error) -> Response<Body> {
+    json(
+        err.http_status(),
+        &json!({ "error": { "code": err.code().as_str(), "message": err.to_string() } }),
+    )
+}
+
+/// The answer to `/healthz` and `/readyz` (both unauthenticated), or `None`
+/// for any other path. Ready means accepting requests and not shutting down.
+pub(crate) fn probe(path: &str, shutting_down: bool) -> Option<Response<Body>> {
+    match path {
+        "/healthz" => Some(json(200, &json!({ "status": "ok" }))),
+        "/readyz" if shutting_down => Some(json(503, &json!({ "status": "shutting_down" }))),
+        "/readyz" => Some(json(200, &json!({ "status": "ready" }))),
+        _ => None,
+    }
+}

@@ -1,0 +1,163 @@
+//! The data port: `/<ns>/<rest>` is forwarded to namespace `ns`'s child
+//! as `/<rest>`, bodies streamed both ways.
+//!
+//! Forwarded: method, query string, body, and headers except hop-by-hop
+//! ones, `Host` (set for the child) and `Authorization` (the children have
+//! no auth and never see the token). Only the exact paths `/healthz` and
+//! `/readyz` are answered here; `/healthz/<rest>` still reaches a namespace
+//! called `healthz`.
+
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+
+use hyper::body::Incoming;
+use hyper::header::{HeaderMap, HeaderName, AUTHORIZATION, CONNECTION, HOST};
+use hyper::{Request, Response, Uri, Version};
+use turso_namespace::validate_namespace;
+
+use crate::auth;
+use crate::error::Error;
+use crate::http::{self, Body};
+use crate::server::App;
+
+/// Headers that describe one connection, never forwarded (RFC 9110 §7.6.1).
+const HOP_BY_HOP: [&str; 8] = [
+    "connection",
+    "keep-alive",
+    "proxy-authenticate",
+    "proxy-authorization",
+    "te",
+    "trailer",
+    "transfer-encoding",
+    "upgrade",
+];
+
+/// Answers one data-port request.
+pub(crate) async fn handle(app: Arc<App>, req: Request<Incoming>) -> Response<Body> {
+    let shutting_down = app.shutting_down.load(Ordering::Relaxed);
+    if let Some(response) = http::probe(req.uri().path(), shutting_down) {
+        return response;
+    }
+    if !auth::is_authorized(&app.config.auth_token, req.headers()) {
+        return http::error(&Error::Unauthorized);
+    }
+    match forward(&app, req).await {
+        Ok(response) => response,
+        Err(e) => {
+            if e.http_status() >= 500 {
+                tracing::warn!(code = %e.code(), "data request failed: {e}");
+            }
+            http::error(&e)
+        }
+    }
+}
+
+async fn forward(app: &App, req: Request<Incoming>) -> Result<Response<Body>, Error> {
+    let Some((ns, rest)) = split_path(req.uri().path()) else {
+        return Err(Error::NotFound(
+            "/ (use /<namespace>/<path>, e.g. /runtime/pull-updates)".to_owned(),
+        ));
+    };
+    validate_namespace(ns)?;
+    let ns = ns.to_owned();
+    let addr = app.supervisor.upstream(&ns).await?;
+    let target = match req.uri().query() {
+        Some(q) => format!("http://{addr}{rest}?{q}"),
+        None => format!("http://{addr}{rest}"),
+    };
+    let uri: Uri = target
+        .parse()
+        .map_err(|_| Error::NotFound(format!("{rest} (not a valid path to forward)")))?;
+    let (mut parts, body) = req.into_parts();
+    parts.uri = uri;
+    parts.version = Version::HTTP_11;
+    strip_hop_by_hop(&mut parts.headers);
+    parts.headers.remove(AUTHORIZATION);
+    // The client sets Host from the new URI.
+    parts.headers.remove(HOST);
+    let upstream = Request::from_parts(parts, body);
+    let response = app
+        .client
+        .request(upstream)
+        .await
+        .map_err(|e| Error::UpstreamUnavailable {
+            namespace: ns.clone(),
+            reason: e.to_string(),
+        })?;
+    let (mut parts, body) = response.into_parts();
+    strip_hop_by_hop(&mut parts.headers);
+    Ok(Response::from_parts(
+        parts,
+        http_body_util::BodyExt::boxed(body),
+    ))
+}
+
+/// `/<ns>/<rest>` → (`ns`, `/<rest>`); `/<ns>` → (`ns`, `/`). `None` for
+/// `/` and for an empty first segment.
+fn split_path(path: &str) -> Option<(&str, &str)> {
+    let path = path.strip_prefix('/')?;
+    let (ns, rest) = match path.find('/') {
+        Some(i) => (&path[..i], &path[i..]),
+        None => (path, "/"),
+    };
+    (!ns.is_empty()).then_some((ns, rest))
+}
+
+/// Removes the fixed hop-by-hop headers and every header that
+/// `Connection` names.
+fn strip_hop_by_hop(headers: &mut HeaderMap) {
+    let named: Vec<HeaderName> = headers
+        .get_all(CONNECTION)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .filter_map(|name| HeaderName::from_bytes(name.trim().as_bytes()).ok())
+        .collect();
+    for name in named {
+        headers.remove(name);
+    }
+    for name in HOP_BY_HOP {
+        headers.remove(name);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use hyper::header::HeaderValue;
+
+    #[test]
+    fn paths_split_into_namespace_and_rest() {
+        assert_eq!(
+            split_path("/proxy/pull-updates"),
+            Some(("proxy", "/pull-updates"))
+        );
+        assert_eq!(
+            split_path("/proxy/v2/pipeline"),
+            Some(("proxy", "/v2/pipeline"))
+        );
+        assert_eq!(split_path("/proxy"), Some(("proxy", "/")));
+        assert_eq!(split_path("/proxy/"), Some(("proxy", "/")));
+        assert_eq!(split_path("/"), None);
+        assert_eq!(split_path("//x"), None);
+    }
+
+    #[test]
+    fn hop_by_hop_headers_are_removed() {
+        let mut h = HeaderMap::new();
+        h.insert(
+            CONNECTION,
+            HeaderValue::from_static("keep-alive, x-private"),
+        );
+        h.insert("x-private", HeaderValue::from_static("1"));
+        h.insert("keep-alive", HeaderValue::from_static("timeout=5"));
+        h.insert("transfer-encoding", HeaderValue::from_static("chunked"));
+        h.insert(
+            "content-type",
+            HeaderValue::from_static("application/protobuf"),
+        );
+        strip_hop_by_hop(&mut h);
+        let left: Vec<_> = h.keys().map(|k| k.as_str()).collect();
+        assert_eq!(left, ["content-type"]);
+    }
+}

@@ -1,0 +1,262 @@
+//! Helpers: find `tursodb`, start a server on a temp data dir, raw HTTP,
+//! sync replicas, child processes seen through `/proc`.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use hyper::Request;
+use hyper_util::client::legacy::Client;
+use hyper_util::rt::TokioExecutor;
+use tempfile::TempDir;
+use turso_server::{RunningServer, ServerConfig, TursoServer};
+
+/// The `tursodb` binary: `TURSODB_BIN`, else `<workspace>/.tools/bin/tursodb`.
+pub(crate) fn tursodb_bin() -> PathBuf {
+    if let Some(bin) = std::env::var_os("TURSODB_BIN").filter(|b| !b.is_empty()) {
+        return PathBuf::from(bin);
+    }
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("workspace root")
+        .to_owned();
+    let bin = root.join(".tools/bin/tursodb");
+    assert!(
+        bin.is_file(),
+        "tursodb not found at {} and TURSODB_BIN is not set: run scripts/install-tursodb.sh",
+        bin.display()
+    );
+    bin
+}
+
+/// A server on a temp data dir, plus a place for replicas.
+pub(crate) struct TestServer {
+    pub(crate) server: RunningServer,
+    pub(crate) tmp: TempDir,
+}
+
+impl TestServer {
+    /// Starts a server on `<tmp>/data` with `tweak` applied to the config.
+    pub(crate) async fn start(tweak: impl FnOnce(&mut ServerConfig)) -> Self {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let server = start_on(&tmp.path().join("data"), tweak).await;
+        Self { server, tmp }
+    }
+
+    pub(crate) fn data_dir(&self) -> PathBuf {
+        self.tmp.path().join("data")
+    }
+
+    pub(crate) fn data_url(&self, ns: &str) -> String {
+        format!("http://{}/{ns}", self.server.data_addr())
+    }
+
+    pub(crate) fn admin_url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.server.admin_addr())
+    }
+
+    /// A replica file path under `<tmp>/replicas/`.
+    pub(crate) fn replica_path(&self, name: &str) -> String {
+        let dir = self.tmp.path().join("replicas");
+        std::fs::create_dir_all(&dir).expect("replica dir");
+        dir.join(format!("{name}.db"))
+            .to_str()
+            .expect("utf-8 path")
+            .to_owned()
+    }
+
+    pub(crate) async fn shutdown(self) -> TempDir {
+        self.server.shutdown().await;
+        self.tmp
+    }
+}
+
+/// Starts a server on `data_dir` (ports 0, the test tursodb).
+pub(crate) async fn start_on(
+    data_dir: &Path,
+    tweak: impl FnOnce(&mut ServerConfig),
+) -> RunningServer {
+    // Server logs show with `RUST_LOG=turso_server=debug cargo test -- --nocapture`.
+    let _ = tracing_subscriber::fmt()
+        .with_test_writer()
+        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+        .try_init();
+    let mut config = ServerConfig::ephemeral(data_dir, tursodb_bin());
+    config.child_start_timeout = Duration::from_secs(10);
+    tweak(&mut config);
+    TursoServer::start(config).await.expect("server starts")
+}
+
+/// One HTTP request; answers (status, body as JSON, or as a JSON string
+/// when it is not JSON).
+pub(crate) async fn http(method: &str, url: &str, token: Option<&str>) -> (u16, serde_json::Value) {
+    request(method, url, token, "").await
+}
+
+/// Runs `sql` on the server database of a namespace through the data
+/// port (`POST /<ns>/v2/pipeline`, tursodb's Hrana-style JSON endpoint).
+pub(crate) async fn pipeline(
+    ns_url: &str,
+    token: Option<&str>,
+    sql: &str,
+) -> (u16, serde_json::Value) {
+    let body = serde_json::json!({
+        "requests": [{ "type": "execute", "stmt": { "sql": sql } }]
+    });
+    request(
+        "POST",
+        &format!("{ns_url}/v2/pipeline"),
+        token,
+        &body.to_string(),
+    )
+    .await
+}
+
+/// The first column of every row of a pipeline answer, as text.
+pub(crate) fn pipeline_column(answer: &serde_json::Value) -> Vec<String> {
+    answer
+        .pointer("/results/0/response/result/rows")
+        .and_then(|rows| rows.as_array())
+        .map(|rows| {
+            rows.iter()
+                .filter_map(|row| row.pointer("/0/value"))
+                .map(|v| {
+                    v.as_str()
+                        .map(str::to_owned)
+                        .unwrap_or_else(|| v.to_string())
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// One HTTP request with a body.
+pub(crate) async fn request(
+    method: &str,
+    url: &str,
+    token: Option<&str>,
+    body: &str,
+) -> (u16, serde_json::Value) {
+    let client = Client::builder(TokioExecutor::new()).build_http::<Full<Bytes>>();
+    let mut request = Request::builder().method(method).uri(url);
+    if let Some(token) = token {
+        request = request.header("authorization", format!("Bearer {token}"));
+    }
+    if !body.is_empty() {
+        request = request.header("content-type", "application/json");
+    }
+    let request = request
+        .body(Full::new(Bytes::from(body.to_owned())))
+        .expect("request");
+    let response = client.request(request).await.expect("http request");
+    let status = response.status().as_u16();
+    let body = response
+        .into_body()
+        .collect()
+        .await
+        .expect("body")
+        .to_bytes();
+    let json = serde_json::from_slice(&body)
+        .unwrap_or_else(|_| serde_json::Value::String(String::from_utf8_lossy(&body).into_owned()));
+    (status, json)
+}
+
+/// The `error.code` of a JSON error body.
+pub(crate) fn code(body: &serde_json::Value) -> &str {
+    body.pointer("/error/code")
+        .and_then(|c| c.as_str())
+        .unwrap_or("<no error code>")
+}
+
+/// A sync replica at `path` synced with `url`.
+pub(crate) async fn replica(
+    path: &str,
+    url: &str,
+    token: Option<&str>,
+) -> turso::Result<turso::sync::Database> {
+    let mut builder = turso::sync::Builder::new_remote(path).with_remote_url(url);
+    if let Some(token) = token {
+        builder = builder.with_auth_token(token);
+    }
+    builder.build().await
+}
+
+/// First column of every row of `sql`, as text.
+pub(crate) async fn column(conn: &turso::Connection, sql: &str) -> turso::Result<Vec<String>> {
+    let mut rows = conn.query(sql, ()).await?;
+    let mut out = Vec::new();
+    while let Some(row) = rows.next().await? {
+        out.push(match row.get_value(0)? {
+            turso::Value::Text(s) => s,
+            other => format!("{other:?}"),
+        });
+    }
+    Ok(out)
+}
+
+/// User tables of a replica (internal `turso_*` tables left out).
+pub(crate) async fn user_tables(conn: &turso::Connection) -> Vec<String> {
+    column(
+        conn,
+        "SELECT name FROM sqlite_master WHERE type = 'table' \
+         AND name NOT LIKE 'turso_%' AND name NOT LIKE '__turso_%' \
+         AND name NOT LIKE 'sqlite_%' ORDER BY name",
+    )
+    .await
+    .expect("list tables")
+}
+
+/// Pids of live `tursodb` children serving `<data_dir>/<ns>.db`.
+pub(crate) fn child_pids(data_dir: &Path, ns: &str) -> Vec<u32> {
+    let db = data_dir.join(format!("{ns}.db"));
+    let db = db.to_string_lossy().into_owned();
+    let mut pids = Vec::new();
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return pids;
+    };
+    for entry in entries.flatten() {
+        let Some(pid) = entry
+            .file_name()
+            .to_str()
+            .and_then(|p| p.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        let Ok(cmdline) = std::fs::read(entry.path().join("cmdline")) else {
+            continue;
+        };
+        let args: Vec<String> = cmdline
+            .split(|b| *b == 0)
+            .map(|a| String::from_utf8_lossy(a).into_owned())
+            .collect();
+        let zombie = std::fs::read_to_string(entry.path().join("stat"))
+            .map(|s| s.contains(") Z "))
+            .unwrap_or(true);
+        if !zombie && args.iter().any(|a| a == &db) && args.iter().any(|a| a == "--sync-server") {
+            pids.push(pid);
+        }
+    }
+    pids
+}
+
+/// Waits (up to 5 s) until no child serves `ns`.
+pub(crate) async fn wait_no_child(data_dir: &Path, ns: &str) -> Vec<u32> {
+    for _ in 0..100 {
+        let pids = child_pids(data_dir, ns);
+        if pids.is_empty() {
+            return pids;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    child_pids(data_dir, ns)
+}
+
+/// Sends SIGKILL to `pid`.
+pub(crate) fn kill(pid: u32) {
+    let status = std::process::Command::new("kill")
+        .args(["-9", &pid.to_string()])
+        .status()
+        .expect("run kill");
+    assert!(status.success(), "kill -9 {pid}");
+}
