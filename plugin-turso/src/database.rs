@@ -23,8 +23,8 @@ impl EngineDatabase {
     /// # Errors
     ///
     /// The engine's error when no connection can be opened.
-    pub(crate) fn new(store: Arc<Store>, mode: Mode, namespace: String) -> Result<Self> {
-        let conn = store.connection()?;
+    pub(crate) async fn new(store: Arc<Store>, mode: Mode, namespace: String) -> Result<Self> {
+        let conn = store.connection().await?;
         Ok(Self {
             store,
             conn,

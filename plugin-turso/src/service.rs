@@ -1,6 +1,9 @@
 //! The service: namespaces, one store per file, health, close.
 
 use std::collections::{BTreeSet, HashMap};
+use std::future::Future;
+use std::path::Path;
+use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -15,8 +18,23 @@ use tokio::sync::OnceCell;
 use crate::config::TursoConfig;
 use crate::database::EngineDatabase;
 use crate::errors::closed;
-use crate::store::Store;
-use crate::transaction::EngineTransaction;
+use crate::store::{redact_url, Store};
+use crate::transaction::{AfterCommit, EngineTransaction};
+
+/// Pushes a synced store after each commit, best effort: a failure is
+/// logged (the message names the URL, never the token) and recorded for
+/// health; the committed rows stay local until the next successful push.
+struct PushAfterCommit(Arc<Store>);
+
+impl AfterCommit for PushAfterCommit {
+    fn run(&self) -> Pin<Box<dyn Future<Output = ()> + Send + '_>> {
+        Box::pin(async move {
+            if let Err(err) = self.0.push().await {
+                tracing::warn!(error = %err, "push after commit failed; the commit is kept locally and goes out with the next push");
+            }
+        })
+    }
+}
 
 type StoreCell = Arc<OnceCell<Arc<Store>>>;
 
@@ -73,13 +91,19 @@ impl TursoEngine {
         Ok(Arc::clone(store))
     }
 
-    async fn open_store(&self, _namespace: &str) -> Result<Store> {
-        match self.config.mode {
-            Mode::Local => Store::open_local(&self.config.local_path).await,
-            other => Err(plugin_api::Error::new(
-                plugin_api::ErrorCode::InvalidMode,
-                format!("mode {other} is not available in this build"),
-            )),
+    async fn open_store(&self, namespace: &str) -> Result<Store> {
+        let local_path = &self.config.local_path;
+        match (&self.config.mode, &self.config.sync) {
+            (Mode::Sync, Some(target)) => {
+                Store::open_synced(local_path, &target.url, target.auth_token.as_ref()).await
+            }
+            (Mode::MultiTenant, Some(target)) => {
+                let dir = local_path.parent().unwrap_or_else(|| Path::new("."));
+                let path = dir.join(format!("{namespace}.db"));
+                let url = format!("{}/{namespace}", target.url);
+                Store::open_synced(&path, &url, target.auth_token.as_ref()).await
+            }
+            _ => Store::open_local(local_path).await,
         }
     }
 
@@ -99,7 +123,7 @@ impl TursoProvider for TursoEngine {
 
     async fn connect(&self, namespace: String) -> Result<EngineDatabase> {
         let store = self.store(&namespace).await?;
-        EngineDatabase::new(store, self.config.mode, namespace)
+        EngineDatabase::new(store, self.config.mode, namespace).await
     }
 
     async fn begin(
@@ -109,7 +133,17 @@ impl TursoProvider for TursoEngine {
         attempt: u32,
     ) -> Result<EngineTransaction> {
         let store = self.store(&namespace).await?;
-        EngineTransaction::begin(store, kind, namespace, attempt, None).await
+        if !store.is_synced() {
+            return EngineTransaction::begin(store, kind, namespace, attempt, None).await;
+        }
+        // The sync engine needs CDC, and the engine refuses MVCC while CDC
+        // is on: `concurrent` runs as `deferred` on a replica.
+        let kind = match kind {
+            TransactionKind::Concurrent => TransactionKind::Deferred,
+            other => other,
+        };
+        let push: Box<dyn AfterCommit> = Box::new(PushAfterCommit(Arc::clone(&store)));
+        EngineTransaction::begin(store, kind, namespace, attempt, Some(push)).await
     }
 
     async fn health(&self) -> Health {
@@ -123,7 +157,7 @@ impl TursoProvider for TursoEngine {
                 .unwrap_or_default(),
             sync: SyncHealth {
                 enabled: self.config.mode.is_sync(),
-                url: self.config.sync.as_ref().map(|s| s.url.clone()),
+                url: self.config.sync.as_ref().map(|s| redact_url(&s.url)),
                 ..SyncHealth::default()
             },
             ..Health::default()
@@ -136,9 +170,20 @@ impl TursoProvider for TursoEngine {
             return health;
         };
         health.connected = true;
-        match store.ping().await {
-            Ok(()) => health.ok = true,
-            Err(err) => health.error = Some(err.to_string()),
+        if let Err(err) = store.ping().await {
+            health.error = Some(err.to_string());
+            return health;
+        }
+        health.ok = true;
+        if store.is_synced() {
+            match store.sync_stats().await {
+                Ok(stats) => health.sync.stats = stats,
+                Err(err) => {
+                    health.ok = false;
+                    health.error = Some(err.to_string());
+                }
+            }
+            health.sync.last_error = store.last_sync_error();
         }
         health
     }

@@ -42,6 +42,14 @@ pub(crate) enum Admission {
 pub(crate) enum Engine {
     /// A local file with MVCC.
     Local(turso::Database),
+    /// An embedded replica synced with `url` (credentials never stored
+    /// here: the token went to the engine's builder only).
+    Synced {
+        /// The replica.
+        db: turso::sync::Database,
+        /// The sync URL, without credentials.
+        url: String,
+    },
 }
 
 /// One open database file and its idle connections.
@@ -50,6 +58,7 @@ pub(crate) struct Store {
     engine: Engine,
     idle: Mutex<Vec<turso::Connection>>,
     gate: Arc<RwLock<()>>,
+    last_sync_error: Mutex<Option<String>>,
 }
 
 impl Store {
@@ -62,12 +71,7 @@ impl Store {
     /// opened (e.g. another process holds it), or the engine refuses MVCC.
     pub(crate) async fn open_local(path: &Path) -> Result<Self> {
         create_parent_dir(path)?;
-        let path_str = path.to_str().ok_or_else(|| {
-            Error::new(
-                ErrorCode::Io,
-                format!("database path {} is not UTF-8", path.display()),
-            )
-        })?;
+        let path_str = utf8_path(path)?;
         let db = turso::Builder::new_local(path_str)
             .build()
             .await
@@ -79,9 +83,61 @@ impl Store {
             engine: Engine::Local(db),
             idle: Mutex::new(Vec::new()),
             gate: Arc::new(RwLock::new(())),
+            last_sync_error: Mutex::new(None),
         };
         store.give_back(conn);
         Ok(store)
+    }
+
+    /// Opens (bootstrapping on first use) the embedded replica at `path`,
+    /// synced with `url`. No MVCC: the sync engine needs CDC, which the
+    /// engine refuses under MVCC.
+    ///
+    /// # Errors
+    ///
+    /// `TURSO_SYNC_ERROR` naming the URL (never the token) when the server
+    /// cannot be reached or refuses; `TURSO_IO_ERROR` for local files.
+    pub(crate) async fn open_synced(
+        path: &Path,
+        url: &str,
+        auth_token: Option<&crate::config::Secret>,
+    ) -> Result<Self> {
+        create_parent_dir(path)?;
+        let path_str = utf8_path(path)?;
+        let mut builder = turso::sync::Builder::new_remote(path_str)
+            .with_remote_url(url)
+            .bootstrap_if_empty(true);
+        if let Some(token) = auth_token {
+            builder = builder.with_auth_token(token.expose());
+        }
+        let shown = redact_url(url);
+        let db = builder.build().await.map_err(|e| sync_error(&shown, e))?;
+        let conn = db.connect().await.map_err(|e| sync_error(&shown, e))?;
+        let store = Self {
+            path: path.to_owned(),
+            engine: Engine::Synced { db, url: shown },
+            idle: Mutex::new(Vec::new()),
+            gate: Arc::new(RwLock::new(())),
+            last_sync_error: Mutex::new(None),
+        };
+        store.give_back(conn);
+        Ok(store)
+    }
+
+    /// Whether this store syncs with a server.
+    pub(crate) fn is_synced(&self) -> bool {
+        matches!(self.engine, Engine::Synced { .. })
+    }
+
+    /// The last push/pull failure, if the last attempt failed.
+    pub(crate) fn last_sync_error(&self) -> Option<String> {
+        self.last_sync_error.lock().ok().and_then(|e| e.clone())
+    }
+
+    fn record_sync<T>(&self, result: &Result<T>) {
+        if let Ok(mut last) = self.last_sync_error.lock() {
+            *last = result.as_ref().err().map(ToString::to_string);
+        }
     }
 
     /// Admits a transaction: attempt 0 shares the gate, a retry takes it
@@ -128,12 +184,13 @@ impl Store {
     /// # Errors
     ///
     /// The engine's error when it cannot open a connection.
-    pub(crate) fn connection(&self) -> Result<turso::Connection> {
+    pub(crate) async fn connection(&self) -> Result<turso::Connection> {
         if let Some(conn) = self.idle.lock().ok().and_then(|mut idle| idle.pop()) {
             return Ok(conn);
         }
         match &self.engine {
             Engine::Local(db) => db.connect().map_err(engine_error),
+            Engine::Synced { db, .. } => db.connect().await.map_err(engine_error),
         }
     }
 
@@ -155,6 +212,34 @@ impl Store {
             idle.clear();
         }
     }
+}
+
+fn utf8_path(path: &Path) -> Result<&str> {
+    path.to_str().ok_or_else(|| {
+        Error::new(
+            ErrorCode::Io,
+            format!("database path {} is not UTF-8", path.display()),
+        )
+    })
+}
+
+/// `url` without any `user:password@` part, for messages and health.
+pub(crate) fn redact_url(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_owned();
+    };
+    let (authority, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
+    match authority.rsplit_once('@') {
+        Some((_, host)) => format!("{scheme}://{host}{path}"),
+        None => url.to_owned(),
+    }
+}
+
+fn sync_error(url: &str, err: turso::Error) -> Error {
+    Error::new(
+        ErrorCode::Sync,
+        format!("sync with {url} failed: {}", engine_error(err).message()),
+    )
 }
 
 fn create_parent_dir(path: &Path) -> Result<()> {
@@ -205,9 +290,12 @@ impl Store {
     ///
     /// `TURSO_SYNC_ERROR` when the server cannot be reached.
     pub(crate) async fn push(&self) -> Result<()> {
-        match &self.engine {
-            Engine::Local(_) => Ok(()),
-        }
+        let Engine::Synced { db, url } = &self.engine else {
+            return Ok(());
+        };
+        let result = db.push().await.map_err(|e| sync_error(url, e));
+        self.record_sync(&result);
+        result
     }
 
     /// Pulls remote changes; false for a local store.
@@ -216,9 +304,12 @@ impl Store {
     ///
     /// `TURSO_SYNC_ERROR` when the server cannot be reached.
     pub(crate) async fn pull(&self) -> Result<bool> {
-        match &self.engine {
-            Engine::Local(_) => Ok(false),
-        }
+        let Engine::Synced { db, url } = &self.engine else {
+            return Ok(false);
+        };
+        let result = db.pull().await.map_err(|e| sync_error(url, e));
+        self.record_sync(&result);
+        result
     }
 
     /// The sync stats; `None` for a local store.
@@ -227,9 +318,20 @@ impl Store {
     ///
     /// `TURSO_SYNC_ERROR` when the engine cannot report them.
     pub(crate) async fn sync_stats(&self) -> Result<Option<plugin_api::SyncStats>> {
-        match &self.engine {
-            Engine::Local(_) => Ok(None),
-        }
+        let Engine::Synced { db, url } = &self.engine else {
+            return Ok(None);
+        };
+        let stats = db.stats().await.map_err(|e| sync_error(url, e))?;
+        Ok(Some(plugin_api::SyncStats {
+            cdc_operations: stats.cdc_operations,
+            main_wal_size: stats.main_wal_size,
+            revert_wal_size: stats.revert_wal_size,
+            network_sent_bytes: stats.network_sent_bytes as u64,
+            network_received_bytes: stats.network_received_bytes as u64,
+            last_pull_unix_time: stats.last_pull_unix_time,
+            last_push_unix_time: stats.last_push_unix_time,
+            revision: stats.revision,
+        }))
     }
 
     /// Checkpoints the log into the database file.
@@ -239,6 +341,14 @@ impl Store {
     /// The engine's error (e.g. `TURSO_BUSY`).
     pub(crate) async fn checkpoint(&self, conn: &turso::Connection) -> Result<()> {
         match &self.engine {
+            Engine::Synced { db, url } => {
+                // The engine's checkpoint may back off with a tokio timer.
+                let (db, url) = (db.clone(), url.clone());
+                on_plugin_runtime(
+                    async move { db.checkpoint().await.map_err(|e| sync_error(&url, e)) },
+                )
+                .await
+            }
             Engine::Local(_) => {
                 let mut rows = conn
                     .query("PRAGMA wal_checkpoint(TRUNCATE)", ())
@@ -256,7 +366,7 @@ impl Store {
     ///
     /// The engine's error.
     pub(crate) async fn ping(&self) -> Result<()> {
-        let conn = self.connection()?;
+        let conn = self.connection().await?;
         let result = async {
             let mut rows = conn.query("SELECT 1", ()).await?;
             while rows.next().await?.is_some() {}

@@ -72,7 +72,7 @@ impl EngineTransaction {
         after_commit: Option<Box<dyn AfterCommit>>,
     ) -> Result<Self> {
         let admission = store.admit(attempt).await;
-        let conn = store.connection()?;
+        let conn = store.connection().await?;
         if let Err(err) = conn.execute(kind.begin_sql(), ()).await {
             let err = engine_error(err);
             store.give_back(conn);

@@ -9,6 +9,9 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+mod sync_server;
+pub use sync_server::{free_port, tursodb_bin, SyncServer};
+
 use host_harness::{Host, PluginLoader};
 use plugin_api::TursoService;
 use tempfile::TempDir;

@@ -1,0 +1,214 @@
+//! Single-tenant sync against a real `tursodb --sync-server`: two pods,
+//! push after commit, an outage, and the `concurrent` → `deferred`
+//! downgrade.
+
+use std::path::Path;
+
+use host_harness::Host;
+use plugin_api::{params, ErrorCode, TransactionKind, TransactionOptions, TursoService};
+use turso_plugin_tests::{turso_manifest, PluginDir, SyncServer, TURSO};
+
+/// One pod: a host with plugin-turso in sync mode on its own replica.
+struct Pod {
+    dir: PluginDir,
+    host: Host,
+    turso: TursoService,
+}
+
+impl Pod {
+    async fn boot(dir: PluginDir, url: &str) -> Self {
+        dir.write(
+            "plugin-turso",
+            &turso_manifest(
+                &dir.data("replica.db"),
+                &format!("mode: sync\nsync:\n  url: \"{url}\"\n"),
+            ),
+        );
+        let host = dir.boot().await;
+        let turso = host
+            .get_turso(TURSO)
+            .unwrap_or_else(|| panic!("plugin-turso did not load: {:?}", host.reports()));
+        Self { dir, host, turso }
+    }
+
+    async fn stop(self) -> PluginDir {
+        self.host.shutdown().await;
+        self.dir
+    }
+}
+
+async fn create_notes(turso: &TursoService) {
+    turso
+        .transaction(
+            TransactionOptions::kind(TransactionKind::Exclusive),
+            |tx| async move {
+                tx.exec("CREATE TABLE IF NOT EXISTS notes (id INTEGER PRIMARY KEY, body TEXT)")
+                    .await
+            },
+        )
+        .await
+        .unwrap();
+}
+
+async fn insert_note(turso: &TursoService, id: i64, body: &str) {
+    let body = body.to_owned();
+    // Default options: `concurrent`, which sync mode runs as `deferred`.
+    turso
+        .transaction(TransactionOptions::default(), |tx| {
+            let body = body.clone();
+            async move {
+                tx.run("INSERT INTO notes VALUES (?1, ?2)", params![id, body])
+                    .await
+            }
+        })
+        .await
+        .unwrap();
+}
+
+async fn bodies(turso: &TursoService) -> Vec<String> {
+    let db = turso.connect("runtime").await.unwrap();
+    db.query("SELECT body FROM notes ORDER BY id", params![])
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0).unwrap())
+        .collect()
+}
+
+fn server_db(dir: &Path) -> std::path::PathBuf {
+    dir.join("server").join("server.db")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_row_committed_by_one_pod_is_read_by_another_after_pull() {
+    let root = tempfile::tempdir().unwrap();
+    let server = SyncServer::start(&server_db(root.path()));
+    let a = Pod::boot(PluginDir::new(), &server.url()).await;
+    let b = Pod::boot(PluginDir::new(), &server.url()).await;
+
+    create_notes(&a.turso).await;
+    insert_note(&a.turso, 1, "from a").await;
+
+    let db_b = b.turso.connect("runtime").await.unwrap();
+    assert!(db_b.pull().await.unwrap(), "pull brings pod A's commit");
+    assert_eq!(bodies(&b.turso).await, ["from a"]);
+    assert!(!db_b.pull().await.unwrap(), "nothing new the second time");
+
+    let health = b.turso.health().await;
+    assert!(health.ok, "{health:?}");
+    assert_eq!(health.mode, "sync");
+    assert!(health.sync.enabled);
+    assert_eq!(health.sync.url.as_deref(), Some(server.url().as_str()));
+    assert!(health.sync.stats.is_some());
+    let stats = db_b
+        .sync_stats()
+        .await
+        .unwrap()
+        .expect("stats in sync mode");
+    assert!(stats.last_pull_unix_time.is_some());
+    a.stop().await;
+    b.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn push_after_commit_makes_a_commit_survive_losing_the_replica() {
+    let root = tempfile::tempdir().unwrap();
+    let server = SyncServer::start(&server_db(root.path()));
+    let pod = Pod::boot(PluginDir::new(), &server.url()).await;
+    create_notes(&pod.turso).await;
+    insert_note(&pod.turso, 1, "durable").await;
+    let dir = pod.stop().await;
+
+    // The pod loses its local disk: every replica file goes.
+    for entry in std::fs::read_dir(dir.data("")).unwrap() {
+        let entry = entry.unwrap();
+        if entry
+            .file_name()
+            .to_string_lossy()
+            .starts_with("replica.db")
+        {
+            std::fs::remove_file(entry.path()).unwrap();
+        }
+    }
+    let pod = Pod::boot(dir, &server.url()).await;
+    assert_eq!(bodies(&pod.turso).await, ["durable"]);
+    pod.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn commits_during_an_outage_succeed_and_reach_the_server_once_it_is_back() {
+    let root = tempfile::tempdir().unwrap();
+    let mut server = SyncServer::start(&server_db(root.path()));
+    let a = Pod::boot(PluginDir::new(), &server.url()).await;
+    create_notes(&a.turso).await;
+    insert_note(&a.turso, 1, "before").await;
+
+    server.stop();
+    insert_note(&a.turso, 2, "during").await; // the commit itself succeeds
+    let health = a.turso.health().await;
+    let last_error = health.sync.last_error.expect("the failed push is reported");
+    assert!(last_error.contains(&server.url()), "{last_error}");
+    let db_a = a.turso.connect("runtime").await.unwrap();
+    assert_eq!(db_a.push().await.unwrap_err().code(), &ErrorCode::Sync);
+
+    server.restart();
+    db_a.push().await.unwrap();
+    assert!(a.turso.health().await.sync.last_error.is_none());
+
+    let b = Pod::boot(PluginDir::new(), &server.url()).await;
+    assert_eq!(bodies(&b.turso).await, ["before", "during"]);
+    a.stop().await;
+    b.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_runs_as_deferred_and_ddl_works_in_sync_mode() {
+    let root = tempfile::tempdir().unwrap();
+    let server = SyncServer::start(&server_db(root.path()));
+    let pod = Pod::boot(PluginDir::new(), &server.url()).await;
+    // Under MVCC this DDL would fail with TURSO_DDL_IN_CONCURRENT; on a
+    // replica the transaction is `deferred`, so it works.
+    pod.turso
+        .transaction(TransactionOptions::default(), |tx| async move {
+            tx.exec("CREATE TABLE t (a INTEGER)").await?;
+            tx.run("INSERT INTO t VALUES (1)", params![]).await
+        })
+        .await
+        .unwrap();
+    let db = pod.turso.connect("runtime").await.unwrap();
+    let mode = db
+        .get("PRAGMA journal_mode", params![])
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        mode.get::<String>(0).unwrap(),
+        "wal",
+        "no MVCC pragma in sync mode"
+    );
+    assert_eq!(db.mode(), plugin_api::Mode::Sync);
+    pod.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unreachable_sync_server_fails_init_clearly_without_crashing_the_host() {
+    let dir = PluginDir::new();
+    let port = turso_plugin_tests::free_port();
+    let url = format!("http://127.0.0.1:{port}");
+    dir.write(
+        "plugin-turso",
+        &turso_manifest(
+            &dir.data("replica.db"),
+            &format!("mode: sync\nsync:\n  url: \"{url}\"\n  authToken: \"s3cret-token\"\n"),
+        ),
+    );
+    let host = dir.boot().await;
+    let report = host.report(TURSO).unwrap();
+    assert_eq!(report.code(), Some("PLUGIN_INIT_FAILED"));
+    let reason = format!("{:?}", report.state);
+    assert!(reason.contains("TURSO_SYNC_ERROR"), "{reason}");
+    assert!(reason.contains(&url), "{reason}");
+    assert!(!reason.contains("s3cret-token"), "{reason}");
+    assert!(host.get_turso(TURSO).is_none());
+    host.shutdown().await;
+}
