@@ -156,15 +156,20 @@ impl tracing::field::Visit for MessageVisitor {
 
 /// Points this library's `tracing` at `host`. Events below `INFO` are
 /// filtered out inside the plugin, so the engine's hot-path debug events
-/// never cross the boundary.
+/// never cross the boundary; the engine's own crates (`turso*`) speak only
+/// at `WARN` and above.
 fn bridge_logs_to(host: Arc<FfiHostArc>) {
     if let Ok(mut slot) = HOST_LOGGER.write() {
         *slot = Some(host);
     }
     static INSTALLED: OnceLock<()> = OnceLock::new();
     INSTALLED.get_or_init(|| {
+        let quiet_engine = tracing_subscriber::filter::filter_fn(|meta| {
+            *meta.level() <= tracing::Level::WARN || !meta.target().starts_with("turso")
+        });
         let subscriber = tracing_subscriber::registry()
             .with(HostLayer)
+            .with(quiet_engine)
             .with(tracing_subscriber::filter::LevelFilter::INFO);
         let _ = tracing::subscriber::set_global_default(subscriber);
     });
