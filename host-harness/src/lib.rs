@@ -24,12 +24,14 @@ pub mod exit;
 mod loader;
 pub mod manifest;
 mod registry;
+pub mod worker;
 
 pub use error::{LoadError, LoadErrorCode};
 pub use loader::{
     Host, LoaderBuilder, Plan, PluginLoader, PluginReport, PluginState, DEFAULT_INIT_TIMEOUT,
 };
 pub use registry::Registry;
+pub use worker::{worker_env, WorkerLauncher};
 
 /// The name plugin-turso registers its service under.
 pub const TURSO_PLUGIN: &str = "@buntime/plugin-turso";

@@ -208,3 +208,56 @@ impl TursoProvider for TursoEngine {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::TursoConfig;
+
+    fn local(path: &Path) -> TursoEngine {
+        TursoEngine::new(TursoConfig {
+            mode: Mode::Local,
+            local_path: path.to_owned(),
+            sync: None,
+        })
+    }
+
+    #[tokio::test]
+    async fn health_before_any_connection_is_not_ok_and_not_connected() {
+        let dir = tempfile::tempdir().unwrap();
+        let engine = local(&dir.path().join("r.db"));
+        let health = engine.health().await;
+        assert!(!health.ok && !health.connected, "{health:?}");
+        assert!(health.namespaces.is_empty());
+        assert!(!dir.path().join("r.db").exists(), "health opens nothing");
+
+        engine.connect("runtime".into()).await.unwrap();
+        let health = engine.health().await;
+        assert!(health.ok && health.connected, "{health:?}");
+        assert_eq!(health.mode, "local");
+    }
+
+    #[tokio::test]
+    async fn concurrent_first_opens_share_one_store() {
+        let dir = tempfile::tempdir().unwrap();
+        let engine = Arc::new(local(&dir.path().join("r.db")));
+        let opens = (0..8).map(|i| {
+            let engine = Arc::clone(&engine);
+            tokio::spawn(async move { engine.store(if i % 2 == 0 { "a" } else { "b" }).await })
+        });
+        let mut stores = Vec::new();
+        for open in opens {
+            stores.push(open.await.unwrap().unwrap());
+        }
+        assert!(stores.windows(2).all(|w| Arc::ptr_eq(&w[0], &w[1])));
+    }
+
+    #[test]
+    fn sync_urls_lose_their_credentials_in_output() {
+        assert_eq!(
+            redact_url("http://user:pw@host:8080/ns"),
+            "http://host:8080/ns"
+        );
+        assert_eq!(redact_url("http://host/ns"), "http://host/ns");
+    }
+}

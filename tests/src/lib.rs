@@ -9,6 +9,7 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+pub mod bench;
 mod sync_server;
 pub use sync_server::{free_port, tursodb_bin, SyncServer};
 

@@ -1,0 +1,140 @@
+//! Helpers for the benchmark binaries: the release plugin, medians, and
+//! writing a section of `BENCHMARKS.md`.
+
+use std::path::{Path, PathBuf};
+
+use host_harness::{Host, PluginLoader};
+use tempfile::TempDir;
+
+/// The release build of library `lib_name`.
+///
+/// # Panics
+///
+/// When it is not built, saying how to build it.
+pub fn release_library(lib_name: &str) -> PathBuf {
+    let file = format!(
+        "{}{lib_name}{}",
+        std::env::consts::DLL_PREFIX,
+        std::env::consts::DLL_SUFFIX
+    );
+    let dir = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| crate::workspace_root().join("target"));
+    let path = dir.join("release").join(file);
+    assert!(
+        path.is_file(),
+        "{} is not built: run `cargo build --release -p plugin-turso` (scripts/bench.sh does)",
+        path.display()
+    );
+    path
+}
+
+/// A temp dir with plugin-turso's release build on `<dir>/runtime.db`.
+#[derive(Debug)]
+pub struct BenchDir {
+    dir: TempDir,
+}
+
+impl Default for BenchDir {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl BenchDir {
+    /// A fresh directory.
+    ///
+    /// # Panics
+    ///
+    /// When no temp dir can be made.
+    pub fn new() -> Self {
+        Self {
+            dir: tempfile::tempdir().expect("temp dir"),
+        }
+    }
+
+    /// The directory.
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// Writes plugin-turso's manifest with `extra` YAML and boots a host.
+    ///
+    /// # Panics
+    ///
+    /// When the manifest cannot be written.
+    pub async fn boot_turso_with(&self, extra: &str) -> Host {
+        let plugins = self.dir.path().join("plugins/plugin-turso");
+        std::fs::create_dir_all(&plugins).expect("plugin dir");
+        let manifest = format!(
+            "name: \"@buntime/plugin-turso\"\npluginEntry: {}\nlocalPath: {}\n{extra}",
+            release_library("plugin_turso").display(),
+            self.dir.path().join("runtime.db").display()
+        );
+        std::fs::write(plugins.join("manifest.yaml"), manifest).expect("manifest");
+        PluginLoader::builder()
+            .plugin_dir(self.dir.path().join("plugins"))
+            .build()
+            .load()
+            .await
+    }
+
+    /// Boots plugin-turso in local mode.
+    pub async fn boot_turso(&self) -> Host {
+        self.boot_turso_with("").await
+    }
+}
+
+/// The median of `values` (sorted in place); 0 when empty.
+pub fn median(values: &mut [f64]) -> f64 {
+    percentile(values, 50.0)
+}
+
+/// The `p`th percentile of `values` (nearest rank, sorted in place).
+pub fn percentile(values: &mut [f64], p: f64) -> f64 {
+    if values.is_empty() {
+        return 0.0;
+    }
+    values.sort_by(f64::total_cmp);
+    let rank = ((p / 100.0) * values.len() as f64).ceil() as usize;
+    values[rank.clamp(1, values.len()) - 1]
+}
+
+/// Replaces (or appends) section `id` of `BENCHMARKS.md` with `title`,
+/// the `command` that produced it, and `body`.
+///
+/// # Panics
+///
+/// When the file cannot be written.
+pub fn write_section(id: &str, title: &str, command: &str, body: &str) {
+    let path = crate::workspace_root().join("BENCHMARKS.md");
+    let existing = std::fs::read_to_string(&path).unwrap_or_else(|_| {
+        "# Benchmarks\n\nEvery figure is a ratio against a baseline measured in the same run \
+         (these machines are noisy); absolute times are for orientation only. Each section \
+         names the command that produced it.\n"
+            .to_owned()
+    });
+    let start = format!("<!-- {id}:start -->");
+    let end = format!("<!-- {id}:end -->");
+    let section = format!(
+        "{start}\n## {title}\n\nCommand: `{command}` (run on {}).\n\n{body}\n{end}",
+        run_date()
+    );
+    let updated = match (existing.find(&start), existing.find(&end)) {
+        (Some(s), Some(e)) if e > s => {
+            format!("{}{section}{}", &existing[..s], &existing[e + end.len()..])
+        }
+        _ => format!("{}\n{section}\n", existing.trim_end()),
+    };
+    std::fs::write(&path, updated).expect("BENCHMARKS.md is writable");
+}
+
+fn run_date() -> String {
+    std::process::Command::new("date")
+        .arg("+%Y-%m-%d")
+        .output()
+        .ok()
+        .and_then(|o| String::from_utf8(o.stdout).ok())
+        .map(|s| s.trim().to_owned())
+        .unwrap_or_else(|| "an unknown date".to_owned())
+}

@@ -1,0 +1,337 @@
+//! What a worker asks for ([`OpenOptions`]) and how it is resolved against
+//! the environment ([`OpenOptions::resolve`]), as a pure function.
+//!
+//! Precedence, first match wins; every value is trimmed and an empty value
+//! counts as unset:
+//!
+//! | Setting    | Option              | Environment                  | Default          |
+//! |------------|---------------------|------------------------------|------------------|
+//! | directory  | [`OpenOptions::dir`] | `RUNTIME_TURSO_DIR`          | `./.cache/turso` |
+//! | server URL | [`OpenOptions::server_url`] | `RUNTIME_TURSO_SERVER_URL` | none: local mode |
+//! | token      | [`OpenOptions::auth_token`] | `RUNTIME_TURSO_SERVER_TOKEN` | none         |
+//!
+//! The server URL loses its trailing `/`s; the replica syncs with
+//! `<server url>/<namespace>`. The token is only used with a server URL.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use crate::db::WorkerDb;
+use crate::error::Error;
+
+/// Environment variable naming the turso-server data URL (sync mode).
+pub const ENV_SERVER_URL: &str = "RUNTIME_TURSO_SERVER_URL";
+/// Environment variable holding the bearer token for the server.
+pub const ENV_SERVER_TOKEN: &str = "RUNTIME_TURSO_SERVER_TOKEN";
+/// Environment variable naming the directory of `<ns>.db` files.
+pub const ENV_DIR: &str = "RUNTIME_TURSO_DIR";
+/// The directory used when neither the option nor the environment names one.
+pub const DEFAULT_DIR: &str = "./.cache/turso";
+
+/// A bearer token for turso-server. `Debug` never shows the value.
+#[derive(Clone, PartialEq, Eq)]
+pub struct AuthToken(String);
+
+impl AuthToken {
+    /// Wraps `token` (trimmed).
+    pub fn new(token: impl Into<String>) -> Self {
+        let token = token.into();
+        Self(token.trim().to_owned())
+    }
+
+    /// The token itself, for the one place that sends it. Never log it.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+
+    fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+impl fmt::Debug for AuthToken {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("AuthToken(<redacted>)")
+    }
+}
+
+impl From<String> for AuthToken {
+    fn from(token: String) -> Self {
+        Self::new(token)
+    }
+}
+
+impl From<&str> for AuthToken {
+    fn from(token: &str) -> Self {
+        Self::new(token)
+    }
+}
+
+/// What a worker asks of [`open_turso`](crate::open_turso). Every field is
+/// optional; unset fields come from the environment (see the module docs
+/// of [`OpenOptions::resolve`] for the order).
+///
+/// ```
+/// use turso_worker::OpenOptions;
+///
+/// let options = OpenOptions::new()
+///     .server_url("http://turso:8080/")
+///     .auth_token("secret")
+///     .dir("/tmp/replicas");
+/// assert!(!format!("{options:?}").contains("secret"));
+/// ```
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct OpenOptions {
+    /// turso-server's data URL; wins over `RUNTIME_TURSO_SERVER_URL`.
+    pub server_url: Option<String>,
+    /// Bearer token for the server; wins over `RUNTIME_TURSO_SERVER_TOKEN`.
+    pub auth_token: Option<AuthToken>,
+    /// Directory of the `<ns>.db` files; wins over `RUNTIME_TURSO_DIR`.
+    pub dir: Option<PathBuf>,
+}
+
+impl fmt::Debug for OpenOptions {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("OpenOptions")
+            .field("server_url", &self.server_url.as_deref().map(redact_url))
+            .field("auth_token", &self.auth_token)
+            .field("dir", &self.dir)
+            .finish()
+    }
+}
+
+impl OpenOptions {
+    /// No options set: everything comes from the environment or defaults.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Sets the server URL (sync mode).
+    #[must_use]
+    pub fn server_url(mut self, url: impl Into<String>) -> Self {
+        self.server_url = Some(url.into());
+        self
+    }
+
+    /// Sets the bearer token sent to the server.
+    #[must_use]
+    pub fn auth_token(mut self, token: impl Into<AuthToken>) -> Self {
+        self.auth_token = Some(token.into());
+        self
+    }
+
+    /// Sets the directory holding `<ns>.db`.
+    #[must_use]
+    pub fn dir(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.dir = Some(dir.into());
+        self
+    }
+
+    /// Resolves these options for `namespace` against an environment given
+    /// as a lookup function (`|name| std::env::var(name).ok()` for the real
+    /// one). Pure: reads nothing else, touches no file.
+    ///
+    /// Precedence, first match wins, values trimmed, empty = unset:
+    /// directory: option, `RUNTIME_TURSO_DIR`, `./.cache/turso`; server URL
+    /// (trailing `/` stripped): option, `RUNTIME_TURSO_SERVER_URL`, none
+    /// (local mode); token: option, `RUNTIME_TURSO_SERVER_TOKEN`, none.
+    ///
+    /// ```
+    /// use turso_worker::{OpenOptions, WorkerMode};
+    ///
+    /// let env = |name: &str| (name == "RUNTIME_TURSO_SERVER_URL").then(|| "http://s:8080/".to_owned());
+    /// let resolved = OpenOptions::new().dir("/tmp/w").resolve("tenants", env)?;
+    /// assert_eq!(resolved.mode(), WorkerMode::Sync);
+    /// assert_eq!(resolved.sync_url(), Some("http://s:8080/tenants"));
+    /// assert_eq!(resolved.path(), std::path::Path::new("/tmp/w/tenants.db"));
+    /// # Ok::<(), turso_worker::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// `INVALID_TURSO_NAMESPACE` when `namespace` breaks the namespace rule.
+    pub fn resolve(
+        &self,
+        namespace: &str,
+        env: impl Fn(&str) -> Option<String>,
+    ) -> Result<Resolved, Error> {
+        turso_namespace::validate_namespace(namespace)?;
+        let from_env = |name: &str| env(name).and_then(|v| clean(&v));
+
+        let dir = self
+            .dir
+            .clone()
+            .filter(|d| !d.as_os_str().is_empty())
+            .or_else(|| from_env(ENV_DIR).map(PathBuf::from))
+            .unwrap_or_else(|| PathBuf::from(DEFAULT_DIR));
+        let path = dir.join(format!("{namespace}.db"));
+
+        let server_url = self
+            .server_url
+            .as_deref()
+            .and_then(clean)
+            .or_else(|| from_env(ENV_SERVER_URL))
+            .map(|url| url.trim_end_matches('/').to_owned())
+            .filter(|url| !url.is_empty());
+        let sync = server_url.map(|server_url| {
+            let auth_token = self
+                .auth_token
+                .clone()
+                .filter(|t| !t.is_empty())
+                .or_else(|| from_env(ENV_SERVER_TOKEN).map(AuthToken));
+            SyncTarget {
+                url: format!("{server_url}/{namespace}"),
+                shown_url: format!("{}/{namespace}", redact_url(&server_url)),
+                auth_token,
+            }
+        });
+
+        Ok(Resolved {
+            namespace: namespace.to_owned(),
+            dir,
+            path,
+            sync,
+        })
+    }
+}
+
+/// Trimmed, or `None` when blank.
+fn clean(value: &str) -> Option<String> {
+    let value = value.trim();
+    (!value.is_empty()).then(|| value.to_owned())
+}
+
+/// `url` without any `user:password@` part, for messages and logs.
+pub(crate) fn redact_url(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_owned();
+    };
+    let (authority, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
+    match authority.rsplit_once('@') {
+        Some((_, host)) => format!("{scheme}://{host}{path}"),
+        None => url.to_owned(),
+    }
+}
+
+/// Where a replica syncs. `Debug` shows only the URL without credentials.
+#[derive(Clone, PartialEq, Eq)]
+pub(crate) struct SyncTarget {
+    /// `<server url>/<ns>`, as given (may carry credentials).
+    pub(crate) url: String,
+    /// The same without credentials, for messages.
+    pub(crate) shown_url: String,
+    pub(crate) auth_token: Option<AuthToken>,
+}
+
+impl fmt::Debug for SyncTarget {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SyncTarget")
+            .field("url", &self.shown_url)
+            .field("auth_token", &self.auth_token)
+            .finish()
+    }
+}
+
+/// Whether a worker database is a local file or a synced replica.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum WorkerMode {
+    /// A local file with MVCC; `push`/`pull` are no-ops.
+    Local,
+    /// An embedded replica synced with `<server url>/<ns>`.
+    Sync,
+}
+
+impl WorkerMode {
+    /// `"local"` or `"sync"`.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Local => "local",
+            Self::Sync => "sync",
+        }
+    }
+}
+
+impl fmt::Display for WorkerMode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The outcome of [`OpenOptions::resolve`]: a valid namespace, its file,
+/// and the sync target if any. `Debug` never shows the token.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Resolved {
+    namespace: String,
+    dir: PathBuf,
+    path: PathBuf,
+    sync: Option<SyncTarget>,
+}
+
+impl Resolved {
+    /// The (valid) namespace.
+    pub fn namespace(&self) -> &str {
+        &self.namespace
+    }
+
+    /// The directory that will hold the file (created on open).
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// The database file, `<dir>/<ns>.db`.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Local or sync.
+    pub fn mode(&self) -> WorkerMode {
+        match self.sync {
+            Some(_) => WorkerMode::Sync,
+            None => WorkerMode::Local,
+        }
+    }
+
+    /// `<server url>/<ns>` in sync mode, without any `user:password@` part.
+    pub fn sync_url(&self) -> Option<&str> {
+        self.sync.as_ref().map(|s| s.shown_url.as_str())
+    }
+
+    /// Whether a token will be sent (never the token itself).
+    pub fn has_auth_token(&self) -> bool {
+        self.sync.as_ref().is_some_and(|s| s.auth_token.is_some())
+    }
+
+    /// Opens the database these settings describe (creating the directory).
+    ///
+    /// # Errors
+    ///
+    /// As [`open_turso`](crate::open_turso), minus the namespace check
+    /// already done.
+    pub async fn open(self) -> Result<WorkerDb, Error> {
+        crate::db::open(self.namespace, self.dir, self.path, self.sync).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls_lose_their_credentials_for_display() {
+        assert_eq!(redact_url("http://u:p@h:1/x"), "http://h:1/x");
+        assert_eq!(redact_url("http://h:1/x"), "http://h:1/x");
+        assert_eq!(redact_url("h:1"), "h:1");
+    }
+
+    #[test]
+    fn tokens_never_show_in_debug() {
+        let options = OpenOptions::new()
+            .server_url("http://s")
+            .auth_token("tok-123");
+        assert!(!format!("{options:?}").contains("tok-123"));
+        let resolved = options.resolve("ns", |_| None).expect("valid");
+        assert!(!format!("{resolved:?}").contains("tok-123"));
+        assert!(resolved.has_auth_token());
+    }
+}

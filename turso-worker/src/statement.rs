@@ -1,0 +1,125 @@
+//! A prepared statement: `all`, `get`, `run`.
+
+use std::fmt;
+use std::sync::Arc;
+
+use crate::error::{engine_error, Error};
+use crate::value::{Row, Value};
+
+/// What [`WorkerStatement::run`] changed.
+///
+/// Both fields are the engine's own figures. Note that turso 0.8 counts
+/// its schema rows for DDL: `CREATE TABLE` reports `changes >= 1` and moves
+/// `last_insert_rowid`, where SQLite would leave both alone.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct RunResult {
+    /// Rows inserted, updated or deleted by the statement.
+    pub changes: u64,
+    /// The rowid of the connection's most recent successful `INSERT`.
+    pub last_insert_rowid: i64,
+}
+
+/// A statement prepared by [`WorkerDb::prepare`](crate::WorkerDb::prepare).
+///
+/// Parameters are positional (`?`, `?1`, …) and given as a `Vec<Value>`,
+/// most easily with [`params!`](crate::params); `vec![]` or `params![]`
+/// binds nothing. Each call resets the statement, so it can be reused.
+pub struct WorkerStatement {
+    sql: String,
+    stmt: turso::Statement,
+    conn: turso::Connection,
+    columns: Arc<[String]>,
+}
+
+impl fmt::Debug for WorkerStatement {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("WorkerStatement")
+            .field("sql", &self.sql)
+            .field("columns", &self.columns)
+            .finish_non_exhaustive()
+    }
+}
+
+fn bind(params: Vec<Value>) -> Vec<turso::Value> {
+    params.into_iter().map(turso::Value::from).collect()
+}
+
+impl WorkerStatement {
+    pub(crate) fn new(sql: &str, stmt: turso::Statement, conn: turso::Connection) -> Self {
+        let columns = Arc::from(stmt.column_names());
+        Self {
+            sql: sql.to_owned(),
+            stmt,
+            conn,
+            columns,
+        }
+    }
+
+    /// The names of the result columns (empty for statements that return
+    /// no rows).
+    pub fn column_names(&self) -> &[String] {
+        &self.columns
+    }
+
+    /// Runs the statement and returns every row.
+    ///
+    /// # Errors
+    ///
+    /// `TURSO_BIND_ERROR` when the parameters do not fit, or the engine's
+    /// coded error.
+    pub async fn all(&mut self, params: Vec<Value>) -> Result<Vec<Row>, Error> {
+        let mut rows = self.stmt.query(bind(params)).await.map_err(engine_error)?;
+        let mut out = Vec::new();
+        while let Some(row) = rows.next().await.map_err(engine_error)? {
+            out.push(self.row(&row)?);
+        }
+        Ok(out)
+    }
+
+    /// Runs the statement and returns its first row, or `None`. The rest of
+    /// the rows are read and dropped, so the statement runs to completion.
+    ///
+    /// # Errors
+    ///
+    /// As [`WorkerStatement::all`].
+    pub async fn get(&mut self, params: Vec<Value>) -> Result<Option<Row>, Error> {
+        let mut rows = self.stmt.query(bind(params)).await.map_err(engine_error)?;
+        let first = match rows.next().await.map_err(engine_error)? {
+            Some(row) => Some(self.row(&row)?),
+            None => None,
+        };
+        while rows.next().await.map_err(engine_error)?.is_some() {}
+        Ok(first)
+    }
+
+    /// Runs the statement for its effect; rows it returns (e.g. `RETURNING`)
+    /// are read and dropped.
+    ///
+    /// # Errors
+    ///
+    /// As [`WorkerStatement::all`]; e.g. `TURSO_CONSTRAINT` on a duplicate key.
+    pub async fn run(&mut self, params: Vec<Value>) -> Result<RunResult, Error> {
+        let changes = if self.columns.is_empty() {
+            self.stmt
+                .execute(bind(params))
+                .await
+                .map_err(engine_error)?
+        } else {
+            let mut rows = self.stmt.query(bind(params)).await.map_err(engine_error)?;
+            while rows.next().await.map_err(engine_error)?.is_some() {}
+            self.stmt.n_change()
+        };
+        Ok(RunResult {
+            changes,
+            last_insert_rowid: self.conn.last_insert_rowid(),
+        })
+    }
+
+    fn row(&self, row: &turso::Row) -> Result<Row, Error> {
+        let values = (0..row.column_count())
+            .map(|i| row.get_value(i).map(Value::from))
+            .collect::<turso::Result<Vec<_>>>()
+            .map_err(engine_error)?;
+        Ok(Row::new(Arc::clone(&self.columns), values))
+    }
+}
