@@ -115,13 +115,8 @@ pub fn to_ffi_result<T, U: From<T>>(result: Result<T, Error>) -> FfiResult<U> {
     result.map(U::from).map_err(FfiError::from).into()
 }
 
-/// Result rows: the column names once, then the values row by row.
-#[repr(C)]
-#[derive(StableAbi, Debug, Clone, Default)]
-pub struct FfiRows {
-    pub columns: RVec<RString>,
-    pub rows: RVec<RVec<FfiValue>>,
-}
+/// Result rows, values only: the column names cross once, at prepare.
+pub type FfiRowValues = RVec<RVec<FfiValue>>;
 
 /// What a write reports.
 #[repr(C)]
@@ -184,9 +179,11 @@ impl From<FfiTransactionKind> for TransactionKind {
 /// A prepared statement.
 #[sabi_trait]
 pub trait FfiStatement: Send + Sync {
-    fn all(&self, params: RVec<FfiValue>) -> FfiFuture<FfiResult<FfiRows>>;
-    /// At most one row.
-    fn get(&self, params: RVec<FfiValue>) -> FfiFuture<FfiResult<FfiRows>>;
+    /// The result column names, asked once per statement.
+    fn columns(&self) -> RVec<RString>;
+    fn all(&self, params: RVec<FfiValue>) -> FfiFuture<FfiResult<FfiRowValues>>;
+    /// The first row, if any.
+    fn get(&self, params: RVec<FfiValue>) -> FfiFuture<FfiResult<ROption<RVec<FfiValue>>>>;
     #[sabi(last_prefix_field)]
     fn run(&self, params: RVec<FfiValue>) -> FfiFuture<FfiResult<FfiRunResult>>;
 }

@@ -62,7 +62,7 @@ pub use options::{Mode, TransactionKind, TransactionOptions};
 pub use provider::Provided;
 pub use service::{Database, Statement, Transaction, TursoService};
 pub use turso_namespace::{validate_namespace, NamespaceError, DEFAULT_NAMESPACE};
-pub use value::{ColumnIndex, FromValue, Row, Rows, RunResult, Value};
+pub use value::{ColumnIndex, FromValue, Row, RunResult, Value};
 
 /// The interface version: the version of this crate. A host refuses a
 /// plugin built against another major version, or a newer minor one.

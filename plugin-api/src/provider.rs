@@ -18,7 +18,7 @@ use async_ffi::{FfiFuture, FutureExt};
 
 use crate::abi::{
     to_ffi_result, values_from_ffi, FfiDatabase, FfiDatabaseBox, FfiDatabase_TO, FfiResult,
-    FfiRows, FfiRunResult, FfiStatement, FfiStatementBox, FfiStatement_TO, FfiTransaction,
+    FfiRowValues, FfiRunResult, FfiStatement, FfiStatementBox, FfiStatement_TO, FfiTransaction,
     FfiTransactionBox, FfiTransactionKind, FfiTransaction_TO, FfiTursoService, FfiTursoServiceArc,
     FfiTursoService_TO, FfiValue,
 };
@@ -26,14 +26,16 @@ use crate::error::{Error, ErrorCode, Result};
 use crate::guard::{guard_or, Guarded};
 use crate::health::{Health, SyncStats};
 use crate::options::{Mode, TransactionKind};
-use crate::value::{Row, Rows, RunResult, Value};
+use crate::value::{RunResult, Value};
 
 /// A prepared statement, provider side.
 pub trait StatementProvider: Send + Sync + 'static {
-    /// Runs the statement with `params` and returns every row.
-    fn all(&self, params: Vec<Value>) -> impl Future<Output = Result<Rows>> + Send;
-    /// Runs the statement with `params` and returns the first row, if any.
-    fn get(&self, params: Vec<Value>) -> impl Future<Output = Result<Option<Row>>> + Send;
+    /// The result column names (asked once, when the statement is prepared).
+    fn columns(&self) -> Vec<String>;
+    /// Runs the statement with `params` and returns every row's values.
+    fn all(&self, params: Vec<Value>) -> impl Future<Output = Result<Vec<Vec<Value>>>> + Send;
+    /// Runs the statement with `params` and returns the first row's values.
+    fn get(&self, params: Vec<Value>) -> impl Future<Output = Result<Option<Vec<Value>>>> + Send;
     /// Runs the statement with `params` for its effect.
     fn run(&self, params: Vec<Value>) -> impl Future<Output = Result<RunResult>> + Send;
 }
@@ -117,46 +119,34 @@ where
     async move { to_ffi_result(guarded.await) }.into_ffi()
 }
 
-fn rows_to_ffi(rows: Rows) -> FfiRows {
-    FfiRows {
-        columns: rows.columns.into_iter().map(RString::from).collect(),
-        rows: rows
-            .rows
-            .into_iter()
-            .map(|row| row.into_iter().map(FfiValue::from).collect())
-            .collect(),
-    }
-}
-
-fn row_to_ffi(row: Option<Row>) -> FfiRows {
-    match row {
-        None => FfiRows::default(),
-        Some(row) => FfiRows {
-            columns: row
-                .columns()
-                .iter()
-                .map(|c| RString::from(c.as_str()))
-                .collect(),
-            rows: RVec::from(vec![row
-                .into_values()
-                .into_iter()
-                .map(FfiValue::from)
-                .collect::<RVec<_>>()]),
-        },
-    }
+fn row_to_ffi(row: Vec<Value>) -> RVec<FfiValue> {
+    row.into_iter().map(FfiValue::from).collect()
 }
 
 struct StatementAdapter<S>(Arc<S>);
 
 impl<S: StatementProvider> FfiStatement for StatementAdapter<S> {
-    fn all(&self, params: RVec<FfiValue>) -> FfiFuture<FfiResult<FfiRows>> {
-        let s = Arc::clone(&self.0);
-        ffi_call(async move { s.all(values_from_ffi(params)).await.map(rows_to_ffi) })
+    fn columns(&self) -> RVec<RString> {
+        guard_or(|| self.0.columns(), |_| Vec::new())
+            .into_iter()
+            .map(RString::from)
+            .collect()
     }
 
-    fn get(&self, params: RVec<FfiValue>) -> FfiFuture<FfiResult<FfiRows>> {
+    fn all(&self, params: RVec<FfiValue>) -> FfiFuture<FfiResult<FfiRowValues>> {
         let s = Arc::clone(&self.0);
-        ffi_call(async move { s.get(values_from_ffi(params)).await.map(row_to_ffi) })
+        ffi_call(async move {
+            let rows = s.all(values_from_ffi(params)).await?;
+            Ok(rows.into_iter().map(row_to_ffi).collect::<FfiRowValues>())
+        })
+    }
+
+    fn get(&self, params: RVec<FfiValue>) -> FfiFuture<FfiResult<ROption<RVec<FfiValue>>>> {
+        let s = Arc::clone(&self.0);
+        ffi_call(async move {
+            let row = s.get(values_from_ffi(params)).await?;
+            Ok(ROption::from(row.map(row_to_ffi)))
+        })
     }
 
     fn run(&self, params: RVec<FfiValue>) -> FfiFuture<FfiResult<FfiRunResult>> {

@@ -8,24 +8,13 @@ use std::sync::Arc;
 use abi_stable::std_types::RString;
 
 use crate::abi::{
-    from_ffi_result, values_to_ffi, FfiDatabaseBox, FfiRows, FfiStatementBox, FfiTransactionBox,
-    FfiTursoServiceArc,
+    from_ffi_result, values_from_ffi, values_to_ffi, FfiDatabaseBox, FfiRowValues, FfiStatementBox,
+    FfiTransactionBox, FfiTursoServiceArc,
 };
 use crate::error::{Error, ErrorCode, Result};
 use crate::health::{Health, SyncStats};
 use crate::options::{Mode, TransactionOptions};
-use crate::value::{Row, Rows, RunResult, Value};
-
-fn rows_from_ffi(rows: FfiRows) -> Rows {
-    Rows {
-        columns: rows.columns.into_iter().map(RString::into_string).collect(),
-        rows: rows
-            .rows
-            .into_iter()
-            .map(crate::abi::values_from_ffi)
-            .collect(),
-    }
-}
+use crate::value::{Row, RunResult, Value};
 
 /// The Turso service another plugin provides, fetched with
 /// [`crate::PluginContext::get_turso`].
@@ -374,10 +363,12 @@ impl Database {
     }
 }
 
-/// A prepared statement.
+/// A prepared statement. Its column names are read once, here; each call
+/// then carries values only.
 #[derive(Clone)]
 pub struct Statement {
     inner: Arc<FfiStatementBox>,
+    columns: Arc<[String]>,
 }
 
 impl fmt::Debug for Statement {
@@ -388,9 +379,24 @@ impl fmt::Debug for Statement {
 
 impl Statement {
     fn from_ffi(inner: FfiStatementBox) -> Self {
+        let columns = inner
+            .columns()
+            .into_iter()
+            .map(RString::into_string)
+            .collect();
         Self {
             inner: Arc::new(inner),
+            columns,
         }
+    }
+
+    /// The result column names.
+    pub fn columns(&self) -> &[String] {
+        &self.columns
+    }
+
+    fn row(&self, values: abi_stable::std_types::RVec<crate::abi::FfiValue>) -> Row {
+        Row::new(Arc::clone(&self.columns), values_from_ffi(values))
     }
 
     /// Runs the statement with `params` and returns every row.
@@ -399,9 +405,10 @@ impl Statement {
     ///
     /// `TURSO_BIND_ERROR` when `params` does not fit, and the engine's codes.
     pub async fn all(&self, params: Vec<Value>) -> Result<Vec<Row>> {
-        let rows =
-            from_ffi_result::<FfiRows, FfiRows>(self.inner.all(values_to_ffi(params)).await)?;
-        Ok(rows_from_ffi(rows).into_rows())
+        let rows = from_ffi_result::<FfiRowValues, FfiRowValues>(
+            self.inner.all(values_to_ffi(params)).await,
+        )?;
+        Ok(rows.into_iter().map(|values| self.row(values)).collect())
     }
 
     /// Runs the statement with `params` and returns the first row, if any.
@@ -410,9 +417,13 @@ impl Statement {
     ///
     /// As [`Statement::all`].
     pub async fn get(&self, params: Vec<Value>) -> Result<Option<Row>> {
-        let rows =
-            from_ffi_result::<FfiRows, FfiRows>(self.inner.get(values_to_ffi(params)).await)?;
-        Ok(rows_from_ffi(rows).into_rows().into_iter().next())
+        let row = from_ffi_result::<_, Option<_>>(
+            self.inner
+                .get(values_to_ffi(params))
+                .await
+                .map(|r| r.into_option()),
+        )?;
+        Ok(row.map(|values| self.row(values)))
     }
 
     /// Runs the statement with `params` for its effect.

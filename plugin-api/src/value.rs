@@ -247,25 +247,3 @@ pub struct RunResult {
     /// The rowid of the last inserted row on this connection.
     pub last_insert_rowid: i64,
 }
-
-/// A whole result: the column names once, then the values row by row.
-///
-/// This is what a provider returns; callers get `Vec<Row>` from it.
-#[derive(Debug, Clone, PartialEq, Default)]
-pub struct Rows {
-    /// Column names, in order.
-    pub columns: Vec<String>,
-    /// One `Vec` of values per row, in column order.
-    pub rows: Vec<Vec<Value>>,
-}
-
-impl Rows {
-    /// Splits the result into rows that share the column names.
-    pub fn into_rows(self) -> Vec<Row> {
-        let columns: Arc<[String]> = self.columns.into();
-        self.rows
-            .into_iter()
-            .map(|values| Row::new(Arc::clone(&columns), values))
-            .collect()
-    }
-}

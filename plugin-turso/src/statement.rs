@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use plugin_api::provider::StatementProvider;
-use plugin_api::{Error, Result, Row, Rows, RunResult, Value};
+use plugin_api::{Error, Result, RunResult, Value};
 
 use crate::errors::engine_error;
 use crate::transaction::TxShared;
@@ -47,6 +47,7 @@ pub(crate) struct EngineStatement {
     conn: turso::Connection,
     tx: Option<Arc<TxShared>>,
     sql: String,
+    columns: Vec<String>,
 }
 
 impl EngineStatement {
@@ -56,11 +57,13 @@ impl EngineStatement {
         tx: Option<Arc<TxShared>>,
         sql: String,
     ) -> Self {
+        let columns = stmt.column_names();
         Self {
             stmt: tokio::sync::Mutex::new(stmt),
             conn,
             tx,
             sql,
+            columns,
         }
     }
 
@@ -78,10 +81,9 @@ impl EngineStatement {
         }
     }
 
-    async fn rows(&self, params: Vec<Value>, limit: Option<usize>) -> Result<Rows> {
+    async fn rows(&self, params: Vec<Value>, limit: Option<usize>) -> Result<Vec<Vec<Value>>> {
         self.check_open()?;
         let mut stmt = self.stmt.lock().await;
-        let columns = stmt.column_names();
         let mut rows = stmt.query(bind(params)).await.map_err(|e| self.error(e))?;
         let mut out = Vec::new();
         while limit.is_none_or(|max| out.len() < max) {
@@ -94,22 +96,21 @@ impl EngineStatement {
         if limit.is_some() {
             stmt.reset().map_err(|e| self.error(e))?;
         }
-        Ok(Rows { columns, rows: out })
+        Ok(out)
     }
 }
 
 impl StatementProvider for EngineStatement {
-    async fn all(&self, params: Vec<Value>) -> Result<Rows> {
+    fn columns(&self) -> Vec<String> {
+        self.columns.clone()
+    }
+
+    async fn all(&self, params: Vec<Value>) -> Result<Vec<Vec<Value>>> {
         self.rows(params, None).await
     }
 
-    async fn get(&self, params: Vec<Value>) -> Result<Option<Row>> {
-        Ok(self
-            .rows(params, Some(1))
-            .await?
-            .into_rows()
-            .into_iter()
-            .next())
+    async fn get(&self, params: Vec<Value>) -> Result<Option<Vec<Value>>> {
+        Ok(self.rows(params, Some(1)).await?.into_iter().next())
     }
 
     async fn run(&self, params: Vec<Value>) -> Result<RunResult> {

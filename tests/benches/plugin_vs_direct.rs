@@ -15,7 +15,7 @@ const ROUNDS: usize = 21;
 const QUERIES_PER_ROUND: usize = 20_000;
 const INSERTS_PER_ROUND: usize = 2_000;
 
-async fn direct_db(path: &std::path::Path) -> turso::Connection {
+async fn direct_db(path: &std::path::Path) -> (turso::Database, turso::Connection) {
     let db = turso::Builder::new_local(path.to_str().unwrap())
         .build()
         .await
@@ -37,7 +37,7 @@ async fn direct_db(path: &std::path::Path) -> turso::Connection {
             .unwrap();
     }
     conn.execute("COMMIT", ()).await.unwrap();
-    conn
+    (db, conn)
 }
 
 async fn plugin_db(turso: &TursoService) {
@@ -67,11 +67,13 @@ fn main() {
         let host = dir.boot_turso().await;
         let turso = host.get_turso(turso_plugin_tests::TURSO).expect("plugin-turso loads");
         plugin_db(&turso).await;
-        let conn = direct_db(&dir.path().join("direct.db")).await;
+        // Like the plugin, reads and transactions use separate connections.
+        let (direct, conn) = direct_db(&dir.path().join("direct.db")).await;
+        let reader = direct.connect().unwrap();
 
         let plugin_db = turso.connect("runtime").await.unwrap();
         let plugin_stmt = plugin_db.prepare("SELECT v FROM kv WHERE id = ?1").await.unwrap();
-        let mut direct_stmt = conn.prepare("SELECT v FROM kv WHERE id = ?1").await.unwrap();
+        let mut direct_stmt = reader.prepare("SELECT v FROM kv WHERE id = ?1").await.unwrap();
 
         let (mut q_plugin, mut q_direct, mut t_plugin, mut t_direct) = (vec![], vec![], vec![], vec![]);
         let mut next_id = 0i64;
@@ -88,6 +90,8 @@ fn main() {
                         let mut rows = direct_stmt.query((id,)).await.unwrap();
                         let row = rows.next().await.unwrap().unwrap();
                         std::hint::black_box(row.get_value(0).unwrap());
+                        drop(rows);
+                        direct_stmt.reset().unwrap();
                     }
                 }
                 let ns = per_op(start.elapsed(), QUERIES_PER_ROUND);

@@ -1,0 +1,339 @@
+//! Load figures, in one run:
+//!
+//! 1. throughput of N concurrent writers (N = 1, 4, 16) on distinct rows and
+//!    on hot rows: plugin-turso `concurrent` transactions (MVCC) against the
+//!    same workload with `BEGIN IMMEDIATE` in WAL mode (the `turso` crate
+//!    directly, retrying on busy) — the baseline;
+//! 2. loader boot time (discover, load, init) for 1 and 10 plugins, as
+//!    `host-harness plugins` processes, against the same command with no
+//!    plugin;
+//! 3. resident memory of a host with plugin-turso and 100 open namespaces
+//!    (local mode, and multi-tenant through turso-server).
+//!
+//! Run with `scripts/bench.sh load`.
+
+use std::time::{Duration, Instant};
+
+use plugin_api::{params, TransactionKind, TransactionOptions, TursoService};
+use turso_plugin_tests::bench::{median, release_library, write_section, BenchDir};
+use turso_plugin_tests::{tursodb_bin, TURSO};
+
+const OPS_PER_WRITER_TOTAL: usize = 4_000;
+const HOT_ROWS: i64 = 4;
+const ROUNDS: usize = 3;
+
+/// Transactions per second for `writers` tasks doing `total` increments in
+/// all; `hot` picks among 4 rows, otherwise each writer has its own rows.
+async fn plugin_throughput(turso: &TursoService, writers: usize, hot: bool) -> f64 {
+    let per = OPS_PER_WRITER_TOTAL / writers;
+    let start = Instant::now();
+    let tasks: Vec<_> = (0..writers)
+        .map(|w| {
+            let turso = turso.clone();
+            tokio::spawn(async move {
+                for i in 0..per {
+                    let id = row_id(w, i, hot);
+                    turso
+                        .transaction(TransactionOptions::default(), |tx| async move {
+                            tx.run("UPDATE counters SET n = n + 1 WHERE id = ?1", params![id])
+                                .await
+                        })
+                        .await
+                        .expect("increment");
+                }
+            })
+        })
+        .collect();
+    for t in tasks {
+        t.await.unwrap();
+    }
+    (per * writers) as f64 / start.elapsed().as_secs_f64()
+}
+
+fn row_id(writer: usize, i: usize, hot: bool) -> i64 {
+    if hot {
+        (writer as i64 + i as i64) % HOT_ROWS
+    } else {
+        1000 + writer as i64 * 10_000 + (i as i64 % 100)
+    }
+}
+
+async fn wal_throughput(db: &turso::Database, writers: usize, hot: bool) -> f64 {
+    let per = OPS_PER_WRITER_TOTAL / writers;
+    let start = Instant::now();
+    let tasks: Vec<_> = (0..writers)
+        .map(|w| {
+            let conn = db.connect().unwrap();
+            tokio::spawn(async move {
+                for i in 0..per {
+                    let id = row_id(w, i, hot);
+                    loop {
+                        let attempt = async {
+                            conn.execute("BEGIN IMMEDIATE", ()).await?;
+                            let r = conn
+                                .execute("UPDATE counters SET n = n + 1 WHERE id = ?1", (id,))
+                                .await;
+                            match r {
+                                Ok(_) => conn.execute("COMMIT", ()).await.map(drop),
+                                Err(e) => {
+                                    let _ = conn.execute("ROLLBACK", ()).await;
+                                    Err(e)
+                                }
+                            }
+                        }
+                        .await;
+                        match attempt {
+                            Ok(()) => break,
+                            Err(turso::Error::Busy(_) | turso::Error::BusySnapshot(_)) => {
+                                tokio::task::yield_now().await
+                            }
+                            Err(e) => panic!("WAL baseline: {e}"),
+                        }
+                    }
+                }
+            })
+        })
+        .collect();
+    for t in tasks {
+        t.await.unwrap();
+    }
+    (per * writers) as f64 / start.elapsed().as_secs_f64()
+}
+
+const SEED_SQL: &str = "CREATE TABLE counters (id INTEGER PRIMARY KEY, n INTEGER NOT NULL)";
+
+fn seed_ids() -> Vec<i64> {
+    let mut ids: Vec<i64> = (0..HOT_ROWS).collect();
+    for w in 0..16 {
+        ids.extend((0..100).map(|i| 1000 + w * 10_000 + i));
+    }
+    ids
+}
+
+async fn throughput_table() -> String {
+    let dir = BenchDir::new();
+    let host = dir.boot_turso().await;
+    let turso = host.get_turso(TURSO).expect("plugin-turso");
+    turso
+        .transaction(
+            TransactionOptions::kind(TransactionKind::Exclusive),
+            |tx| async move { tx.exec(SEED_SQL).await },
+        )
+        .await
+        .unwrap();
+    let db = turso.connect("runtime").await.unwrap();
+    let insert = db
+        .prepare("INSERT INTO counters VALUES (?1, 0)")
+        .await
+        .unwrap();
+    for id in seed_ids() {
+        insert.run(params![id]).await.unwrap();
+    }
+
+    let wal = turso::Builder::new_local(dir.path().join("wal.db").to_str().unwrap())
+        .build()
+        .await
+        .unwrap();
+    let conn = wal.connect().unwrap();
+    conn.execute(SEED_SQL, ()).await.unwrap();
+    for id in seed_ids() {
+        conn.execute("INSERT INTO counters VALUES (?1, 0)", (id,))
+            .await
+            .unwrap();
+    }
+
+    let mut out = String::from(
+        "| writers | rows | plugin `concurrent` (MVCC) tx/s | direct `BEGIN IMMEDIATE` (WAL) tx/s | MVCC / WAL |\n|---:|---|---:|---:|---:|\n",
+    );
+    for hot in [false, true] {
+        for writers in [1usize, 4, 16] {
+            let (mut m, mut w) = (Vec::new(), Vec::new());
+            for _ in 0..ROUNDS {
+                m.push(plugin_throughput(&turso, writers, hot).await);
+                w.push(wal_throughput(&wal, writers, hot).await);
+            }
+            let (m, w) = (median(&mut m), median(&mut w));
+            out.push_str(&format!(
+                "| {writers} | {} | {m:.0} | {w:.0} | {:.2}× |\n",
+                if hot { "4 hot rows" } else { "distinct" },
+                m / w
+            ));
+        }
+    }
+    host.shutdown().await;
+    out
+}
+
+/// Median wall time of `host-harness plugins --plugins <dir>` over `runs`.
+fn boot_time(plugins: &std::path::Path, runs: usize) -> Duration {
+    let bin = turso_plugin_tests::workspace_root().join("target/release/host-harness");
+    let mut samples: Vec<f64> = (0..runs)
+        .map(|_| {
+            let start = Instant::now();
+            let out = std::process::Command::new(&bin)
+                .args(["plugins", "--plugins"])
+                .arg(plugins)
+                .env("RUST_LOG", "error")
+                .output()
+                .expect("host-harness runs");
+            assert!(
+                out.status.success(),
+                "{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            start.elapsed().as_secs_f64()
+        })
+        .collect();
+    Duration::from_secs_f64(median(&mut samples))
+}
+
+fn boot_table() -> String {
+    let root = tempfile::tempdir().unwrap();
+    let write = |dir: &std::path::Path, n: usize| {
+        let turso = dir.join("plugin-turso");
+        std::fs::create_dir_all(&turso).unwrap();
+        std::fs::write(
+            turso.join("manifest.yaml"),
+            format!(
+                "name: \"@buntime/plugin-turso\"\npluginEntry: {}\nlocalPath: {}\n",
+                release_library("plugin_turso").display(),
+                dir.join("data/runtime.db").display()
+            ),
+        )
+        .unwrap();
+        for i in 1..n {
+            let c = dir.join(format!("consumer-{i}"));
+            std::fs::create_dir_all(&c).unwrap();
+            std::fs::write(
+                c.join("manifest.yaml"),
+                format!(
+                    "name: consumer-{i}\npluginEntry: {}\ndependencies: [\"@buntime/plugin-turso\"]\nnamespace: c{i}\nnotes: 0\n",
+                    release_library("consumer_plugin").display()
+                ),
+            )
+            .unwrap();
+        }
+    };
+    let empty = root.path().join("empty");
+    std::fs::create_dir_all(&empty).unwrap();
+    let one = root.path().join("one");
+    let ten = root.path().join("ten");
+    write(&one, 1);
+    write(&ten, 10);
+    let runs = 15;
+    let base = boot_time(&empty, runs);
+    let t1 = boot_time(&one, runs);
+    let t10 = boot_time(&ten, runs);
+    format!(
+        "Median of {runs} runs of `target/release/host-harness plugins --plugins DIR` \
+         (a whole process: discover, load, init, shutdown); the plugins beyond \
+         plugin-turso are the consumer fixture (creates its table in its own namespace).\n\n\
+         | plugins | ms | vs no plugin |\n|---:|---:|---:|\n\
+         | 0 (baseline) | {:.1} | 1.00× |\n| 1 | {:.1} | {:.2}× |\n| 10 | {:.1} | {:.2}× |\n",
+        base.as_secs_f64() * 1e3,
+        t1.as_secs_f64() * 1e3,
+        t1.as_secs_f64() / base.as_secs_f64(),
+        t10.as_secs_f64() * 1e3,
+        t10.as_secs_f64() / base.as_secs_f64(),
+    )
+}
+
+fn rss_kib() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmRSS:"))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|v| v.parse().ok())
+        })
+        .unwrap_or(0)
+}
+
+async fn open_namespaces(turso: &TursoService) -> Vec<plugin_api::Database> {
+    let mut open = Vec::new();
+    for i in 0..100 {
+        let db = turso.connect(&format!("ns-{i:03}")).await.unwrap();
+        db.exec("CREATE TABLE IF NOT EXISTS t (a INTEGER)")
+            .await
+            .unwrap();
+        open.push(db);
+    }
+    open
+}
+
+async fn memory_table() -> String {
+    let before = rss_kib();
+    let dir = BenchDir::new();
+    let host = dir.boot_turso().await;
+    let turso = host.get_turso(TURSO).unwrap();
+    let booted = rss_kib();
+    let open = open_namespaces(&turso).await;
+    let local_100 = rss_kib();
+    drop(open);
+    host.shutdown().await;
+
+    let server_dir = BenchDir::new();
+    let server = turso_server::TursoServer::start(turso_server::ServerConfig::ephemeral(
+        server_dir.path().join("server"),
+        tursodb_bin(),
+    ))
+    .await
+    .unwrap();
+    let mt_dir = BenchDir::new();
+    let mt_before = rss_kib();
+    let host = mt_dir
+        .boot_turso_with(&format!(
+            "server:\n  url: \"http://{}\"\n",
+            server.data_addr()
+        ))
+        .await;
+    let turso = host
+        .get_turso(TURSO)
+        .unwrap_or_else(|| panic!("{:?}", host.reports()));
+    let open = open_namespaces(&turso).await;
+    let mt_100 = rss_kib();
+    drop(open);
+    host.shutdown().await;
+    server.shutdown().await;
+    format!(
+        "VmRSS of the benchmark process (the host) in MiB; the multi-tenant figure \
+         excludes the turso-server and its `tursodb` children (other processes).\n\n\
+         | state | RSS MiB | vs host before boot |\n|---|---:|---:|\n\
+         | host process before boot (baseline) | {:.1} | 1.00× |\n\
+         | plugin-turso booted, local mode | {:.1} | {:.2}× |\n\
+         | + 100 open namespaces, local mode (one file, 100 handles) | {:.1} | {:.2}× |\n\
+         | + 100 open namespaces, multi-tenant (100 replicas) | {:.1} | {:.2}× |\n",
+        before as f64 / 1024.0,
+        booted as f64 / 1024.0,
+        booted as f64 / before as f64,
+        local_100 as f64 / 1024.0,
+        local_100 as f64 / before as f64,
+        (mt_100 - mt_before + before) as f64 / 1024.0,
+        (mt_100 - mt_before + before) as f64 / before as f64,
+    )
+}
+
+fn main() {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let throughput = rt.block_on(throughput_table());
+    let boot = boot_table();
+    let memory = rt.block_on(memory_table());
+    let body = format!(
+        "### Concurrent writers\n\n{OPS_PER_WRITER_TOTAL} increments in all per cell, split over \
+         the writers; median of {ROUNDS} rounds; release build, 2 tokio workers. Hot rows: \
+         4 rows shared by all writers (retries on conflict/busy).\n\n{throughput}\n\
+         ### Loader boot time\n\n{boot}\n### Memory\n\n{memory}"
+    );
+    println!("{body}");
+    write_section(
+        "load",
+        "Load: writers, boot time, memory",
+        "scripts/bench.sh load",
+        &body,
+    );
+}
