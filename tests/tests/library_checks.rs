@@ -93,3 +93,19 @@ async fn the_loader_reports_version_mismatch_and_missing_library_codes() {
     assert!(host.loaded_names().is_empty());
     host.shutdown().await;
 }
+
+#[test]
+fn a_stale_build_with_the_same_version_but_other_types_is_refused_in_one_line() {
+    let path = built_library("stale_layout_plugin");
+    let err = PluginLibrary::open(&path).unwrap_err();
+    assert!(
+        matches!(err, LibraryOpenError::StaleBuild { .. }),
+        "{err:?}"
+    );
+    let message = err.to_string();
+    assert_eq!(message.lines().count(), 1, "{message}");
+    assert!(
+        message.contains("stale build") && message.contains("rebuild"),
+        "{message}"
+    );
+}
