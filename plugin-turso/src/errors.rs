@@ -8,6 +8,10 @@ pub(crate) fn engine_error(err: turso::Error) -> Error {
     let lower = message.to_ascii_lowercase();
     let code = match &err {
         turso::Error::Busy(_) | turso::Error::BusySnapshot(_) => ErrorCode::Busy,
+        // A replica's sync engine reports its own lock as a plain error.
+        _ if lower.contains("database is busy") || lower.contains("database is locked") => {
+            ErrorCode::Busy
+        }
         _ if lower.contains("conflict") => ErrorCode::Conflict,
         _ if lower.contains("ddl statements require") => return ddl_in_concurrent(&message),
         turso::Error::Constraint(_) => ErrorCode::Constraint,
@@ -70,6 +74,10 @@ mod tests {
         let e = engine_error(turso::Error::Error("write-write conflict".into()));
         assert_eq!(e.code(), &ErrorCode::Conflict);
         let e = engine_error(turso::Error::Busy("database is locked".into()));
+        assert_eq!(e.code(), &ErrorCode::Busy);
+        let e = engine_error(turso::Error::Error(
+            "database tape error: database is busy".into(),
+        ));
         assert_eq!(e.code(), &ErrorCode::Busy);
         let e = engine_error(turso::Error::Error("Parse error: near x".into()));
         assert_eq!(e.code(), &ErrorCode::Sql);

@@ -59,6 +59,10 @@ pub(crate) struct Store {
     idle: Mutex<Vec<turso::Connection>>,
     gate: Arc<RwLock<()>>,
     last_sync_error: Mutex<Option<String>>,
+    /// One sync operation at a time: the engine guards its sync state with
+    /// a blocking lock held across awaits, so two concurrent pushes can
+    /// block both runtime threads (measured: a deadlock with two workers).
+    sync_op: tokio::sync::Mutex<()>,
 }
 
 impl Store {
@@ -84,6 +88,7 @@ impl Store {
             idle: Mutex::new(Vec::new()),
             gate: Arc::new(RwLock::new(())),
             last_sync_error: Mutex::new(None),
+            sync_op: tokio::sync::Mutex::new(()),
         };
         store.give_back(conn);
         Ok(store)
@@ -119,6 +124,7 @@ impl Store {
             idle: Mutex::new(Vec::new()),
             gate: Arc::new(RwLock::new(())),
             last_sync_error: Mutex::new(None),
+            sync_op: tokio::sync::Mutex::new(()),
         };
         store.give_back(conn);
         Ok(store)
@@ -293,6 +299,7 @@ impl Store {
         let Engine::Synced { db, url } = &self.engine else {
             return Ok(());
         };
+        let _one_at_a_time = self.sync_op.lock().await;
         let result = db.push().await.map_err(|e| sync_error(url, e));
         self.record_sync(&result);
         result
@@ -307,6 +314,7 @@ impl Store {
         let Engine::Synced { db, url } = &self.engine else {
             return Ok(false);
         };
+        let _one_at_a_time = self.sync_op.lock().await;
         let result = db.pull().await.map_err(|e| sync_error(url, e));
         self.record_sync(&result);
         result
@@ -321,6 +329,7 @@ impl Store {
         let Engine::Synced { db, url } = &self.engine else {
             return Ok(None);
         };
+        let _one_at_a_time = self.sync_op.lock().await;
         let stats = db.stats().await.map_err(|e| sync_error(url, e))?;
         Ok(Some(plugin_api::SyncStats {
             cdc_operations: stats.cdc_operations,
@@ -342,6 +351,7 @@ impl Store {
     pub(crate) async fn checkpoint(&self, conn: &turso::Connection) -> Result<()> {
         match &self.engine {
             Engine::Synced { db, url } => {
+                let _one_at_a_time = self.sync_op.lock().await;
                 // The engine's checkpoint may back off with a tokio timer.
                 let (db, url) = (db.clone(), url.clone());
                 on_plugin_runtime(

@@ -34,6 +34,9 @@ impl TxShared {
     /// Maps an error of `sql` run inside this transaction.
     pub(crate) fn statement_error(&self, sql: &str, err: turso::Error) -> Error {
         let mapped = engine_error(err);
+        if mapped.code() == &ErrorCode::DdlInConcurrent {
+            return mapped;
+        }
         if self.kind == TransactionKind::Concurrent && is_ddl(sql) && !mapped.is_retryable() {
             return ddl_in_concurrent(mapped.message());
         }
@@ -156,6 +159,14 @@ impl TransactionProvider for EngineTransaction {
             return Err(Error::new(
                 ErrorCode::TransactionFinished,
                 "the transaction has already committed or rolled back",
+            ));
+        }
+        if conn.is_autocommit().unwrap_or(false) {
+            // Raw `COMMIT`/`ROLLBACK` SQL already ended it under us.
+            self.release_admission();
+            return Err(Error::new(
+                ErrorCode::TransactionFinished,
+                "the transaction was already ended by COMMIT or ROLLBACK run as SQL; use commit()/rollback()",
             ));
         }
         if let Err(err) = conn.execute("COMMIT", ()).await {

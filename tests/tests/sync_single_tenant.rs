@@ -212,3 +212,33 @@ async fn an_unreachable_sync_server_fails_init_clearly_without_crashing_the_host
     assert!(host.get_turso(TURSO).is_none());
     host.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_writers_on_one_replica_are_retried_and_all_commit() {
+    let root = tempfile::tempdir().unwrap();
+    let server = SyncServer::start(&server_db(root.path()));
+    let pod = Pod::boot(PluginDir::new(), &server.url()).await;
+    create_notes(&pod.turso).await;
+    let tasks: Vec<_> = (0..4)
+        .map(|t| {
+            let turso = pod.turso.clone();
+            tokio::spawn(async move {
+                for i in 0..25 {
+                    insert_note(&turso, t * 100 + i, "parallel").await;
+                }
+            })
+        })
+        .collect();
+    for task in tasks {
+        task.await.unwrap();
+    }
+    assert_eq!(bodies(&pod.turso).await.len(), 100);
+    let other = Pod::boot(PluginDir::new(), &server.url()).await;
+    assert_eq!(
+        bodies(&other.turso).await.len(),
+        100,
+        "every commit was pushed"
+    );
+    pod.stop().await;
+    other.stop().await;
+}
