@@ -135,12 +135,7 @@ async fn health(dirs: PluginDirs) -> i32 {
 
 /// How `sql` runs a statement, from its first keyword.
 fn statement_kind(sql: &str) -> Option<TransactionKind> {
-    let first = sql
-        .trim_start()
-        .split(|c: char| c.is_whitespace() || c == '(')
-        .next()
-        .unwrap_or_default()
-        .to_ascii_uppercase();
+    let first = plugin_api::sql::first_keyword(sql);
     match first.as_str() {
         "SELECT" | "WITH" | "PRAGMA" | "VALUES" | "EXPLAIN" => None,
         "CREATE" | "DROP" | "ALTER" => Some(TransactionKind::Exclusive),

@@ -53,6 +53,7 @@ pub mod host;
 mod options;
 pub mod provider;
 pub mod service;
+pub mod sql;
 mod value;
 
 pub use error::{Error, ErrorCode, Result};

@@ -30,16 +30,7 @@ pub(crate) fn engine_error(err: turso::Error) -> Error {
     Error::new(code, message)
 }
 
-/// Whether `sql` starts with a schema-changing keyword.
-pub(crate) fn is_ddl(sql: &str) -> bool {
-    let first = sql
-        .trim_start()
-        .split(|c: char| c.is_whitespace() || c == '(')
-        .next()
-        .unwrap_or_default()
-        .to_ascii_uppercase();
-    matches!(first.as_str(), "CREATE" | "DROP" | "ALTER")
-}
+pub(crate) use plugin_api::sql::is_ddl;
 
 /// The error for DDL run inside a `concurrent` transaction.
 pub(crate) fn ddl_in_concurrent(engine_message: &str) -> Error {
@@ -59,15 +50,6 @@ pub(crate) fn closed() -> Error {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn ddl_is_recognised_by_its_first_keyword() {
-        assert!(is_ddl("  create table t(a)"));
-        assert!(is_ddl("DROP INDEX i"));
-        assert!(is_ddl("Alter TABLE t ADD b"));
-        assert!(!is_ddl("INSERT INTO t VALUES (1)"));
-        assert!(!is_ddl("select 'create'"));
-    }
 
     #[test]
     fn conflicts_and_busy_are_retryable_codes() {

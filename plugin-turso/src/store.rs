@@ -20,7 +20,7 @@ const MAX_IDLE_CONNECTIONS: usize = 32;
 /// How long a transaction waits for its turn at the gate before it goes
 /// ahead unguarded (so a caller holding one transaction while starting
 /// another can never deadlock).
-const GATE_WAIT: Duration = Duration::from_millis(100);
+const GATE_WAIT: Duration = Duration::from_secs(1);
 
 /// A transaction's place at the store's gate.
 ///
@@ -81,7 +81,9 @@ impl Store {
             .await
             .map_err(|e| open_error(path, e))?;
         let conn = db.connect().map_err(|e| open_error(path, e))?;
-        enable_mvcc(&conn).await.map_err(|e| open_error(path, e))?;
+        turso_worker::rules::enable_mvcc(&conn)
+            .await
+            .map_err(|e| open_error(path, e))?;
         let store = Self {
             path: path.to_owned(),
             engine: Engine::Local(db),
@@ -229,17 +231,7 @@ fn utf8_path(path: &Path) -> Result<&str> {
     })
 }
 
-/// `url` without any `user:password@` part, for messages and health.
-pub(crate) fn redact_url(url: &str) -> String {
-    let Some((scheme, rest)) = url.split_once("://") else {
-        return url.to_owned();
-    };
-    let (authority, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
-    match authority.rsplit_once('@') {
-        Some((_, host)) => format!("{scheme}://{host}{path}"),
-        None => url.to_owned(),
-    }
-}
+pub(crate) use turso_worker::rules::redact_url;
 
 fn sync_error(url: &str, err: turso::Error) -> Error {
     Error::new(
@@ -270,23 +262,6 @@ fn open_error(path: &Path, err: turso::Error) -> Error {
             inner.message()
         ),
     )
-}
-
-/// Switches the database to MVCC. The pragma returns the new mode as a row,
-/// so it runs as a query.
-async fn enable_mvcc(conn: &turso::Connection) -> turso::Result<()> {
-    let mut rows = conn.query("PRAGMA journal_mode = 'mvcc'", ()).await?;
-    let mode = match rows.next().await? {
-        Some(row) => row.get_value(0)?,
-        None => turso::Value::Null,
-    };
-    while rows.next().await?.is_some() {}
-    match mode {
-        turso::Value::Text(m) if m.to_ascii_lowercase().contains("mvcc") => Ok(()),
-        other => Err(turso::Error::Error(format!(
-            "the engine did not switch to MVCC (journal_mode is {other:?})"
-        ))),
-    }
 }
 
 impl Store {

@@ -96,7 +96,7 @@ async fn open_local(path_str: &str, path: &Path) -> Result<(Engine, turso::Conne
         .await
         .map_err(open_error)?;
     let conn = db.connect().map_err(open_error)?;
-    enable_mvcc(&conn).await.map_err(open_error)?;
+    crate::rules::enable_mvcc(&conn).await.map_err(open_error)?;
     Ok((Engine::Local { _db: db }, conn))
 }
 
@@ -114,23 +114,6 @@ async fn open_synced(
     let db = builder.build().await.map_err(|e| sync_error(&url, e))?;
     let conn = db.connect().await.map_err(|e| sync_error(&url, e))?;
     Ok((Engine::Sync { db, url }, conn))
-}
-
-/// Switches the database to MVCC. The pragma answers the new mode as a row,
-/// so it runs as a query; anything but an MVCC answer is an error.
-async fn enable_mvcc(conn: &turso::Connection) -> turso::Result<()> {
-    let mut rows = conn.query("PRAGMA journal_mode = 'mvcc'", ()).await?;
-    let mode = match rows.next().await? {
-        Some(row) => row.get_value(0)?,
-        None => turso::Value::Null,
-    };
-    while rows.next().await?.is_some() {}
-    match mode {
-        turso::Value::Text(m) if m.to_ascii_lowercase().contains("mvcc") => Ok(()),
-        other => Err(turso::Error::Error(format!(
-            "the engine did not switch to MVCC (journal_mode is {other:?})"
-        ))),
-    }
 }
 
 impl WorkerDb {

@@ -56,6 +56,7 @@
 mod db;
 mod error;
 mod options;
+pub mod rules;
 mod statement;
 mod value;
 
