@@ -59,9 +59,10 @@ pub(crate) struct Store {
     idle: Mutex<Vec<turso::Connection>>,
     gate: Arc<RwLock<()>>,
     last_sync_error: Mutex<Option<String>>,
-    /// One sync operation at a time: the engine guards its sync state with
-    /// a blocking lock held across awaits, so two concurrent pushes can
-    /// block both runtime threads (measured: a deadlock with two workers).
+    /// One sync-engine operation (connect, push, pull, stats, checkpoint) at
+    /// a time: the engine guards its state with a blocking lock held across
+    /// awaits, so two at once can block both runtime threads (measured: a
+    /// deadlock with two workers).
     sync_op: tokio::sync::Mutex<()>,
 }
 
@@ -198,7 +199,10 @@ impl Store {
         }
         match &self.engine {
             Engine::Local(db) => db.connect().map_err(engine_error),
-            Engine::Synced { db, .. } => db.connect().await.map_err(engine_error),
+            Engine::Synced { db, .. } => {
+                let _one_at_a_time = self.sync_op.lock().await;
+                db.connect().await.map_err(engine_error)
+            }
         }
     }
 
