@@ -233,3 +233,19 @@ pub async fn boot_turso() -> (PluginDir, Host, TursoService) {
         .unwrap_or_else(|| panic!("plugin-turso did not load: {:?}", host.reports()));
     (dir, host, service)
 }
+
+/// The payload row `n` of the crash tests must hold: its number, then a
+/// filler derived from `n`, 16 to 6015 bytes long (so some rows span several
+/// pages). The crash writer writes it and the test checks it, so a torn row
+/// shows.
+pub fn crash_payload(n: i64) -> String {
+    let len = 16 + usize::try_from(n.wrapping_mul(7919).rem_euclid(6000)).unwrap_or(0);
+    let mut text = format!("{n}:");
+    let alphabet = b"abcdefghijklmnopqrstuvwxyz0123456789";
+    let mut i = usize::try_from(n.rem_euclid(36)).unwrap_or(0);
+    while text.len() < len {
+        text.push(char::from(alphabet[i % alphabet.len()]));
+        i += 1;
+    }
+    text
+}

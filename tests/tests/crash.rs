@@ -18,24 +18,10 @@ use std::time::{Duration, Instant};
 use plugin_api::{params, TransactionKind, TransactionOptions, TursoService};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, BufReader};
 use tokio::process::Command;
-use turso_plugin_tests::{turso_manifest, PluginDir, SyncServer, TURSO, TURSO_ENV};
+use turso_plugin_tests::{crash_payload, turso_manifest, PluginDir, SyncServer, TURSO, TURSO_ENV};
 
 /// Rounds per mode (the brief asks for at least 20).
 const ROUNDS: u64 = 20;
-
-/// The payload row `n` must hold; the same function as in
-/// `src/bin/crash-writer.rs`.
-fn payload(n: i64) -> String {
-    let len = 16 + usize::try_from(n.wrapping_mul(7919).rem_euclid(6000)).unwrap_or(0);
-    let mut text = format!("{n}:");
-    let alphabet = b"abcdefghijklmnopqrstuvwxyz0123456789";
-    let mut i = usize::try_from(n.rem_euclid(36)).unwrap_or(0);
-    while text.len() < len {
-        text.push(char::from(alphabet[i % alphabet.len()]));
-        i += 1;
-    }
-    text
-}
 
 /// xorshift64, seeded from the clock or `CRASH_SEED`.
 struct Rng(u64);
@@ -211,7 +197,10 @@ async fn check(turso: &TursoService, reported: &BTreeSet<i64>, what: &str) -> BT
     for row in &rows {
         let n: i64 = row.get(0).unwrap();
         let body: String = row.get(1).unwrap();
-        assert!(body == payload(n), "{what}: row {n} is torn: {body:?}");
+        assert!(
+            body == crash_payload(n),
+            "{what}: row {n} is torn: {body:?}"
+        );
         present.insert(n);
     }
     let lost: Vec<_> = reported.difference(&present).collect();

@@ -8,14 +8,14 @@
 //! It creates `crash_log(n INTEGER PRIMARY KEY, payload TEXT NOT NULL)` in an
 //! `exclusive` transaction, prints `ready <first n>`, then runs `writers`
 //! tasks (default 1). Each task takes the next number, inserts
-//! `(n, payload(n))` in its own `concurrent` transaction through
+//! `(n, crash_payload(n))` in its own `concurrent` transaction through
 //! `TursoService::transaction`, and only once that call returned `Ok` prints
 //! `committed <n>` on stdout and flushes. Numbering continues from
 //! `max(n) + 1` of what the file already holds, so rounds can follow each
 //! other on one database. Any error is printed on stderr and exits with 1;
 //! the process is meant to end by SIGKILL.
 //!
-//! `payload(n)` here and in `tests/tests/crash.rs` must stay the same.
+//! `crash_payload(n)` comes from the helpers crate, shared with the test.
 
 use std::io::Write;
 use std::sync::atomic::{AtomicI64, Ordering};
@@ -23,21 +23,7 @@ use std::sync::{Arc, Mutex};
 
 use host_harness::PluginLoader;
 use plugin_api::{params, TransactionKind, TransactionOptions, TursoService};
-use turso_plugin_tests::TURSO;
-
-/// The payload row `n` must hold: its number, then a filler derived from
-/// `n`, 16 to 6015 bytes long (so some rows span several pages).
-fn payload(n: i64) -> String {
-    let len = 16 + usize::try_from(n.wrapping_mul(7919).rem_euclid(6000)).unwrap_or(0);
-    let mut text = format!("{n}:");
-    let alphabet = b"abcdefghijklmnopqrstuvwxyz0123456789";
-    let mut i = usize::try_from(n.rem_euclid(36)).unwrap_or(0);
-    while text.len() < len {
-        text.push(char::from(alphabet[i % alphabet.len()]));
-        i += 1;
-    }
-    text
-}
+use turso_plugin_tests::{crash_payload, TURSO};
 
 fn fail(what: &str, err: impl std::fmt::Display) -> ! {
     eprintln!("crash-writer: {what}: {err}");
@@ -64,7 +50,7 @@ async fn write_forever(
 ) {
     loop {
         let n = next.fetch_add(1, Ordering::SeqCst);
-        let body = payload(n);
+        let body = crash_payload(n);
         let committed = turso
             .transaction(TransactionOptions::default(), |tx| {
                 let body = body.clone();
