@@ -218,6 +218,41 @@ pub fn consumer_manifest(name: &str, extra: &str) -> String {
     )
 }
 
+/// One pod: a host with plugin-turso alone, on its own data directory.
+#[derive(Debug)]
+pub struct Pod {
+    /// The pod's plugin and data directory.
+    pub dir: PluginDir,
+    /// The booted host.
+    pub host: Host,
+    /// plugin-turso's service.
+    pub turso: TursoService,
+}
+
+impl Pod {
+    /// Writes plugin-turso's manifest in `dir` (database file `db` under
+    /// its data directory, plus `extra` YAML) and boots it.
+    ///
+    /// # Panics
+    ///
+    /// When plugin-turso does not load, showing the host's reports.
+    pub async fn boot(dir: PluginDir, db: &str, extra: &str) -> Self {
+        dir.write("plugin-turso", &turso_manifest(&dir.data(db), extra));
+        let host = dir.boot().await;
+        let turso = host
+            .get_turso(TURSO)
+            .unwrap_or_else(|| panic!("plugin-turso did not load: {:?}", host.reports()));
+        Self { dir, host, turso }
+    }
+
+    /// Shuts the host down and hands back the directory (to boot again on
+    /// the same files).
+    pub async fn stop(self) -> PluginDir {
+        self.host.shutdown().await;
+        self.dir
+    }
+}
+
 /// Boots a host with plugin-turso alone on a fresh database; returns the
 /// directory (keep it alive), the host and the service.
 ///

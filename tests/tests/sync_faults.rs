@@ -18,9 +18,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use fault_proxy::{FaultProxy, Mode};
-use host_harness::Host;
 use plugin_api::{params, ErrorCode, TransactionKind, TransactionOptions, TursoService};
-use turso_plugin_tests::{turso_manifest, tursodb_bin, PluginDir, SyncServer, TURSO};
+use turso_plugin_tests::{turso_manifest, tursodb_bin, PluginDir, Pod, SyncServer, TURSO};
 use turso_server::{RunningServer, Secret, ServerConfig, TursoServer};
 
 /// The token every single-tenant pod sends (`tursodb` ignores it).
@@ -38,38 +37,14 @@ async fn bounded<F: Future<Output = ()>>(body: F) {
     }
 }
 
-/// One pod: a host with plugin-turso on its own replica.
-struct Pod {
-    dir: PluginDir,
-    host: Host,
-    turso: TursoService,
+/// A pod with the given extra manifest lines, on `runtime.db`.
+async fn pod(extra: &str) -> Pod {
+    Pod::boot(PluginDir::new(), "runtime.db", extra).await
 }
 
-impl Pod {
-    /// Boots plugin-turso with the given extra manifest lines; panics with
-    /// the host's reports when it does not load.
-    async fn boot(extra: &str) -> Self {
-        let dir = PluginDir::new();
-        dir.write(
-            "plugin-turso",
-            &turso_manifest(&dir.data("runtime.db"), extra),
-        );
-        let host = dir.boot().await;
-        let turso = host
-            .get_turso(TURSO)
-            .unwrap_or_else(|| panic!("plugin-turso did not load: {:?}", host.reports()));
-        Self { dir, host, turso }
-    }
-
-    /// A single-tenant sync pod against `url`, sending [`TOKEN`].
-    async fn sync(url: &str) -> Self {
-        Self::boot(&sync_yaml(url)).await
-    }
-
-    async fn stop(self) {
-        self.host.shutdown().await;
-        drop(self.dir);
-    }
+/// A single-tenant sync pod against `url`, sending [`TOKEN`].
+async fn sync_pod(url: &str) -> Pod {
+    pod(&sync_yaml(url)).await
 }
 
 fn sync_yaml(url: &str) -> String {
@@ -122,7 +97,7 @@ async fn ids(turso: &TursoService) -> Vec<i64> {
 /// The ids a brand-new pod, booted with the extra manifest lines `extra`,
 /// bootstraps from its server.
 async fn ids_on_server(extra: &str) -> Vec<i64> {
-    let fresh = Pod::boot(extra).await;
+    let fresh = pod(extra).await;
     let ids = ids(&fresh.turso).await;
     fresh.stop().await;
     ids
@@ -156,7 +131,7 @@ async fn commits_succeed_while_the_server_is_killed_mid_push_and_one_push_delive
         let root = tempfile::tempdir().unwrap();
         let mut server = SyncServer::start(&server_db(root.path()));
         let url = server.url();
-        let pod = Pod::sync(&url).await;
+        let pod = sync_pod(&url).await;
         create_notes(&pod.turso).await;
 
         // Two writers commit 40 rows each; the server dies after 10 commits.
@@ -225,8 +200,8 @@ async fn commits_between_several_server_restarts_all_reach_the_server() {
         let root = tempfile::tempdir().unwrap();
         let mut server = SyncServer::start(&server_db(root.path()));
         let url = server.url();
-        let writer = Pod::sync(&url).await;
-        let reader = Pod::sync(&url).await;
+        let writer = sync_pod(&url).await;
+        let reader = sync_pod(&url).await;
         create_notes(&writer.turso).await;
         insert(&writer.turso, 0).await.unwrap();
         let reader_db = reader.turso.connect("runtime").await.unwrap();
@@ -268,7 +243,7 @@ async fn a_slow_server_makes_commits_and_pushes_slower_but_they_succeed_and_arri
         proxy.set_delay(DELAY);
 
         let started = Instant::now();
-        let pod = Pod::sync(&proxy.url()).await;
+        let pod = sync_pod(&proxy.url()).await;
         let boot = started.elapsed();
         create_notes(&pod.turso).await;
         let started = Instant::now();
@@ -349,7 +324,7 @@ async fn a_wrong_token_fails_init_and_a_rotated_server_token_keeps_commits_local
         host.shutdown().await;
 
         // The right token: the pod works.
-        let pod = Pod::boot(&multi_tenant_yaml(&url, RIGHT)).await;
+        let pod = pod(&multi_tenant_yaml(&url, RIGHT)).await;
         create_notes(&pod.turso).await;
         insert(&pod.turso, 1).await.unwrap();
         assert_eq!(pod.turso.health().await.sync.last_error, None);
@@ -386,7 +361,7 @@ async fn a_server_answering_503_keeps_commits_local_logs_without_the_token_and_r
         let server = SyncServer::start(&server_db(root.path()));
         let proxy = FaultProxy::start(addr_of(&server.url())).await;
         let url = proxy.url();
-        let pod = Pod::sync(&url).await;
+        let pod = sync_pod(&url).await;
         create_notes(&pod.turso).await;
         insert(&pod.turso, 1).await.unwrap();
 

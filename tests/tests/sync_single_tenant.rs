@@ -4,37 +4,17 @@
 
 use std::path::Path;
 
-use host_harness::Host;
 use plugin_api::{params, ErrorCode, TransactionKind, TransactionOptions, TursoService};
-use turso_plugin_tests::{turso_manifest, PluginDir, SyncServer, TURSO};
+use turso_plugin_tests::{turso_manifest, PluginDir, Pod, SyncServer, TURSO};
 
-/// One pod: a host with plugin-turso in sync mode on its own replica.
-struct Pod {
-    dir: PluginDir,
-    host: Host,
-    turso: TursoService,
-}
-
-impl Pod {
-    async fn boot(dir: PluginDir, url: &str) -> Self {
-        dir.write(
-            "plugin-turso",
-            &turso_manifest(
-                &dir.data("replica.db"),
-                &format!("mode: sync\nsync:\n  url: \"{url}\"\n"),
-            ),
-        );
-        let host = dir.boot().await;
-        let turso = host
-            .get_turso(TURSO)
-            .unwrap_or_else(|| panic!("plugin-turso did not load: {:?}", host.reports()));
-        Self { dir, host, turso }
-    }
-
-    async fn stop(self) -> PluginDir {
-        self.host.shutdown().await;
-        self.dir
-    }
+/// A pod in single-tenant sync mode against `url`, replica `replica.db`.
+async fn sync_pod(dir: PluginDir, url: &str) -> Pod {
+    Pod::boot(
+        dir,
+        "replica.db",
+        &format!("mode: sync\nsync:\n  url: \"{url}\"\n"),
+    )
+    .await
 }
 
 async fn create_notes(turso: &TursoService) {
@@ -83,8 +63,8 @@ fn server_db(dir: &Path) -> std::path::PathBuf {
 async fn a_row_committed_by_one_pod_is_read_by_another_after_pull() {
     let root = tempfile::tempdir().unwrap();
     let server = SyncServer::start(&server_db(root.path()));
-    let a = Pod::boot(PluginDir::new(), &server.url()).await;
-    let b = Pod::boot(PluginDir::new(), &server.url()).await;
+    let a = sync_pod(PluginDir::new(), &server.url()).await;
+    let b = sync_pod(PluginDir::new(), &server.url()).await;
 
     create_notes(&a.turso).await;
     insert_note(&a.turso, 1, "from a").await;
@@ -114,7 +94,7 @@ async fn a_row_committed_by_one_pod_is_read_by_another_after_pull() {
 async fn push_after_commit_makes_a_commit_survive_losing_the_replica() {
     let root = tempfile::tempdir().unwrap();
     let server = SyncServer::start(&server_db(root.path()));
-    let pod = Pod::boot(PluginDir::new(), &server.url()).await;
+    let pod = sync_pod(PluginDir::new(), &server.url()).await;
     create_notes(&pod.turso).await;
     insert_note(&pod.turso, 1, "durable").await;
     let dir = pod.stop().await;
@@ -130,7 +110,7 @@ async fn push_after_commit_makes_a_commit_survive_losing_the_replica() {
             std::fs::remove_file(entry.path()).unwrap();
         }
     }
-    let pod = Pod::boot(dir, &server.url()).await;
+    let pod = sync_pod(dir, &server.url()).await;
     assert_eq!(bodies(&pod.turso).await, ["durable"]);
     pod.stop().await;
 }
@@ -139,7 +119,7 @@ async fn push_after_commit_makes_a_commit_survive_losing_the_replica() {
 async fn commits_during_an_outage_succeed_and_reach_the_server_once_it_is_back() {
     let root = tempfile::tempdir().unwrap();
     let mut server = SyncServer::start(&server_db(root.path()));
-    let a = Pod::boot(PluginDir::new(), &server.url()).await;
+    let a = sync_pod(PluginDir::new(), &server.url()).await;
     create_notes(&a.turso).await;
     insert_note(&a.turso, 1, "before").await;
 
@@ -155,7 +135,7 @@ async fn commits_during_an_outage_succeed_and_reach_the_server_once_it_is_back()
     db_a.push().await.unwrap();
     assert!(a.turso.health().await.sync.last_error.is_none());
 
-    let b = Pod::boot(PluginDir::new(), &server.url()).await;
+    let b = sync_pod(PluginDir::new(), &server.url()).await;
     assert_eq!(bodies(&b.turso).await, ["before", "during"]);
     a.stop().await;
     b.stop().await;
@@ -165,7 +145,7 @@ async fn commits_during_an_outage_succeed_and_reach_the_server_once_it_is_back()
 async fn concurrent_runs_as_deferred_and_ddl_works_in_sync_mode() {
     let root = tempfile::tempdir().unwrap();
     let server = SyncServer::start(&server_db(root.path()));
-    let pod = Pod::boot(PluginDir::new(), &server.url()).await;
+    let pod = sync_pod(PluginDir::new(), &server.url()).await;
     // Under MVCC this DDL would fail with TURSO_DDL_IN_CONCURRENT; on a
     // replica the transaction is `deferred`, so it works.
     pod.turso
@@ -217,7 +197,7 @@ async fn an_unreachable_sync_server_fails_init_clearly_without_crashing_the_host
 async fn concurrent_writers_on_one_replica_are_retried_and_all_commit() {
     let root = tempfile::tempdir().unwrap();
     let server = SyncServer::start(&server_db(root.path()));
-    let pod = Pod::boot(PluginDir::new(), &server.url()).await;
+    let pod = sync_pod(PluginDir::new(), &server.url()).await;
     create_notes(&pod.turso).await;
     let tasks: Vec<_> = (0..4)
         .map(|t| {
@@ -233,7 +213,7 @@ async fn concurrent_writers_on_one_replica_are_retried_and_all_commit() {
         task.await.unwrap();
     }
     assert_eq!(bodies(&pod.turso).await.len(), 100);
-    let other = Pod::boot(PluginDir::new(), &server.url()).await;
+    let other = sync_pod(PluginDir::new(), &server.url()).await;
     assert_eq!(
         bodies(&other.turso).await.len(),
         100,
