@@ -47,6 +47,24 @@ pub enum ErrorCode {
     Io,
     /// Code in the plugin panicked; the call was turned into this error.
     Panicked,
+    /// A row has no column of that name or index.
+    NoSuchColumn,
+    /// A value does not convert to the type asked for (e.g. `Row::get::<i64>`
+    /// on text, or a `u64` above `i64::MAX`).
+    TypeMismatch,
+    /// The engine refused a call made in the wrong state (a misuse of the
+    /// API that is not a bind or SQL error).
+    Misuse,
+    /// The database (or replica) is read-only.
+    Readonly,
+    /// An existing plain SQLite database would be converted to MVCC for
+    /// good; opt in with `convertToMvcc` / `TURSO_CONVERT_TO_MVCC=1`.
+    NotMvcc,
+    /// A replica was created for another sync URL than the one configured.
+    ReplicaMismatch,
+    /// A sync-engine call (push, pull, bootstrap) took longer than
+    /// `syncTimeoutMs`.
+    SyncTimeout,
     /// Any other engine or internal failure.
     Internal,
     /// A code this build does not know, kept as sent.
@@ -74,35 +92,51 @@ impl ErrorCode {
             Self::Sync => "TURSO_SYNC_ERROR",
             Self::Io => "TURSO_IO_ERROR",
             Self::Panicked => "PLUGIN_PANICKED",
+            Self::NoSuchColumn => "TURSO_NO_SUCH_COLUMN",
+            Self::TypeMismatch => "TURSO_TYPE_MISMATCH",
+            Self::Misuse => "TURSO_MISUSE",
+            Self::Readonly => "TURSO_READONLY",
+            Self::NotMvcc => "TURSO_NOT_MVCC",
+            Self::ReplicaMismatch => "TURSO_REPLICA_MISMATCH",
+            Self::SyncTimeout => "TURSO_SYNC_TIMEOUT",
             Self::Internal => "TURSO_INTERNAL",
             Self::Other(code) => code,
         }
     }
 
+    /// Every code this build knows, in declaration order.
+    pub const KNOWN: [ErrorCode; 25] = [
+        ErrorCode::InvalidNamespace,
+        ErrorCode::InvalidMode,
+        ErrorCode::SyncUrlRequired,
+        ErrorCode::InvalidRetry,
+        ErrorCode::InvalidConfig,
+        ErrorCode::Sql,
+        ErrorCode::Bind,
+        ErrorCode::Constraint,
+        ErrorCode::Busy,
+        ErrorCode::Conflict,
+        ErrorCode::DdlInConcurrent,
+        ErrorCode::Unsupported,
+        ErrorCode::TransactionFinished,
+        ErrorCode::Closed,
+        ErrorCode::Sync,
+        ErrorCode::Io,
+        ErrorCode::Panicked,
+        ErrorCode::NoSuchColumn,
+        ErrorCode::TypeMismatch,
+        ErrorCode::Misuse,
+        ErrorCode::Readonly,
+        ErrorCode::NotMvcc,
+        ErrorCode::ReplicaMismatch,
+        ErrorCode::SyncTimeout,
+        ErrorCode::Internal,
+    ];
+
     /// Parses a code sent across the boundary; unknown strings give
     /// [`ErrorCode::Other`].
     pub fn from_code(code: &str) -> Self {
-        const KNOWN: [ErrorCode; 18] = [
-            ErrorCode::InvalidNamespace,
-            ErrorCode::InvalidMode,
-            ErrorCode::SyncUrlRequired,
-            ErrorCode::InvalidRetry,
-            ErrorCode::InvalidConfig,
-            ErrorCode::Sql,
-            ErrorCode::Bind,
-            ErrorCode::Constraint,
-            ErrorCode::Busy,
-            ErrorCode::Conflict,
-            ErrorCode::DdlInConcurrent,
-            ErrorCode::Unsupported,
-            ErrorCode::TransactionFinished,
-            ErrorCode::Closed,
-            ErrorCode::Sync,
-            ErrorCode::Io,
-            ErrorCode::Panicked,
-            ErrorCode::Internal,
-        ];
-        KNOWN
+        Self::KNOWN
             .into_iter()
             .find(|known| known.as_str() == code)
             .unwrap_or_else(|| Self::Other(code.to_owned()))
@@ -178,14 +212,12 @@ mod tests {
 
     #[test]
     fn codes_round_trip_through_their_strings() {
-        for code in [
-            ErrorCode::InvalidNamespace,
-            ErrorCode::Conflict,
-            ErrorCode::Panicked,
-            ErrorCode::Internal,
-        ] {
+        for code in ErrorCode::KNOWN {
             assert_eq!(ErrorCode::from_code(code.as_str()), code);
         }
+        let distinct: std::collections::HashSet<&str> =
+            ErrorCode::KNOWN.iter().map(ErrorCode::as_str).collect();
+        assert_eq!(distinct.len(), ErrorCode::KNOWN.len());
         assert_eq!(
             ErrorCode::from_code("NEWER_CODE"),
             ErrorCode::Other("NEWER_CODE".into())

@@ -1,6 +1,212 @@
-//! Tiny facts about SQL text that callers and providers both need.
+//! What SQL text says, read with the engine's own parser (`turso_parser`,
+//! the parser inside the `turso` engine, same version): how many
+//! statements a string holds, what each one does, and how many values it
+//! binds.
+//!
+//! Callers and providers both need these facts: a provider refuses a
+//! multi-statement string in `prepare` and binds exactly the right number
+//! of values; a CLI runs every statement of a script and picks the
+//! transaction kind from what the statements do, not from their first
+//! keyword.
+//!
+//! ```
+//! use plugin_api::sql::{split, StatementKind};
+//!
+//! let script = split("/* setup */ CREATE TABLE t(a); INSERT INTO t VALUES (?1, :b) RETURNING a;").unwrap();
+//! assert_eq!(script.len(), 2);
+//! assert_eq!(script[0].kind, StatementKind::Schema);
+//! assert_eq!(script[1].kind, StatementKind::Write);
+//! assert_eq!(script[1].parameter_count, 2);
+//! ```
+
+use std::collections::HashSet;
+
+use turso_parser::ast::{Cmd, Stmt};
+use turso_parser::lexer::Lexer;
+use turso_parser::parser::Parser;
+use turso_parser::token::TokenType;
+
+use crate::error::{Error, ErrorCode, Result};
+
+/// What a statement does, as the parser reads it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum StatementKind {
+    /// Reads only: `SELECT`, `VALUES`, `EXPLAIN …`.
+    Query,
+    /// Changes rows: `INSERT`, `UPDATE`, `DELETE` (with or without `WITH`
+    /// or `RETURNING`).
+    Write,
+    /// Changes the schema or its statistics: `CREATE …`, `DROP …`,
+    /// `ALTER TABLE`, `ANALYZE`, `REINDEX`. Under MVCC these need an
+    /// `exclusive` transaction.
+    Schema,
+    /// Controls a transaction: `BEGIN`, `COMMIT`, `ROLLBACK`, `SAVEPOINT`,
+    /// `RELEASE`.
+    Transaction,
+    /// A `PRAGMA`, reading (`PRAGMA x`) or setting (`PRAGMA x = v`).
+    Pragma,
+    /// Anything else (`ATTACH`, `DETACH`, `VACUUM`, …).
+    Other,
+}
+
+impl StatementKind {
+    /// Whether statements of this kind need an `exclusive` transaction
+    /// under MVCC (`BEGIN CONCURRENT` refuses them).
+    pub fn needs_exclusive(self) -> bool {
+        matches!(self, Self::Schema)
+    }
+
+    fn of(cmd: &Cmd) -> Self {
+        let stmt = match cmd {
+            Cmd::Explain(_) | Cmd::ExplainQueryPlan { .. } => return Self::Query,
+            Cmd::Stmt(stmt) => stmt,
+        };
+        match stmt {
+            Stmt::Select(_) => Self::Query,
+            Stmt::Insert { .. } | Stmt::Update(_) | Stmt::Delete { .. } => Self::Write,
+            Stmt::AlterTable(_)
+            | Stmt::Analyze { .. }
+            | Stmt::CreateIndex { .. }
+            | Stmt::CreateTable { .. }
+            | Stmt::CreateTrigger { .. }
+            | Stmt::CreateView { .. }
+            | Stmt::CreateMaterializedView { .. }
+            | Stmt::CreateVirtualTable(_)
+            | Stmt::CreateType { .. }
+            | Stmt::CreateDomain { .. }
+            | Stmt::CreateSequence { .. }
+            | Stmt::DropIndex { .. }
+            | Stmt::DropTable { .. }
+            | Stmt::DropTrigger { .. }
+            | Stmt::DropView { .. }
+            | Stmt::DropType { .. }
+            | Stmt::DropDomain { .. }
+            | Stmt::DropSequence { .. }
+            | Stmt::Reindex { .. } => Self::Schema,
+            Stmt::Begin { .. }
+            | Stmt::Commit { .. }
+            | Stmt::Rollback { .. }
+            | Stmt::Savepoint { .. }
+            | Stmt::Release { .. } => Self::Transaction,
+            Stmt::Pragma { .. } => Self::Pragma,
+            _ => Self::Other,
+        }
+    }
+}
+
+/// One statement of a SQL string.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SqlStatement<'a> {
+    /// The statement's text: leading blanks and `;` removed, trailing
+    /// blanks removed; its trailing `;` (and a comment after it) kept.
+    pub text: &'a str,
+    /// What it does.
+    pub kind: StatementKind,
+    /// How many values it binds: the highest parameter index, as SQLite
+    /// counts it (`?` takes the next index, `?N` is index N, a named
+    /// parameter takes the next index the first time it appears).
+    pub parameter_count: usize,
+}
+
+/// Splits `sql` into its statements. Blank text and comments alone give
+/// none.
+///
+/// # Errors
+///
+/// `TURSO_SQL_ERROR` when the text does not parse.
+pub fn split(sql: &str) -> Result<Vec<SqlStatement<'_>>> {
+    let mut parser = Parser::new(sql.as_bytes());
+    let mut out = Vec::new();
+    let mut start = 0;
+    loop {
+        let cmd = match parser.next_cmd() {
+            Ok(Some(cmd)) => cmd,
+            Ok(None) => return Ok(out),
+            Err(err) => {
+                return Err(Error::new(
+                    ErrorCode::Sql,
+                    format!("the SQL does not parse: {err}"),
+                ))
+            }
+        };
+        let end = parser.offset().min(sql.len());
+        let text = sql
+            .get(start..end)
+            .unwrap_or_default()
+            .trim_start_matches(|c: char| c.is_whitespace() || c == ';')
+            .trim_end();
+        out.push(SqlStatement {
+            text,
+            kind: StatementKind::of(&cmd),
+            parameter_count: parameter_count(text),
+        });
+        start = end;
+    }
+}
+
+/// The one statement of `sql`, for `prepare`.
+///
+/// # Errors
+///
+/// `TURSO_SQL_ERROR` when the text does not parse, holds no statement, or
+/// holds more than one (run scripts with `exec`).
+pub fn single(sql: &str) -> Result<SqlStatement<'_>> {
+    let mut statements = split(sql)?;
+    match statements.len() {
+        1 => Ok(statements.remove(0)),
+        0 => Err(Error::new(
+            ErrorCode::Sql,
+            "the SQL holds no statement (only blanks or comments)",
+        )),
+        n => Err(Error::new(
+            ErrorCode::Sql,
+            format!(
+                "the SQL holds {n} statements where one is expected; run a script with exec, or prepare each statement"
+            ),
+        )),
+    }
+}
+
+/// The number of values `text` binds (see
+/// [`SqlStatement::parameter_count`]). Text the lexer cannot read counts
+/// what it read up to there; the engine reports the error itself.
+fn parameter_count(text: &str) -> usize {
+    let mut next = 0usize;
+    let mut highest = 0usize;
+    let mut named: HashSet<&[u8]> = HashSet::new();
+    for token in Lexer::new(text.as_bytes()).map_while(std::result::Result::ok) {
+        if token.token_type != TokenType::TK_VARIABLE {
+            continue;
+        }
+        let value = token.value;
+        match value {
+            b"?" => {
+                next += 1;
+                highest = highest.max(next);
+            }
+            [b'?', digits @ ..] => {
+                let index = std::str::from_utf8(digits)
+                    .ok()
+                    .and_then(|d| d.parse::<usize>().ok())
+                    .unwrap_or(0);
+                next = next.max(index);
+                highest = highest.max(index);
+            }
+            _ => {
+                if named.insert(value) {
+                    next += 1;
+                    highest = highest.max(next);
+                }
+            }
+        }
+    }
+    highest
+}
 
 /// The first keyword of `sql`, uppercased (`""` when there is none).
+/// Comments are not skipped: prefer [`split`] to learn what a statement
+/// does.
 pub fn first_keyword(sql: &str) -> String {
     sql.trim_start()
         .split(|c: char| c.is_whitespace() || c == '(' || c == ';')
@@ -9,27 +215,85 @@ pub fn first_keyword(sql: &str) -> String {
         .to_ascii_uppercase()
 }
 
-/// Whether `sql` changes the schema (`CREATE`, `DROP`, `ALTER`): the
-/// statements that need an `exclusive` transaction under MVCC.
+/// Whether `sql` (one statement) changes the schema: the statements that
+/// need an `exclusive` transaction under MVCC. Text that does not parse is
+/// not DDL.
 pub fn is_ddl(sql: &str) -> bool {
-    matches!(first_keyword(sql).as_str(), "CREATE" | "DROP" | "ALTER")
+    split(sql)
+        .map(|statements| statements.iter().any(|s| s.kind.needs_exclusive()))
+        .unwrap_or(false)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    fn kinds(sql: &str) -> Vec<StatementKind> {
+        split(sql).unwrap().iter().map(|s| s.kind).collect()
+    }
+
     #[test]
-    fn ddl_is_recognised_by_its_first_keyword() {
-        assert!(is_ddl("  create table t(a)"));
-        assert!(is_ddl("DROP INDEX i"));
-        assert!(is_ddl("Alter TABLE t ADD b"));
-        assert!(!is_ddl("INSERT INTO t VALUES (1)"));
-        assert!(!is_ddl("select 'create'"));
+    fn statements_are_split_by_the_parser_not_by_semicolons() {
+        let script = "INSERT INTO t VALUES ('a;b'); -- c;\n SELECT \";\" FROM t;;\n/* x; */ DELETE FROM t";
+        let statements = split(script).unwrap();
+        assert_eq!(statements.len(), 3);
+        assert!(statements[0].text.starts_with("INSERT INTO t VALUES ('a;b');"));
+        assert!(statements[2].text.ends_with("DELETE FROM t"));
         assert_eq!(
-            first_keyword("\n with x as (select 1) select * from x"),
-            "WITH"
+            kinds(script),
+            [
+                StatementKind::Write,
+                StatementKind::Query,
+                StatementKind::Write
+            ]
         );
-        assert_eq!(first_keyword(""), "");
+    }
+
+    #[test]
+    fn a_trigger_body_stays_one_statement() {
+        let sql = "CREATE TRIGGER tr AFTER INSERT ON t BEGIN INSERT INTO u VALUES (1); DELETE FROM v; END; SELECT 1";
+        assert_eq!(kinds(sql), [StatementKind::Schema, StatementKind::Query]);
+    }
+
+    #[test]
+    fn kinds_come_from_what_the_statement_does() {
+        assert_eq!(kinds("/* c */ CREATE TABLE t(a)"), [StatementKind::Schema]);
+        assert_eq!(kinds("ANALYZE"), [StatementKind::Schema]);
+        assert_eq!(
+            kinds("WITH x AS (SELECT 1) INSERT INTO t SELECT * FROM x"),
+            [StatementKind::Write]
+        );
+        assert_eq!(
+            kinds("INSERT INTO t VALUES (1) RETURNING *"),
+            [StatementKind::Write]
+        );
+        assert_eq!(
+            kinds("BEGIN; COMMIT"),
+            [StatementKind::Transaction, StatementKind::Transaction]
+        );
+        assert_eq!(kinds("PRAGMA journal_mode"), [StatementKind::Pragma]);
+        assert_eq!(kinds("EXPLAIN SELECT 1"), [StatementKind::Query]);
+        assert!(is_ddl("-- make it\nDROP TABLE t"));
+        assert!(!is_ddl("SELECT 'create table'"));
+    }
+
+    #[test]
+    fn parameters_are_counted_as_sqlite_counts_them() {
+        let count = |sql: &str| single(sql).unwrap().parameter_count;
+        assert_eq!(count("SELECT 1"), 0);
+        assert_eq!(count("SELECT ?, ?"), 2);
+        assert_eq!(count("SELECT ?1, ?2, ?1"), 2);
+        assert_eq!(count("SELECT ?3"), 3);
+        assert_eq!(count("SELECT :a, :b, :a"), 2);
+        assert_eq!(count("SELECT ?2, ?"), 3);
+        assert_eq!(count("SELECT '?', \"?\" -- ?\n"), 0);
+    }
+
+    #[test]
+    fn single_refuses_none_and_several_with_the_sql_code() {
+        for sql in ["", "  -- only a comment", "SELECT 1; SELECT 2", "SELEC 1"] {
+            assert_eq!(single(sql).unwrap_err().code(), &ErrorCode::Sql, "{sql}");
+        }
+        assert_eq!(single("SELECT 1;;").unwrap().text, "SELECT 1;;");
     }
 }

@@ -110,13 +110,13 @@ pub trait FromValue: Sized {
     ///
     /// # Errors
     ///
-    /// [`ErrorCode::Internal`] when the value has another type.
+    /// [`ErrorCode::TypeMismatch`] when the value has another type.
     fn from_value(value: &Value) -> Result<Self>;
 }
 
 fn wrong_type(want: &str, got: &Value) -> Error {
     Error::new(
-        ErrorCode::Internal,
+        ErrorCode::TypeMismatch,
         format!("expected {want}, the column holds {got:?}"),
     )
 }
@@ -229,13 +229,27 @@ impl Row {
     ///
     /// # Errors
     ///
-    /// [`ErrorCode::Internal`] when there is no such column or its value
-    /// has another type.
+    /// [`ErrorCode::NoSuchColumn`] when there is no such column,
+    /// [`ErrorCode::TypeMismatch`] (naming the column) when its value has
+    /// another type.
     pub fn get<T: FromValue>(&self, index: impl ColumnIndex) -> Result<T> {
-        let position = index
-            .index_in(&self.columns)
-            .ok_or_else(|| Error::new(ErrorCode::Internal, "no such column in this row"))?;
-        T::from_value(&self.values[position])
+        let position = index.index_in(&self.columns).ok_or_else(|| {
+            Error::new(
+                ErrorCode::NoSuchColumn,
+                format!(
+                    "no such column in this row (columns: {})",
+                    self.columns.join(", ")
+                ),
+            )
+        })?;
+        let value = self.values.get(position).unwrap_or(&Value::Null);
+        T::from_value(value).map_err(|err| {
+            let name = self.columns.get(position).map_or("?", String::as_str);
+            Error::new(
+                err.code().clone(),
+                format!("column {name:?}: {}", err.message()),
+            )
+        })
     }
 }
 
