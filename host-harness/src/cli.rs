@@ -102,8 +102,8 @@ fn print_json(value: &Json) {
 
 fn report_failures(host: &Host) {
     for report in host.reports() {
-        if let Some(code) = report.code() {
-            eprintln!("plugin {}: {code}", report.name);
+        if let Some(line) = report.failure_line() {
+            eprintln!("plugin {}: {line}", report.name);
         }
     }
 }

@@ -70,10 +70,12 @@ impl fmt::Display for LoadErrorCode {
     }
 }
 
-/// A plugin load failure: a code and a one-line message saying what to do.
+/// A plugin load failure: a code, the plugin's own code when its `init`
+/// failed, and a one-line message saying what to do.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LoadError {
     code: LoadErrorCode,
+    plugin_code: Option<String>,
     message: String,
 }
 
@@ -82,13 +84,30 @@ impl LoadError {
     pub fn new(code: LoadErrorCode, message: impl Into<String>) -> Self {
         Self {
             code,
+            plugin_code: None,
             message: message.into(),
+        }
+    }
+
+    /// The error of a plugin whose `init` failed with `err`: code
+    /// `PLUGIN_INIT_FAILED`, the plugin's own code kept beside it.
+    pub fn init_failed(err: &plugin_api::Error) -> Self {
+        Self {
+            code: LoadErrorCode::InitFailed,
+            plugin_code: Some(err.code().as_str().to_owned()),
+            message: err.message().to_owned(),
         }
     }
 
     /// The stable code.
     pub fn code(&self) -> LoadErrorCode {
         self.code
+    }
+
+    /// The plugin's own code (e.g. `TURSO_SYNC_URL_REQUIRED`) when its
+    /// `init` failed.
+    pub fn plugin_code(&self) -> Option<&str> {
+        self.plugin_code.as_deref()
     }
 
     /// The message (wording may change).
@@ -98,8 +117,13 @@ impl LoadError {
 }
 
 impl fmt::Display for LoadError {
+    /// `CODE: message`, or `CODE (PLUGIN_CODE): message` when the plugin
+    /// gave its own code.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}: {}", self.code, self.message)
+        match &self.plugin_code {
+            Some(plugin) => write!(f, "{} ({plugin}): {}", self.code, self.message),
+            None => write!(f, "{}: {}", self.code, self.message),
+        }
     }
 }
 

@@ -97,6 +97,10 @@ pub enum PluginState {
     Failed {
         /// The stable code.
         code: String,
+        /// The plugin's own code when its `init` failed (e.g.
+        /// `TURSO_SYNC_URL_REQUIRED`).
+        #[serde(rename = "pluginCode", skip_serializing_if = "Option::is_none")]
+        plugin_code: Option<String>,
         /// Why.
         reason: String,
     },
@@ -123,7 +127,11 @@ impl PluginReport {
             | LoadErrorCode::DependencyMissing
             | LoadErrorCode::DependencyCycle
             | LoadErrorCode::DependencyFailed => PluginState::Skipped { code, reason },
-            _ => PluginState::Failed { code, reason },
+            _ => PluginState::Failed {
+                code,
+                plugin_code: error.plugin_code().map(str::to_owned),
+                reason,
+            },
         };
         Self { name, dir, state }
     }
@@ -134,6 +142,35 @@ impl PluginReport {
             PluginState::Skipped { code, .. } | PluginState::Failed { code, .. } => Some(code),
             _ => None,
         }
+    }
+
+    /// The plugin's own code, when its `init` failed with one.
+    pub fn plugin_code(&self) -> Option<&str> {
+        match &self.state {
+            PluginState::Failed { plugin_code, .. } => plugin_code.as_deref(),
+            _ => None,
+        }
+    }
+
+    /// Why it was skipped or failed.
+    pub fn reason(&self) -> Option<&str> {
+        match &self.state {
+            PluginState::Skipped { reason, .. } | PluginState::Failed { reason, .. } => {
+                Some(reason)
+            }
+            _ => None,
+        }
+    }
+
+    /// The one line a person reads: `CODE: reason`, or
+    /// `CODE (PLUGIN_CODE): reason`; `None` for a plugin that loaded or was
+    /// disabled.
+    pub fn failure_line(&self) -> Option<String> {
+        let (code, reason) = (self.code()?, self.reason().unwrap_or_default());
+        Some(match self.plugin_code() {
+            Some(plugin) => format!("{code} ({plugin}): {reason}"),
+            None => format!("{code}: {reason}"),
+        })
     }
 }
 
@@ -243,7 +280,7 @@ impl PluginLoader {
                     host.loaded.push((manifest.name, instance));
                 }
                 Err(error) => {
-                    tracing::error!(plugin = %manifest.name, code = %error.code(), "{}", error.message());
+                    tracing::error!(plugin = %manifest.name, code = %error.code(), plugin_code = error.plugin_code().unwrap_or("-"), "{}", error.message());
                     failed.insert(manifest.name.clone());
                     host.reports.push(PluginReport::with_error(
                         manifest.name,
@@ -283,9 +320,7 @@ impl PluginLoader {
                 let provided = instance.provides();
                 return Ok((instance, provided));
             }
-            Ok(Err(err)) => {
-                LoadError::new(LoadErrorCode::InitFailed, format!("init failed: {err}"))
-            }
+            Ok(Err(err)) => LoadError::init_failed(&err),
             Err(_) => LoadError::new(
                 LoadErrorCode::InitTimeout,
                 format!("init did not finish within {:?}", self.init_timeout),

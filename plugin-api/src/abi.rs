@@ -230,12 +230,14 @@ pub type FfiTransactionBox = FfiTransaction_TO<'static, RBox<()>>;
 pub trait FfiTursoService: Send + Sync {
     fn connect(&self, namespace: RString) -> FfiFuture<FfiResult<FfiDatabaseBox>>;
     /// `attempt` is 0 for a first attempt and counts retries after a
-    /// busy/conflict failure, so the provider can give retries priority.
+    /// busy/conflict failure, so the provider can give retries priority;
+    /// `max_wait_ms` bounds the wait for admission (then `TURSO_BUSY`).
     fn begin(
         &self,
         kind: FfiTransactionKind,
         namespace: RString,
         attempt: u32,
+        max_wait_ms: u64,
     ) -> FfiFuture<FfiResult<FfiTransactionBox>>;
     /// Health as JSON (see [`crate::Health`]).
     fn health(&self) -> FfiFuture<RString>;

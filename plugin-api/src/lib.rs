@@ -52,6 +52,7 @@ mod health;
 pub mod host;
 mod options;
 pub mod provider;
+mod retry;
 pub mod service;
 pub mod sql;
 mod value;

@@ -92,12 +92,15 @@ pub trait TursoProvider: Send + Sync + 'static {
     fn connect(&self, namespace: String) -> impl Future<Output = Result<Self::Database>> + Send;
     /// Begins a transaction of `kind` in `namespace`. `attempt` is 0 for a
     /// first attempt and counts retries after busy/conflict failures; a
-    /// provider should let retries make progress ahead of new work.
+    /// provider should let retries make progress ahead of new work. It
+    /// waits at most `max_wait` to be admitted, then fails with
+    /// `TURSO_BUSY`.
     fn begin(
         &self,
         kind: TransactionKind,
         namespace: String,
         attempt: u32,
+        max_wait: Duration,
     ) -> impl Future<Output = Result<Self::Transaction>> + Send;
     /// Checks and reports health.
     fn health(&self) -> impl Future<Output = Health> + Send;
@@ -269,11 +272,13 @@ impl<P: TursoProvider> FfiTursoService for ServiceAdapter<P> {
         kind: FfiTransactionKind,
         namespace: RString,
         attempt: u32,
+        max_wait_ms: u64,
     ) -> FfiFuture<FfiResult<FfiTransactionBox>> {
         let p = Arc::clone(&self.0);
         ffi_call(async move {
+            let max_wait = Duration::from_millis(max_wait_ms);
             let tx = p
-                .begin(kind.into(), namespace.into_string(), attempt)
+                .begin(kind.into(), namespace.into_string(), attempt, max_wait)
                 .await?;
             Ok(FfiTransaction_TO::from_value(
                 TransactionAdapter(Arc::new(tx)),

@@ -4,6 +4,7 @@
 use std::fmt;
 use std::future::Future;
 use std::sync::Arc;
+use std::time::Duration;
 
 use abi_stable::std_types::RString;
 
@@ -14,6 +15,7 @@ use crate::abi::{
 use crate::error::{Error, ErrorCode, Result};
 use crate::health::{Health, SyncStats};
 use crate::options::{Mode, TransactionOptions};
+use crate::retry::RetryBudget;
 use crate::value::{Row, RunResult, Value};
 
 /// The Turso service another plugin provides, fetched with
@@ -61,28 +63,33 @@ impl TursoService {
     }
 
     /// Begins a transaction by hand. Prefer [`TursoService::transaction`],
-    /// which commits, rolls back and retries for you.
+    /// which commits, rolls back and retries for you. Admission waits at
+    /// most the wait budget of `options` (see the README's retry budget).
     ///
     /// # Errors
     ///
     /// `INVALID_TURSO_NAMESPACE`, `INVALID_TURSO_RETRY`, `TURSO_BUSY`,
     /// `TURSO_CLOSED`.
     pub async fn begin(&self, options: &TransactionOptions) -> Result<Transaction> {
-        self.begin_attempt(options, 0).await
+        options.validate()?;
+        let budget = RetryBudget::new(options);
+        self.begin_attempt(options, 0, budget.wait()).await
     }
 
     async fn begin_attempt(
         &self,
         options: &TransactionOptions,
         attempt: u32,
+        max_wait: Duration,
     ) -> Result<Transaction> {
-        options.validate()?;
+        let max_wait_ms = u64::try_from(max_wait.as_millis()).unwrap_or(u64::MAX);
         let tx = self
             .inner
             .begin(
                 options.kind.into(),
                 options.namespace.as_str().into(),
                 attempt,
+                max_wait_ms,
             )
             .await;
         from_ffi_result::<FfiTransactionBox, FfiTransactionBox>(tx).map(Transaction::from_ffi)
@@ -90,9 +97,12 @@ impl TursoService {
 
     /// Runs `body` in a transaction: begins, runs it, commits; rolls back
     /// when it fails; and runs the whole of it again on `TURSO_BUSY` or
-    /// `TURSO_CONFLICT`, up to `max_retries` more times, waiting
-    /// between attempts with exponential backoff from `retry_delay_ms`
-    /// (doubling per retry, with jitter).
+    /// `TURSO_CONFLICT`, up to `max_retries` more times: the first retry at
+    /// once and admitted alone, later ones after an exponential, jittered
+    /// back-off from `retry_delay_ms`. An attempt that waits its whole wait
+    /// budget (`max(retry_delay_ms × 2^max_retries, 20 ms)`) for a turn
+    /// while no other transaction finishes ends the call with
+    /// `TURSO_BUSY` at once.
     ///
     /// `body` gets a handle to the open transaction; it must not keep it
     /// past its future.
@@ -113,8 +123,8 @@ impl TursoService {
     /// # Errors
     ///
     /// The error of the last attempt: `body`'s own, or the commit's. When
-    /// retries run out it is `TURSO_BUSY` or `TURSO_CONFLICT`, and the
-    /// transaction was rolled back.
+    /// retries or the wait budget run out it is `TURSO_BUSY` or
+    /// `TURSO_CONFLICT`, and the transaction was rolled back.
     pub async fn transaction<T, F, Fut>(
         &self,
         options: TransactionOptions,
@@ -125,19 +135,24 @@ impl TursoService {
         Fut: Future<Output = Result<T>>,
     {
         options.validate()?;
-        let mut attempt: i64 = 0;
+        let budget = RetryBudget::new(&options);
+        let mut attempt: u32 = 0;
         loop {
-            let retry = u32::try_from(attempt).unwrap_or(u32::MAX);
-            let outcome = self.attempt(&options, retry, &mut body).await;
+            let outcome = self
+                .attempt(&options, attempt, budget.wait(), &mut body)
+                .await;
             match outcome {
-                Err(err) if err.is_retryable() && attempt < options.max_retries => {
+                Err(Failure::Stalled(err)) => return Err(err),
+                Err(Failure::Failed(err)) if err.is_retryable() && budget.allows(attempt + 1) => {
                     attempt += 1;
-                    let wait = retry_wait(options.retry_delay_ms, attempt);
-                    if wait > 0 {
-                        self.inner.delay(wait).await;
+                    let sleep = budget.sleep_before(attempt);
+                    if !sleep.is_zero() {
+                        let millis = u64::try_from(sleep.as_millis()).unwrap_or(u64::MAX);
+                        self.inner.delay(millis.max(1)).await;
                     }
                 }
-                other => return other,
+                Err(Failure::Failed(err)) => return Err(err),
+                Ok(value) => return Ok(value),
             }
         }
     }
@@ -145,15 +160,23 @@ impl TursoService {
     async fn attempt<T, F, Fut>(
         &self,
         options: &TransactionOptions,
-        retry: u32,
+        attempt: u32,
+        max_wait: Duration,
         body: &mut F,
-    ) -> Result<T>
+    ) -> std::result::Result<T, Failure>
     where
         F: FnMut(Transaction) -> Fut,
         Fut: Future<Output = Result<T>>,
     {
-        let tx = self.begin_attempt(options, retry).await?;
-        match body(tx.clone()).await {
+        let asked = std::time::Instant::now();
+        let tx = match self.begin_attempt(options, attempt, max_wait).await {
+            Ok(tx) => tx,
+            Err(err) if err.code() == &ErrorCode::Busy && asked.elapsed() >= max_wait => {
+                return Err(Failure::Stalled(err))
+            }
+            Err(err) => return Err(Failure::Failed(err)),
+        };
+        let outcome = match body(tx.clone()).await {
             Ok(value) => match tx.commit().await {
                 Ok(()) => Ok(value),
                 Err(err) => {
@@ -169,7 +192,8 @@ impl TursoService {
                 }
                 Err(err)
             }
-        }
+        };
+        outcome.map_err(Failure::Failed)
     }
 
     /// Closes every database of the service.
@@ -182,40 +206,11 @@ impl TursoService {
     }
 }
 
-/// The wait before retry number `attempt` (1-based), in milliseconds:
-/// exponential backoff (the base delay doubled per retry, capped at 64×)
-/// with jitter over its upper half, so writers that collided spread out
-/// instead of colliding again in lockstep.
-fn retry_wait(base_ms: i64, attempt: i64) -> u64 {
-    let base = u64::try_from(base_ms).unwrap_or(0);
-    let exponent = u32::try_from(attempt.clamp(1, 7) - 1).unwrap_or(0);
-    let ceiling = base.saturating_mul(1 << exponent);
-    if ceiling == 0 {
-        return 0;
-    }
-    ceiling / 2 + jitter(ceiling - ceiling / 2)
-}
-
-/// A cheap pseudo-random number in `0..=max` (xorshift over a per-thread
-/// state seeded from the clock); good enough to spread retries.
-fn jitter(max: u64) -> u64 {
-    use std::cell::Cell;
-    thread_local! {
-        static STATE: Cell<u64> = Cell::new(
-            std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map_or(0x9e37_79b9, |d| d.as_nanos() as u64)
-                | 1,
-        );
-    }
-    STATE.with(|state| {
-        let mut x = state.get();
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        state.set(x);
-        x % (max + 1)
-    })
+/// How an attempt failed: by its own error, or by waiting out the whole
+/// wait budget at the gate (no retry can help then).
+enum Failure {
+    Failed(Error),
+    Stalled(Error),
 }
 
 /// The calls a database handle and a transaction share.
@@ -503,24 +498,5 @@ impl Transaction {
     /// The namespace the transaction runs in.
     pub fn namespace(&self) -> String {
         self.inner.namespace().into_string()
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn retry_wait_grows_with_the_attempt_and_stays_bounded() {
-        for attempt in 1..=5 {
-            let wait = retry_wait(5, attempt);
-            let ceiling = 5u64 << (attempt - 1);
-            assert!(
-                (ceiling / 2..=ceiling).contains(&wait),
-                "{wait} for {attempt}"
-            );
-        }
-        assert!(retry_wait(5, 1000) <= 5 * 64);
-        assert_eq!(retry_wait(0, 3), 0);
     }
 }

@@ -16,12 +16,17 @@
 
 use std::fmt;
 use std::path::PathBuf;
+use std::time::Duration;
 
 use plugin_api::{Error, ErrorCode, Mode, Result};
 use serde_json::Value as Json;
 
 /// The local database path when nothing else is configured.
 pub const DEFAULT_LOCAL_PATH: &str = "./data/turso/runtime.db";
+
+/// How long shutdown waits for calls in flight when nothing else is
+/// configured.
+pub const DEFAULT_SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// A credential: printed as `***` by `Debug` and never logged.
 #[derive(Clone, PartialEq, Eq)]
@@ -60,6 +65,25 @@ pub struct TursoConfig {
     pub local_path: PathBuf,
     /// The sync target in the sync modes.
     pub sync: Option<SyncTarget>,
+    /// Whether an existing plain SQLite database may be converted to MVCC
+    /// for good (`convertToMvcc` / `TURSO_CONVERT_TO_MVCC`; default no).
+    pub convert_to_mvcc: bool,
+    /// How long shutdown waits for calls in flight before it closes
+    /// anyway (`shutdownTimeoutMs` / `TURSO_SHUTDOWN_TIMEOUT_MS`; default
+    /// 5 s).
+    pub shutdown_timeout: Duration,
+}
+
+impl Default for TursoConfig {
+    fn default() -> Self {
+        Self {
+            mode: Mode::Local,
+            local_path: PathBuf::from(DEFAULT_LOCAL_PATH),
+            sync: None,
+            convert_to_mvcc: false,
+            shutdown_timeout: DEFAULT_SHUTDOWN_TIMEOUT,
+        }
+    }
 }
 
 /// Reads one environment variable (a seam for tests).
@@ -121,15 +145,20 @@ impl Resolver<'_> {
         (!value.is_empty()).then(|| value.to_owned())
     }
 
-    /// The config value at a dotted `path` (`sync.url`), as a string.
-    fn config_value(&self, path: &str) -> Result<Option<String>> {
+    /// The config node at a dotted `path` (`sync.url`).
+    fn config_node(&self, path: &str) -> Option<&Json> {
         let mut node = self.config;
         for key in path.split('.') {
-            match node.get(key) {
-                Some(next) => node = next,
-                None => return Ok(None),
-            }
+            node = node.get(key)?;
         }
+        Some(node)
+    }
+
+    /// The config value at a dotted `path`, as a string.
+    fn config_value(&self, path: &str) -> Result<Option<String>> {
+        let Some(node) = self.config_node(path) else {
+            return Ok(None);
+        };
         match node {
             Json::Null => Ok(None),
             Json::String(s) => Ok(self.clean(s)),
@@ -151,6 +180,54 @@ impl Resolver<'_> {
     fn secret(&self, env_name: &str, path: &str) -> Result<Option<Secret>> {
         Ok(self.value(env_name, path)?.map(Secret))
     }
+
+    /// A yes/no setting: the environment (`1`/`true`/`yes`,
+    /// `0`/`false`/`no`), else a config boolean or such a string.
+    fn flag(&self, env_name: &str, path: &str) -> Result<Option<bool>> {
+        let text = match self.env.var(env_name).and_then(|v| self.clean(&v)) {
+            Some(text) => text,
+            None => match self.config_node(path) {
+                Some(Json::Bool(b)) => return Ok(Some(*b)),
+                _ => match self.config_value(path)? {
+                    Some(text) => text,
+                    None => return Ok(None),
+                },
+            },
+        };
+        match text.to_ascii_lowercase().as_str() {
+            "1" | "true" | "yes" | "on" => Ok(Some(true)),
+            "0" | "false" | "no" | "off" => Ok(Some(false)),
+            _ => Err(Error::new(
+                ErrorCode::InvalidConfig,
+                format!("{env_name} / {path} must be true or false, got {text:?}"),
+            )),
+        }
+    }
+
+    /// A duration in milliseconds: the environment, else a config number
+    /// or numeric string; a non-negative integer.
+    fn millis(&self, env_name: &str, path: &str) -> Result<Option<Duration>> {
+        let text = match self.env.var(env_name).and_then(|v| self.clean(&v)) {
+            Some(text) => text,
+            None => match self.config_node(path) {
+                Some(Json::Number(n)) => n.to_string(),
+                _ => match self.config_value(path)? {
+                    Some(text) => text,
+                    None => return Ok(None),
+                },
+            },
+        };
+        text.parse::<u64>()
+            .map(|ms| Some(Duration::from_millis(ms)))
+            .map_err(|_| {
+                Error::new(
+                    ErrorCode::InvalidConfig,
+                    format!(
+                        "{env_name} / {path} must be a whole number of milliseconds, got {text:?}"
+                    ),
+                )
+            })
+    }
 }
 
 /// Resolves plugin-turso's configuration from its manifest configuration
@@ -166,14 +243,24 @@ pub fn resolve(config: &Json, env: &dyn Env) -> Result<TursoConfig> {
         r.value("TURSO_LOCAL_PATH", "localPath")?
             .unwrap_or_else(|| DEFAULT_LOCAL_PATH.to_owned()),
     );
+    let base = TursoConfig {
+        local_path,
+        convert_to_mvcc: r
+            .flag("TURSO_CONVERT_TO_MVCC", "convertToMvcc")?
+            .unwrap_or(false),
+        shutdown_timeout: r
+            .millis("TURSO_SHUTDOWN_TIMEOUT_MS", "shutdownTimeoutMs")?
+            .unwrap_or(DEFAULT_SHUTDOWN_TIMEOUT),
+        ..TursoConfig::default()
+    };
     if let Some(url) = r.value("TURSO_SERVER_URL", "server.url")? {
         return Ok(TursoConfig {
             mode: Mode::MultiTenant,
-            local_path,
             sync: Some(SyncTarget {
                 url: url.trim_end_matches('/').to_owned(),
                 auth_token: r.secret("TURSO_SERVER_TOKEN", "server.token")?,
             }),
+            ..base
         });
     }
     let sync_url = r.value("TURSO_SYNC_URL", "sync.url")?;
@@ -190,11 +277,7 @@ pub fn resolve(config: &Json, env: &dyn Env) -> Result<TursoConfig> {
         None => Mode::Local,
     };
     if mode == Mode::Local {
-        return Ok(TursoConfig {
-            mode,
-            local_path,
-            sync: None,
-        });
+        return Ok(TursoConfig { mode, ..base });
     }
     let url = sync_url.ok_or_else(|| {
         Error::new(
@@ -204,11 +287,11 @@ pub fn resolve(config: &Json, env: &dyn Env) -> Result<TursoConfig> {
     })?;
     Ok(TursoConfig {
         mode,
-        local_path,
         sync: Some(SyncTarget {
             url,
             auth_token: r.secret("TURSO_SYNC_AUTH_TOKEN", "sync.authToken")?,
         }),
+        ..base
     })
 }
 
@@ -344,6 +427,39 @@ mod tests {
             code(resolve(&json!({"localPath": 3}), &env(&[]))),
             "INVALID_TURSO_CONFIG"
         );
+    }
+
+    #[test]
+    fn mvcc_conversion_and_shutdown_grace_are_read_env_first() {
+        let c = resolve(&json!({}), &env(&[])).unwrap();
+        assert!(!c.convert_to_mvcc);
+        assert_eq!(c.shutdown_timeout, DEFAULT_SHUTDOWN_TIMEOUT);
+        let cfg = json!({"convertToMvcc": true, "shutdownTimeoutMs": 250});
+        let c = resolve(&cfg, &env(&[])).unwrap();
+        assert!(c.convert_to_mvcc);
+        assert_eq!(c.shutdown_timeout, Duration::from_millis(250));
+        let c = resolve(
+            &cfg,
+            &env(&[
+                ("TURSO_CONVERT_TO_MVCC", "0"),
+                ("TURSO_SHUTDOWN_TIMEOUT_MS", "10"),
+            ]),
+        )
+        .unwrap();
+        assert!(!c.convert_to_mvcc);
+        assert_eq!(c.shutdown_timeout, Duration::from_millis(10));
+    }
+
+    #[test]
+    fn bad_flags_and_durations_are_refused_with_code() {
+        for (cfg, vars) in [
+            (json!({"convertToMvcc": "maybe"}), vec![]),
+            (json!({}), vec![("TURSO_CONVERT_TO_MVCC", "2")]),
+            (json!({"shutdownTimeoutMs": -1}), vec![]),
+            (json!({}), vec![("TURSO_SHUTDOWN_TIMEOUT_MS", "5s")]),
+        ] {
+            assert_eq!(code(resolve(&cfg, &env(&vars))), "INVALID_TURSO_CONFIG");
+        }
     }
 
     #[test]

@@ -1,18 +1,19 @@
-//! The database handle `connect(namespace)` returns.
+//! The database handle `connect(namespace)` returns: a lease on one
+//! connection, shared with the statements prepared on it.
 
 use std::sync::Arc;
 
 use plugin_api::provider::DatabaseProvider;
 use plugin_api::{Mode, Result, SyncStats};
 
-use crate::errors::engine_error;
-use crate::statement::EngineStatement;
+use crate::lease::Lease;
+use crate::statement::{EngineStatement, Scope};
 use crate::store::Store;
 
 /// A handle on the store of one namespace, with its own connection.
 pub(crate) struct EngineDatabase {
-    store: Arc<Store>,
-    conn: turso::Connection,
+    scope: Scope,
+    lease: Arc<Lease>,
     mode: Mode,
     namespace: String,
 }
@@ -22,15 +23,20 @@ impl EngineDatabase {
     ///
     /// # Errors
     ///
-    /// The engine's error when no connection can be opened.
+    /// `TURSO_CLOSED` after shutdown, or the engine's error when no
+    /// connection can be opened.
     pub(crate) async fn new(store: Arc<Store>, mode: Mode, namespace: String) -> Result<Self> {
-        let conn = store.connection().await?;
+        let lease = Lease::new(store).await?;
         Ok(Self {
-            store,
-            conn,
+            scope: Scope::handle(Arc::clone(&lease)),
+            lease,
             mode,
             namespace,
         })
+    }
+
+    fn store(&self) -> &Store {
+        self.lease.store()
     }
 }
 
@@ -38,32 +44,35 @@ impl DatabaseProvider for EngineDatabase {
     type Statement = EngineStatement;
 
     async fn exec(&self, sql: String) -> Result<()> {
-        self.conn.execute_batch(&sql).await.map_err(engine_error)
+        self.scope.exec(&sql).await
     }
 
     async fn prepare(&self, sql: String) -> Result<EngineStatement> {
-        let stmt = self.conn.prepare(&sql).await.map_err(engine_error)?;
-        Ok(EngineStatement::new(stmt, self.conn.clone(), None, sql))
+        self.scope.prepare(&sql).await
     }
 
     async fn push(&self) -> Result<()> {
-        self.store.push().await
+        let _turn = self.lease.lock().await?;
+        self.store().push().await
     }
 
     async fn pull(&self) -> Result<bool> {
-        self.store.pull().await
+        let _turn = self.lease.lock().await?;
+        self.store().pull().await
     }
 
     async fn checkpoint(&self) -> Result<()> {
-        self.store.checkpoint(&self.conn).await
+        let conn = self.lease.lock().await?;
+        self.store().checkpoint(&conn).await
     }
 
     async fn sync_stats(&self) -> Result<Option<SyncStats>> {
-        self.store.sync_stats().await
+        let _turn = self.lease.lock().await?;
+        self.store().sync_stats().await
     }
 
     fn local_path(&self) -> String {
-        self.store.path().display().to_string()
+        self.store().path().display().to_string()
     }
 
     fn mode(&self) -> Mode {
@@ -75,12 +84,7 @@ impl DatabaseProvider for EngineDatabase {
     }
 
     async fn close(&self) -> Result<()> {
+        self.lease.close().await;
         Ok(())
-    }
-}
-
-impl Drop for EngineDatabase {
-    fn drop(&mut self) {
-        self.store.give_back(self.conn.clone());
     }
 }

@@ -2,8 +2,14 @@
 
 use plugin_api::{Error, ErrorCode};
 
-/// Maps an engine error to a coded [`Error`].
+/// Maps an engine error to a coded [`Error`]. A user's mistake always gets
+/// its own code; `TURSO_INTERNAL` is left for failures of the engine.
 pub(crate) fn engine_error(err: turso::Error) -> Error {
+    let err = match err {
+        turso::Error::BatchStatementFailed { error, .. } => *error,
+        turso::Error::BatchRollbackFailed { error, .. } => *error,
+        other => other,
+    };
     let message = err.to_string();
     let lower = message.to_ascii_lowercase();
     let code = match &err {
@@ -16,21 +22,22 @@ pub(crate) fn engine_error(err: turso::Error) -> Error {
         _ if lower.contains("ddl statements require") => return ddl_in_concurrent(&message),
         turso::Error::Constraint(_) => ErrorCode::Constraint,
         turso::Error::ToSqlConversionFailure(_) => ErrorCode::Bind,
+        turso::Error::ConversionFailure(_) => ErrorCode::TypeMismatch,
         turso::Error::Misuse(_) if lower.contains("bind") || lower.contains("parameter") => {
             ErrorCode::Bind
         }
+        turso::Error::Misuse(_) => ErrorCode::Misuse,
+        turso::Error::Readonly(_) => ErrorCode::Readonly,
         turso::Error::IoError(..) | turso::Error::DatabaseFull(_) => ErrorCode::Io,
         turso::Error::NotAdb(_) | turso::Error::Corrupt(_) => ErrorCode::Io,
         _ if lower.contains("virtual table") || lower.contains("not supported") => {
             ErrorCode::Unsupported
         }
-        turso::Error::Error(_) => ErrorCode::Sql,
+        turso::Error::Error(_) | turso::Error::QueryReturnedNoRows => ErrorCode::Sql,
         _ => ErrorCode::Internal,
     };
     Error::new(code, message)
 }
-
-pub(crate) use plugin_api::sql::is_ddl;
 
 /// The error for DDL run inside a `concurrent` transaction.
 pub(crate) fn ddl_in_concurrent(engine_message: &str) -> Error {

@@ -5,21 +5,27 @@
 //! plugins fetch with `get_turso("@buntime/plugin-turso")`.
 //!
 //! - [`config`]: environment over manifest, mode precedence, coded errors;
-//! - `store`: one open engine database per file (MVCC in local mode) and
-//!   its connection pool;
-//! - `service`, `database`, `transaction`, `statement`: the provider side
-//!   of the service contract.
+//! - `store`: one open engine database per file (MVCC in local mode), its
+//!   connection pool and sync operations;
+//! - `lease`: who owns a connection (a handle and its statements, or a
+//!   transaction and its statements); `lifecycle`: closed means closed;
+//!   `gate`: admission of transactions and retries;
+//! - `service`, `database`, `transaction`, `statement`, `tx_state`: the
+//!   provider side of the service contract.
 #![warn(missing_docs, missing_debug_implementations, unreachable_pub)]
 
-mod blocking;
 pub mod config;
 mod database;
 mod errors;
+mod gate;
+mod lease;
+mod lifecycle;
 mod plugin;
 mod service;
 mod statement;
 mod store;
 mod transaction;
+mod tx_state;
 
 pub use plugin::TursoPlugin;
 

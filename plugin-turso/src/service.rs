@@ -4,7 +4,6 @@ use std::collections::{BTreeSet, HashMap};
 use std::future::Future;
 use std::path::Path;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -18,8 +17,9 @@ use tokio::sync::OnceCell;
 use crate::config::TursoConfig;
 use crate::database::EngineDatabase;
 use crate::errors::closed;
-use crate::store::{redact_url, Store};
-use crate::transaction::{AfterCommit, EngineTransaction};
+use crate::lifecycle::Lifecycle;
+use crate::store::{redact_url, PlainDatabase, Store};
+use crate::transaction::{AfterCommit, Begin, EngineTransaction};
 
 /// Pushes a synced store after each commit, best effort: a failure is
 /// logged (the message names the URL, never the token) and recorded for
@@ -43,7 +43,7 @@ pub(crate) struct TursoEngine {
     config: TursoConfig,
     stores: Mutex<HashMap<String, StoreCell>>,
     namespaces: Mutex<BTreeSet<String>>,
-    closed: AtomicBool,
+    lifecycle: Arc<Lifecycle>,
 }
 
 impl TursoEngine {
@@ -53,7 +53,7 @@ impl TursoEngine {
             config,
             stores: Mutex::new(HashMap::new()),
             namespaces: Mutex::new(BTreeSet::new()),
-            closed: AtomicBool::new(false),
+            lifecycle: Lifecycle::new(),
         }
     }
 
@@ -74,7 +74,7 @@ impl TursoEngine {
     /// The store of `namespace`, opened on first use. Concurrent first
     /// uses share one open.
     async fn store(&self, namespace: &str) -> Result<Arc<Store>> {
-        if self.closed.load(Ordering::Acquire) {
+        if self.lifecycle.is_closed() {
             return Err(closed());
         }
         validate_namespace(namespace)?;
@@ -93,17 +93,31 @@ impl TursoEngine {
 
     async fn open_store(&self, namespace: &str) -> Result<Store> {
         let local_path = &self.config.local_path;
+        let lifecycle = Arc::clone(&self.lifecycle);
         match (&self.config.mode, &self.config.sync) {
             (Mode::Sync, Some(target)) => {
-                Store::open_synced(local_path, &target.url, target.auth_token.as_ref()).await
+                Store::open_synced(
+                    local_path,
+                    &target.url,
+                    target.auth_token.as_ref(),
+                    lifecycle,
+                )
+                .await
             }
             (Mode::MultiTenant, Some(target)) => {
                 let dir = local_path.parent().unwrap_or_else(|| Path::new("."));
                 let path = dir.join(format!("{namespace}.db"));
                 let url = format!("{}/{namespace}", target.url);
-                Store::open_synced(&path, &url, target.auth_token.as_ref()).await
+                Store::open_synced(&path, &url, target.auth_token.as_ref(), lifecycle).await
             }
-            _ => Store::open_local(local_path).await,
+            _ => {
+                let plain = if self.config.convert_to_mvcc {
+                    PlainDatabase::Convert
+                } else {
+                    PlainDatabase::Refuse
+                };
+                Store::open_local(local_path, plain, lifecycle).await
+            }
         }
     }
 
@@ -114,6 +128,14 @@ impl TursoEngine {
             .get(&self.store_key(DEFAULT_NAMESPACE))
             .and_then(|cell| cell.get().cloned());
         default.or_else(|| stores.values().find_map(|cell| cell.get().cloned()))
+    }
+
+    /// Every open store.
+    fn open_stores(&self) -> Vec<Arc<Store>> {
+        self.stores
+            .lock()
+            .map(|stores| stores.values().filter_map(|c| c.get().cloned()).collect())
+            .unwrap_or_default()
     }
 }
 
@@ -131,19 +153,25 @@ impl TursoProvider for TursoEngine {
         kind: TransactionKind,
         namespace: String,
         attempt: u32,
+        max_wait: Duration,
     ) -> Result<EngineTransaction> {
         let store = self.store(&namespace).await?;
-        if !store.is_synced() {
-            return EngineTransaction::begin(store, kind, namespace, attempt, None).await;
-        }
-        // The sync engine needs CDC, and the engine refuses MVCC while CDC
-        // is on: `concurrent` runs as `deferred` on a replica.
-        let kind = match kind {
-            TransactionKind::Concurrent => TransactionKind::Deferred,
-            other => other,
+        let mut begin = Begin {
+            kind,
+            namespace,
+            attempt,
+            max_wait,
+            after_commit: None,
         };
-        let push: Box<dyn AfterCommit> = Box::new(PushAfterCommit(Arc::clone(&store)));
-        EngineTransaction::begin(store, kind, namespace, attempt, Some(push)).await
+        if store.is_synced() {
+            // The sync engine needs CDC, and the engine refuses MVCC while
+            // CDC is on: `concurrent` runs as `deferred` on a replica.
+            if begin.kind == TransactionKind::Concurrent {
+                begin.kind = TransactionKind::Deferred;
+            }
+            begin.after_commit = Some(Box::new(PushAfterCommit(Arc::clone(&store))));
+        }
+        EngineTransaction::begin(store, begin).await
     }
 
     async fn health(&self) -> Health {
@@ -162,7 +190,7 @@ impl TursoProvider for TursoEngine {
             },
             ..Health::default()
         };
-        if self.closed.load(Ordering::Acquire) {
+        if self.lifecycle.is_closed() {
             health.error = Some("the service is closed".to_owned());
             return health;
         }
@@ -170,6 +198,10 @@ impl TursoProvider for TursoEngine {
             return health;
         };
         health.connected = true;
+        if let Some(fault) = self.open_stores().iter().find_map(|s| s.fault()) {
+            health.error = Some(fault);
+            return health;
+        }
         if let Err(err) = store.ping().await {
             health.error = Some(err.to_string());
             return health;
@@ -197,13 +229,36 @@ impl TursoProvider for TursoEngine {
     }
 
     async fn close(&self) -> Result<()> {
-        self.closed.store(true, Ordering::Release);
-        let stores: Vec<StoreCell> = match self.stores.lock() {
-            Ok(mut stores) => stores.drain().map(|(_, cell)| cell).collect(),
+        let grace = self.config.shutdown_timeout;
+        let lifecycle = Arc::clone(&self.lifecycle);
+        let drained = on_plugin_runtime(async move { Ok(lifecycle.close(grace).await) })
+            .await
+            .unwrap_or(false);
+        if !drained {
+            tracing::warn!(
+                grace_ms = grace.as_millis() as u64,
+                "calls were still in flight when the shutdown grace ran out; closing anyway"
+            );
+        }
+        let stores: Vec<Arc<Store>> = match self.stores.lock() {
+            Ok(mut stores) => stores
+                .drain()
+                .filter_map(|(_, cell)| cell.get().cloned())
+                .collect(),
             Err(_) => Vec::new(),
         };
-        for store in stores.iter().filter_map(|cell| cell.get()) {
-            store.close();
+        let closed_all = on_plugin_runtime(async move {
+            for store in stores {
+                if tokio::time::timeout(grace, store.close()).await.is_err() {
+                    return Ok(false);
+                }
+            }
+            Ok(true)
+        })
+        .await
+        .unwrap_or(false);
+        if !closed_all {
+            tracing::warn!("a handle was still busy at shutdown; its connection is dropped when the call ends");
         }
         Ok(())
     }
@@ -219,6 +274,7 @@ mod tests {
             mode: Mode::Local,
             local_path: path.to_owned(),
             sync: None,
+            ..TursoConfig::default()
         })
     }
 

@@ -1,12 +1,17 @@
-//! Prepared statements: binding, stepping and converting rows.
+//! The query calls a database handle and a transaction share: `exec` of a
+//! script, and prepared statements (binding, stepping, converting rows).
+//!
+//! Every call takes its turn on the lease's connection; inside a
+//! transaction it refuses to run once the transaction has finished.
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use plugin_api::provider::StatementProvider;
-use plugin_api::{Error, Result, RunResult, Value};
+use plugin_api::sql::{self, StatementKind};
+use plugin_api::{Error, ErrorCode, Result, RunResult, Value};
 
-use crate::errors::engine_error;
-use crate::transaction::TxShared;
+use crate::lease::{Lease, LeaseGuard};
+use crate::tx_state::TxState;
 
 /// Converts a bound value for the engine.
 fn to_engine(value: Value) -> turso::Value {
@@ -30,65 +35,153 @@ fn from_engine(value: turso::Value) -> Value {
     }
 }
 
-fn bind(params: Vec<Value>) -> Vec<turso::Value> {
-    params.into_iter().map(to_engine).collect()
+/// Where a statement runs: a lease, and the transaction it belongs to.
+#[derive(Clone)]
+pub(crate) struct Scope {
+    lease: Arc<Lease>,
+    tx: Option<Arc<TxState>>,
 }
 
-fn row_values(row: &turso::Row) -> Result<Vec<Value>> {
-    (0..row.column_count())
-        .map(|i| row.get_value(i).map(from_engine).map_err(engine_error))
-        .collect()
+impl Scope {
+    /// Outside any transaction the caller began through the service.
+    pub(crate) fn handle(lease: Arc<Lease>) -> Self {
+        Self { lease, tx: None }
+    }
+
+    /// Inside the transaction `tx`.
+    pub(crate) fn transaction(lease: Arc<Lease>, tx: Arc<TxState>) -> Self {
+        Self { lease, tx: Some(tx) }
+    }
+
+    /// Takes a turn on the connection, refusing a finished transaction.
+    async fn turn(&self) -> Result<LeaseGuard<'_>> {
+        let guard = self.lease.lock().await?;
+        if let Some(tx) = &self.tx {
+            tx.check_open()?;
+        }
+        Ok(guard)
+    }
+
+    /// Maps an engine error of a statement of `kind`.
+    fn error(&self, kind: StatementKind, err: turso::Error) -> Error {
+        let mapped = self.lease.store().engine_error(err);
+        match &self.tx {
+            Some(tx) => tx.refine(mapped, kind.needs_exclusive()),
+            None => mapped,
+        }
+    }
+
+    /// Runs every statement of `script`, discarding rows. Statements that
+    /// bind values are refused: `exec` binds none.
+    ///
+    /// # Errors
+    ///
+    /// `TURSO_SQL_ERROR` when the script does not parse,
+    /// `TURSO_BIND_ERROR` for a statement with parameters, and the
+    /// engine's codes for the first statement that fails (the statements
+    /// before it have run).
+    pub(crate) async fn exec(&self, script: &str) -> Result<()> {
+        let statements = sql::split(script)?;
+        if let Some((i, s)) = statements
+            .iter()
+            .enumerate()
+            .find(|(_, s)| s.parameter_count > 0)
+        {
+            return Err(Error::new(
+                ErrorCode::Bind,
+                format!(
+                    "exec binds no values, but statement {} takes {}: prepare it and pass them to run/all/get",
+                    i + 1,
+                    s.parameter_count
+                ),
+            ));
+        }
+        let conn = self.turn().await?;
+        for statement in statements {
+            let kind = statement.kind;
+            let mut stmt = conn
+                .prepare(statement.text)
+                .await
+                .map_err(|e| self.error(kind, e))?;
+            let mut rows = stmt.query(()).await.map_err(|e| self.error(kind, e))?;
+            while rows.next().await.map_err(|e| self.error(kind, e))?.is_some() {}
+        }
+        Ok(())
+    }
+
+    /// Prepares `text`, which must hold exactly one statement.
+    ///
+    /// # Errors
+    ///
+    /// `TURSO_SQL_ERROR` for text that does not parse, holds no statement
+    /// or several, and the engine's codes.
+    pub(crate) async fn prepare(&self, text: &str) -> Result<EngineStatement> {
+        let statement = sql::single(text)?;
+        let conn = self.turn().await?;
+        let stmt = conn
+            .prepare(statement.text)
+            .await
+            .map_err(|e| self.error(statement.kind, e))?;
+        drop(conn);
+        let columns = stmt.column_names();
+        Ok(EngineStatement {
+            scope: self.clone(),
+            stmt: Mutex::new(stmt),
+            kind: statement.kind,
+            columns,
+            parameter_count: statement.parameter_count,
+        })
+    }
 }
 
-/// A prepared statement on one connection; inside a transaction it refuses
-/// to run once the transaction has finished.
+/// A prepared statement: one statement on one lease.
 pub(crate) struct EngineStatement {
-    stmt: tokio::sync::Mutex<turso::Statement>,
-    conn: turso::Connection,
-    tx: Option<Arc<TxShared>>,
-    sql: String,
+    scope: Scope,
+    /// The engine's statement; cloned out for each call (clones share one
+    /// prepared program), which the lease's turn makes exclusive.
+    stmt: Mutex<turso::Statement>,
+    kind: StatementKind,
     columns: Vec<String>,
+    parameter_count: usize,
 }
 
 impl EngineStatement {
-    pub(crate) fn new(
-        stmt: turso::Statement,
-        conn: turso::Connection,
-        tx: Option<Arc<TxShared>>,
-        sql: String,
-    ) -> Self {
-        let columns = stmt.column_names();
-        Self {
-            stmt: tokio::sync::Mutex::new(stmt),
-            conn,
-            tx,
-            sql,
-            columns,
+    /// Refuses a number of values that does not fit the statement.
+    fn check_params(&self, params: &[Value]) -> Result<()> {
+        if params.len() == self.parameter_count {
+            return Ok(());
         }
+        Err(Error::new(
+            ErrorCode::Bind,
+            format!(
+                "the statement takes {} value(s), {} were given",
+                self.parameter_count,
+                params.len()
+            ),
+        ))
     }
 
-    fn check_open(&self) -> Result<()> {
-        match &self.tx {
-            Some(tx) => tx.check_open(),
-            None => Ok(()),
-        }
+    fn engine_statement(&self) -> Result<turso::Statement> {
+        self.stmt
+            .lock()
+            .map(|stmt| stmt.clone())
+            .map_err(|_| Error::new(ErrorCode::Internal, "the statement's lock was poisoned"))
     }
 
     fn error(&self, err: turso::Error) -> Error {
-        match &self.tx {
-            Some(tx) => tx.statement_error(&self.sql, err),
-            None => engine_error(err),
-        }
+        self.scope.error(self.kind, err)
     }
 
     async fn rows(&self, params: Vec<Value>, limit: Option<usize>) -> Result<Vec<Vec<Value>>> {
-        self.check_open()?;
-        let mut stmt = self.stmt.lock().await;
-        let mut rows = stmt.query(bind(params)).await.map_err(|e| self.error(e))?;
+        self.check_params(&params)?;
+        let _turn = self.scope.turn().await?;
+        let mut stmt = self.engine_statement()?;
+        let values: Vec<turso::Value> = params.into_iter().map(to_engine).collect();
+        let mut rows = stmt.query(values).await.map_err(|e| self.error(e))?;
         let mut out = Vec::new();
         while limit.is_none_or(|max| out.len() < max) {
             match rows.next().await.map_err(|e| self.error(e))? {
-                Some(row) => out.push(row_values(&row)?),
+                Some(row) => out.push(self.row_values(&row)?),
                 None => break,
             }
         }
@@ -97,6 +190,12 @@ impl EngineStatement {
             stmt.reset().map_err(|e| self.error(e))?;
         }
         Ok(out)
+    }
+
+    fn row_values(&self, row: &turso::Row) -> Result<Vec<Value>> {
+        (0..row.column_count())
+            .map(|i| row.get_value(i).map(from_engine).map_err(|e| self.error(e)))
+            .collect()
     }
 }
 
@@ -114,14 +213,16 @@ impl StatementProvider for EngineStatement {
     }
 
     async fn run(&self, params: Vec<Value>) -> Result<RunResult> {
-        self.check_open()?;
-        let mut stmt = self.stmt.lock().await;
-        let mut rows = stmt.query(bind(params)).await.map_err(|e| self.error(e))?;
+        self.check_params(&params)?;
+        let conn = self.scope.turn().await?;
+        let mut stmt = self.engine_statement()?;
+        let values: Vec<turso::Value> = params.into_iter().map(to_engine).collect();
+        let mut rows = stmt.query(values).await.map_err(|e| self.error(e))?;
         while rows.next().await.map_err(|e| self.error(e))?.is_some() {}
         drop(rows);
         Ok(RunResult {
             changes: stmt.n_change(),
-            last_insert_rowid: self.conn.last_insert_rowid(),
+            last_insert_rowid: conn.last_insert_rowid(),
         })
     }
 }

@@ -1,42 +1,24 @@
-//! One open engine database (one file) and its pool of idle connections.
+//! One open engine database (one file): its pool of idle connections, its
+//! admission gate, the leases handed out on it, and what went wrong with
+//! it.
 //!
 //! The engine refuses a second open of the same file, so the service keeps
-//! exactly one `Store` per file; callers get connections from its pool.
+//! exactly one `Store` per file; callers get connections through leases
+//! ([`crate::lease`]).
 
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::sync::{Arc, Mutex, Weak};
 
-use plugin_api::export::on_plugin_runtime;
-use tokio::sync::{OwnedRwLockReadGuard, OwnedRwLockWriteGuard, RwLock};
-
+use plugin_api::export::{on_plugin_runtime, plugin_runtime};
 use plugin_api::{Error, ErrorCode, Result};
 
 use crate::errors::engine_error;
+use crate::gate::Gate;
+use crate::lease::{rollback_if_open, Lease};
+use crate::lifecycle::Lifecycle;
 
 /// How many idle connections a store keeps for reuse.
 const MAX_IDLE_CONNECTIONS: usize = 32;
-
-/// How long a transaction waits for its turn at the gate before it goes
-/// ahead unguarded (so a caller holding one transaction while starting
-/// another can never deadlock).
-const GATE_WAIT: Duration = Duration::from_secs(1);
-
-/// A transaction's place at the store's gate.
-///
-/// First attempts share the gate; a retry after a busy/conflict failure
-/// takes it exclusively, so it runs once the transactions in flight finish
-/// and before new ones start. Under a hot row this turns endless conflicts
-/// into a short queue.
-#[allow(dead_code)]
-pub(crate) enum Admission {
-    /// A first attempt, alongside others.
-    Shared(OwnedRwLockReadGuard<()>),
-    /// A retry, alone.
-    Exclusive(OwnedRwLockWriteGuard<()>),
-    /// Waited [`GATE_WAIT`] without getting in; runs unguarded.
-    Unguarded,
-}
 
 /// The engine behind a store.
 pub(crate) enum Engine {
@@ -52,12 +34,27 @@ pub(crate) enum Engine {
     },
 }
 
+/// How a local file that already holds a plain (non-MVCC) SQLite database
+/// is treated.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum PlainDatabase {
+    /// Refuse it with `TURSO_NOT_MVCC` (the default).
+    Refuse,
+    /// Convert it to MVCC for good (`convertToMvcc: true`).
+    Convert,
+}
+
 /// One open database file and its idle connections.
 pub(crate) struct Store {
     path: PathBuf,
     engine: Engine,
+    lifecycle: Arc<Lifecycle>,
     idle: Mutex<Vec<turso::Connection>>,
-    gate: Arc<RwLock<()>>,
+    gate: Gate,
+    leases: Mutex<Vec<Weak<Lease>>>,
+    /// The last corruption or I/O failure the engine reported; sticky
+    /// until the store is opened again.
+    fault: Mutex<Option<String>>,
     last_sync_error: Mutex<Option<String>>,
     /// One sync-engine operation (connect, push, pull, stats, checkpoint) at
     /// a time: the engine guards its state with a blocking lock held across
@@ -67,14 +64,36 @@ pub(crate) struct Store {
 }
 
 impl Store {
+    fn with_engine(path: &Path, engine: Engine, lifecycle: Arc<Lifecycle>) -> Self {
+        Self {
+            path: path.to_owned(),
+            engine,
+            lifecycle,
+            idle: Mutex::new(Vec::new()),
+            gate: Gate::default(),
+            leases: Mutex::new(Vec::new()),
+            fault: Mutex::new(None),
+            last_sync_error: Mutex::new(None),
+            sync_op: tokio::sync::Mutex::new(()),
+        }
+    }
+
     /// Opens the local database at `path` (creating its directory) and
-    /// switches it to MVCC.
+    /// makes sure it runs with MVCC: a new or empty file is switched; a
+    /// file that holds a plain SQLite database with schema objects is
+    /// refused unless `plain` says to convert it (the conversion is for
+    /// good: the `sqlite3` CLI cannot read the file afterwards).
     ///
     /// # Errors
     ///
+    /// `TURSO_NOT_MVCC` for a plain database that may not be converted;
     /// `TURSO_IO_ERROR` when the directory or file cannot be created or
     /// opened (e.g. another process holds it), or the engine refuses MVCC.
-    pub(crate) async fn open_local(path: &Path) -> Result<Self> {
+    pub(crate) async fn open_local(
+        path: &Path,
+        plain: PlainDatabase,
+        lifecycle: Arc<Lifecycle>,
+    ) -> Result<Self> {
         create_parent_dir(path)?;
         let path_str = utf8_path(path)?;
         let db = turso::Builder::new_local(path_str)
@@ -82,17 +101,8 @@ impl Store {
             .await
             .map_err(|e| open_error(path, e))?;
         let conn = db.connect().map_err(|e| open_error(path, e))?;
-        turso_worker::rules::enable_mvcc(&conn)
-            .await
-            .map_err(|e| open_error(path, e))?;
-        let store = Self {
-            path: path.to_owned(),
-            engine: Engine::Local(db),
-            idle: Mutex::new(Vec::new()),
-            gate: Arc::new(RwLock::new(())),
-            last_sync_error: Mutex::new(None),
-            sync_op: tokio::sync::Mutex::new(()),
-        };
+        ensure_mvcc(path, &conn, plain).await?;
+        let store = Self::with_engine(path, Engine::Local(db), lifecycle);
         store.give_back(conn);
         Ok(store)
     }
@@ -109,6 +119,7 @@ impl Store {
         path: &Path,
         url: &str,
         auth_token: Option<&crate::config::Secret>,
+        lifecycle: Arc<Lifecycle>,
     ) -> Result<Self> {
         create_parent_dir(path)?;
         let path_str = utf8_path(path)?;
@@ -121,14 +132,7 @@ impl Store {
         let shown = redact_url(url);
         let db = builder.build().await.map_err(|e| sync_error(&shown, e))?;
         let conn = db.connect().await.map_err(|e| sync_error(&shown, e))?;
-        let store = Self {
-            path: path.to_owned(),
-            engine: Engine::Synced { db, url: shown },
-            idle: Mutex::new(Vec::new()),
-            gate: Arc::new(RwLock::new(())),
-            last_sync_error: Mutex::new(None),
-            sync_op: tokio::sync::Mutex::new(()),
-        };
+        let store = Self::with_engine(path, Engine::Synced { db, url: shown }, lifecycle);
         store.give_back(conn);
         Ok(store)
     }
@@ -136,6 +140,16 @@ impl Store {
     /// Whether this store syncs with a server.
     pub(crate) fn is_synced(&self) -> bool {
         matches!(self.engine, Engine::Synced { .. })
+    }
+
+    /// The service's lifecycle (open/closed, calls in flight).
+    pub(crate) fn lifecycle(&self) -> &Arc<Lifecycle> {
+        &self.lifecycle
+    }
+
+    /// The admission gate of write transactions.
+    pub(crate) fn gate(&self) -> &Gate {
+        &self.gate
     }
 
     /// The last push/pull failure, if the last attempt failed.
@@ -149,38 +163,21 @@ impl Store {
         }
     }
 
-    /// Admits a transaction: attempt 0 shares the gate, a retry takes it
-    /// alone. Waiting beyond [`GATE_WAIT`] gives up and runs unguarded.
-    pub(crate) async fn admit(&self, attempt: u32) -> Admission {
-        let gate = Arc::clone(&self.gate);
-        if attempt == 0 {
-            if let Ok(guard) = Arc::clone(&gate).try_read_owned() {
-                return Admission::Shared(guard);
+    /// Maps an engine error of this store; a corruption or I/O failure is
+    /// remembered for health until the store is opened again.
+    pub(crate) fn engine_error(&self, err: turso::Error) -> Error {
+        let mapped = engine_error(err);
+        if mapped.code() == &ErrorCode::Io {
+            if let Ok(mut fault) = self.fault.lock() {
+                *fault = Some(mapped.to_string());
             }
-            let waited = on_plugin_runtime(async move {
-                Ok(tokio::time::timeout(GATE_WAIT, gate.read_owned())
-                    .await
-                    .ok())
-            })
-            .await;
-            return match waited {
-                Ok(Some(guard)) => Admission::Shared(guard),
-                _ => Admission::Unguarded,
-            };
         }
-        if let Ok(guard) = Arc::clone(&gate).try_write_owned() {
-            return Admission::Exclusive(guard);
-        }
-        let waited = on_plugin_runtime(async move {
-            Ok(tokio::time::timeout(GATE_WAIT, gate.write_owned())
-                .await
-                .ok())
-        })
-        .await;
-        match waited {
-            Ok(Some(guard)) => Admission::Exclusive(guard),
-            _ => Admission::Unguarded,
-        }
+        mapped
+    }
+
+    /// The corruption or I/O failure the engine reported, if any.
+    pub(crate) fn fault(&self) -> Option<String> {
+        self.fault.lock().ok().and_then(|f| f.clone())
     }
 
     /// The database file.
@@ -198,17 +195,26 @@ impl Store {
             return Ok(conn);
         }
         match &self.engine {
-            Engine::Local(db) => db.connect().map_err(engine_error),
+            Engine::Local(db) => db.connect().map_err(|e| self.engine_error(e)),
             Engine::Synced { db, .. } => {
                 let _one_at_a_time = self.sync_op.lock().await;
-                db.connect().await.map_err(engine_error)
+                db.connect().await.map_err(|e| self.engine_error(e))
             }
         }
     }
 
-    /// Returns a connection with no open transaction to the pool.
+    /// Remembers a lease so that shutdown can close it.
+    pub(crate) fn track(&self, lease: &Arc<Lease>) {
+        if let Ok(mut leases) = self.leases.lock() {
+            leases.retain(|l| l.strong_count() > 0);
+            leases.push(Arc::downgrade(lease));
+        }
+    }
+
+    /// Returns a connection with no open transaction to the pool; one with
+    /// a transaction open, or any once the service is closed, is dropped.
     pub(crate) fn give_back(&self, conn: turso::Connection) {
-        if !conn.is_autocommit().unwrap_or(false) {
+        if self.lifecycle.is_closed() || !conn.is_autocommit().unwrap_or(false) {
             return;
         }
         if let Ok(mut idle) = self.idle.lock() {
@@ -218,12 +224,92 @@ impl Store {
         }
     }
 
-    /// Drops every idle connection.
-    pub(crate) fn close(&self) {
+    /// Rolls back what is open on `conn`, then gives it back.
+    pub(crate) async fn recycle(&self, conn: turso::Connection) {
+        if let Err(err) = rollback_if_open(&conn).await {
+            tracing::warn!(error = %err, "rollback before returning a connection failed; dropping it");
+            return;
+        }
+        self.give_back(conn);
+    }
+
+    /// Takes back the connection of a lease whose last share was dropped:
+    /// at once when no transaction is open, else after a rollback on the
+    /// plugin's own runtime (never blocking the caller's thread).
+    pub(crate) fn release(self: &Arc<Self>, conn: turso::Connection) {
+        if conn.is_autocommit().unwrap_or(false) {
+            self.give_back(conn);
+            return;
+        }
+        let store = Arc::clone(self);
+        let cleanup = self.lifecycle.enter_for_cleanup();
+        plugin_runtime().spawn(async move {
+            store.recycle(conn).await;
+            drop(cleanup);
+        });
+    }
+
+    /// Closes every lease handed out on this store (rolling back open
+    /// transactions) and drops the idle connections.
+    pub(crate) async fn close(&self) {
+        let leases: Vec<Arc<Lease>> = self
+            .leases
+            .lock()
+            .map(|mut l| l.drain(..).filter_map(|w| w.upgrade()).collect())
+            .unwrap_or_default();
+        for lease in leases {
+            lease.close().await;
+        }
         if let Ok(mut idle) = self.idle.lock() {
             idle.clear();
         }
     }
+}
+
+/// Makes sure the local database behind `conn` runs with MVCC (see
+/// [`Store::open_local`]).
+async fn ensure_mvcc(path: &Path, conn: &turso::Connection, plain: PlainDatabase) -> Result<()> {
+    let mode = single_text(conn, "PRAGMA journal_mode")
+        .await
+        .map_err(|e| open_error(path, e))?;
+    if mode.to_ascii_lowercase().contains("mvcc") {
+        return Ok(());
+    }
+    let objects = single_text(conn, "SELECT count(*) FROM sqlite_schema")
+        .await
+        .map_err(|e| open_error(path, e))?;
+    let has_schema = objects != "0";
+    if has_schema && plain == PlainDatabase::Refuse {
+        return Err(Error::new(
+            ErrorCode::NotMvcc,
+            format!(
+                "{} holds a plain SQLite database (journal mode {mode}, {objects} schema objects); opening it would convert it to MVCC for good, after which the sqlite3 CLI cannot read it. Set convertToMvcc: true (or TURSO_CONVERT_TO_MVCC=1) to convert it, or point localPath at another file",
+                path.display()
+            ),
+        ));
+    }
+    turso_worker::rules::enable_mvcc(conn)
+        .await
+        .map_err(|e| open_error(path, e))?;
+    if has_schema {
+        tracing::info!(path = %path.display(), from = %mode, "converted a plain SQLite database to MVCC (convertToMvcc)");
+    }
+    Ok(())
+}
+
+/// The first column of the first row of `sql`, as text.
+async fn single_text(conn: &turso::Connection, sql: &str) -> turso::Result<String> {
+    let mut rows = conn.query(sql, ()).await?;
+    let value = match rows.next().await? {
+        Some(row) => row.get_value(0)?,
+        None => turso::Value::Null,
+    };
+    while rows.next().await?.is_some() {}
+    Ok(match value {
+        turso::Value::Text(t) => t,
+        turso::Value::Integer(i) => i.to_string(),
+        other => format!("{other:?}"),
+    })
 }
 
 fn utf8_path(path: &Path) -> Result<&str> {
@@ -362,7 +448,7 @@ impl Store {
             Ok::<_, turso::Error>(())
         }
         .await
-        .map_err(engine_error);
+        .map_err(|e| self.engine_error(e));
         self.give_back(conn);
         result
     }

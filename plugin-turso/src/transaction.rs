@@ -1,112 +1,78 @@
-//! Transactions: `BEGIN <kind>` on a pooled connection, commit with
-//! push-after-commit in sync mode, rollback on drop.
+//! Transactions: `BEGIN <kind>` on a leased connection after admission at
+//! the store's gate, commit with push-after-commit in sync mode, and a
+//! rollback that never blocks when a transaction is dropped unfinished.
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
+use plugin_api::export::plugin_runtime;
 use plugin_api::provider::TransactionProvider;
 use plugin_api::{Error, ErrorCode, Result, TransactionKind};
 
-use crate::blocking::block_on;
-use crate::errors::{ddl_in_concurrent, engine_error, is_ddl};
-use crate::statement::EngineStatement;
-use crate::store::{Admission, Store};
+use crate::gate::Admission;
+use crate::lease::{rollback_if_open, Lease};
+use crate::statement::{EngineStatement, Scope};
+use crate::store::Store;
+use crate::tx_state::{finished, TxState};
 
-/// What a transaction's statements share with it.
-pub(crate) struct TxShared {
-    /// The kind the transaction really began with.
-    kind: TransactionKind,
-    finished: AtomicBool,
+/// What runs after a successful commit (the sync modes push).
+pub(crate) trait AfterCommit: Send + Sync {
+    /// Runs after `COMMIT` succeeded; must not fail the transaction.
+    fn run(&self) -> Pin<Box<dyn Future<Output = ()> + Send + '_>>;
 }
 
-impl TxShared {
-    /// Fails once the transaction has committed or rolled back.
-    pub(crate) fn check_open(&self) -> Result<()> {
-        if self.finished.load(Ordering::Acquire) {
-            return Err(Error::new(
-                ErrorCode::TransactionFinished,
-                "the transaction has already committed or rolled back",
-            ));
-        }
-        Ok(())
-    }
-
-    /// Maps an error of `sql` run inside this transaction.
-    pub(crate) fn statement_error(&self, sql: &str, err: turso::Error) -> Error {
-        let mapped = engine_error(err);
-        if mapped.code() == &ErrorCode::DdlInConcurrent {
-            return mapped;
-        }
-        if self.kind == TransactionKind::Concurrent && is_ddl(sql) && !mapped.is_retryable() {
-            return ddl_in_concurrent(mapped.message());
-        }
-        mapped
-    }
-}
-
-/// An open transaction on a connection of `store`.
+/// An open transaction on a leased connection.
 pub(crate) struct EngineTransaction {
-    store: Arc<Store>,
-    conn: Option<turso::Connection>,
-    shared: Arc<TxShared>,
+    scope: Scope,
+    lease: Arc<Lease>,
+    state: Arc<TxState>,
     namespace: String,
     after_commit: Option<Box<dyn AfterCommit>>,
     admission: Mutex<Option<Admission>>,
 }
 
-/// What runs after a successful commit (the sync modes push).
-pub(crate) trait AfterCommit: Send + Sync {
-    /// Runs after `COMMIT` succeeded; must not fail the transaction.
-    fn run(&self) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send + '_>>;
+/// How a transaction begins.
+pub(crate) struct Begin {
+    /// The kind to begin with (already downgraded for replicas).
+    pub(crate) kind: TransactionKind,
+    /// The namespace it runs in.
+    pub(crate) namespace: String,
+    /// 0 for a first attempt, then the retry number.
+    pub(crate) attempt: u32,
+    /// The longest wait for admission.
+    pub(crate) max_wait: Duration,
+    /// What runs after a successful commit.
+    pub(crate) after_commit: Option<Box<dyn AfterCommit>>,
 }
 
 impl EngineTransaction {
-    /// Begins a transaction of `kind` on a connection from `store`.
+    /// Begins a transaction on a connection leased from `store`.
     ///
     /// # Errors
     ///
-    /// `TURSO_BUSY` when another writer holds the lock, and the engine's
-    /// other errors.
-    pub(crate) async fn begin(
-        store: Arc<Store>,
-        kind: TransactionKind,
-        namespace: String,
-        attempt: u32,
-        after_commit: Option<Box<dyn AfterCommit>>,
-    ) -> Result<Self> {
-        let admission = store.admit(attempt).await;
-        let conn = store.connection().await?;
-        if let Err(err) = conn.execute(kind.begin_sql(), ()).await {
-            let err = engine_error(err);
-            store.give_back(conn);
-            return Err(err);
+    /// `TURSO_BUSY` when admission or `BEGIN` find the database busy,
+    /// `TURSO_CLOSED` after shutdown, and the engine's other errors.
+    pub(crate) async fn begin(store: Arc<Store>, begin: Begin) -> Result<Self> {
+        store.lifecycle().enter()?;
+        let admission = store.gate().admit(begin.attempt, begin.max_wait).await?;
+        let lease = Lease::new(Arc::clone(&store)).await?;
+        {
+            let conn = lease.lock().await?;
+            conn.execute(begin.kind.begin_sql(), ())
+                .await
+                .map_err(|e| store.engine_error(e))?;
         }
+        let state = Arc::new(TxState::new(begin.kind));
         Ok(Self {
-            store,
-            conn: Some(conn),
-            shared: Arc::new(TxShared {
-                kind,
-                finished: AtomicBool::new(false),
-            }),
-            namespace,
-            after_commit,
+            scope: Scope::transaction(Arc::clone(&lease), Arc::clone(&state)),
+            lease,
+            state,
+            namespace: begin.namespace,
+            after_commit: begin.after_commit,
             admission: Mutex::new(Some(admission)),
         })
-    }
-
-    fn conn(&self) -> Result<&turso::Connection> {
-        self.shared.check_open()?;
-        self.conn.as_ref().ok_or_else(|| {
-            Error::new(
-                ErrorCode::TransactionFinished,
-                "the transaction has finished",
-            )
-        })
-    }
-
-    /// Marks the transaction finished; true the first time.
-    fn finish(&self) -> bool {
-        !self.shared.finished.swap(true, Ordering::AcqRel)
     }
 
     /// Leaves the gate, letting waiting transactions in.
@@ -115,54 +81,25 @@ impl EngineTransaction {
             admission.take();
         }
     }
-
-    /// Rolls back if the engine still has the transaction open (a conflict
-    /// already ended it).
-    async fn rollback_if_open(conn: &turso::Connection) -> Result<()> {
-        if conn.is_autocommit().unwrap_or(true) {
-            return Ok(());
-        }
-        conn.execute("ROLLBACK", ())
-            .await
-            .map(drop)
-            .map_err(engine_error)
-    }
 }
 
 impl TransactionProvider for EngineTransaction {
     type Statement = EngineStatement;
 
     async fn exec(&self, sql: String) -> Result<()> {
-        let conn = self.conn()?;
-        conn.execute_batch(&sql)
-            .await
-            .map_err(|e| self.shared.statement_error(&sql, e))
+        self.scope.exec(&sql).await
     }
 
     async fn prepare(&self, sql: String) -> Result<EngineStatement> {
-        let conn = self.conn()?;
-        let stmt = conn
-            .prepare(&sql)
-            .await
-            .map_err(|e| self.shared.statement_error(&sql, e))?;
-        Ok(EngineStatement::new(
-            stmt,
-            conn.clone(),
-            Some(Arc::clone(&self.shared)),
-            sql,
-        ))
+        self.scope.prepare(&sql).await
     }
 
     async fn commit(&self) -> Result<()> {
-        let conn = self.conn()?;
-        if !self.finish() {
-            return Err(Error::new(
-                ErrorCode::TransactionFinished,
-                "the transaction has already committed or rolled back",
-            ));
+        let conn = self.lease.lock().await?;
+        if !self.state.finish() {
+            return Err(finished());
         }
         if conn.is_autocommit().unwrap_or(false) {
-            // Raw `COMMIT`/`ROLLBACK` SQL already ended it under us.
             self.release_admission();
             return Err(Error::new(
                 ErrorCode::TransactionFinished,
@@ -170,13 +107,14 @@ impl TransactionProvider for EngineTransaction {
             ));
         }
         if let Err(err) = conn.execute("COMMIT", ()).await {
-            let err = engine_error(err);
-            if let Err(rollback) = Self::rollback_if_open(conn).await {
+            let err = self.lease.store().engine_error(err);
+            if let Err(rollback) = rollback_if_open(&conn).await {
                 tracing::debug!(error = %rollback, "rollback after a failed commit failed");
             }
             self.release_admission();
             return Err(err);
         }
+        drop(conn);
         self.release_admission();
         if let Some(after) = &self.after_commit {
             after.run().await;
@@ -185,14 +123,11 @@ impl TransactionProvider for EngineTransaction {
     }
 
     async fn rollback(&self) -> Result<()> {
-        let conn = self.conn()?;
-        if !self.finish() {
-            return Err(Error::new(
-                ErrorCode::TransactionFinished,
-                "the transaction has already committed or rolled back",
-            ));
+        let conn = self.lease.lock().await?;
+        if !self.state.finish() {
+            return Err(finished());
         }
-        let result = Self::rollback_if_open(conn).await;
+        let result = rollback_if_open(&conn).await;
         self.release_admission();
         result
     }
@@ -204,15 +139,18 @@ impl TransactionProvider for EngineTransaction {
 
 impl Drop for EngineTransaction {
     fn drop(&mut self) {
-        let Some(conn) = self.conn.take() else {
+        let admission = self.admission.get_mut().ok().and_then(Option::take);
+        if !self.state.finish() {
             return;
-        };
-        if self.finish() {
-            if let Err(err) = block_on(Self::rollback_if_open(&conn)) {
-                tracing::warn!(error = %err, "rollback of a dropped transaction failed");
-            }
         }
-        self.release_admission();
-        self.store.give_back(conn);
+        // Unfinished: roll back on the plugin's runtime, never blocking
+        // this thread; the gate is left only once the rollback is done.
+        let lease = Arc::clone(&self.lease);
+        let cleanup = lease.store().lifecycle().enter_for_cleanup();
+        plugin_runtime().spawn(async move {
+            lease.rollback_open_transaction().await;
+            drop(admission);
+            drop(cleanup);
+        });
     }
 }

@@ -1,9 +1,11 @@
 //! Load figures, in one run:
 //!
-//! 1. throughput of N concurrent writers (N = 1, 4, 16) on distinct rows and
-//!    on hot rows: plugin-turso `concurrent` transactions (MVCC) against the
-//!    same workload with `BEGIN IMMEDIATE` in WAL mode (the `turso` crate
-//!    directly, retrying on busy) — the baseline;
+//! 1. throughput of N concurrent writers (N = 1, 4, 16, 64) on distinct rows
+//!    and on 4 hot rows: plugin-turso `concurrent` transactions (MVCC)
+//!    against the same workload on the `turso` crate used directly with
+//!    `BEGIN CONCURRENT` (MVCC, one connection per writer, retrying on
+//!    busy/conflict with the same back-off) — the baseline; every cell
+//!    checks that no increment was lost;
 //! 2. loader boot time (discover, load, init) for 1 and 10 plugins, as
 //!    `host-harness plugins` processes, against the same command with no
 //!    plugin;
@@ -18,14 +20,17 @@ use plugin_api::{params, TransactionKind, TransactionOptions, TursoService};
 use turso_plugin_tests::bench::{median, release_library, write_section, BenchDir};
 use turso_plugin_tests::{tursodb_bin, TURSO};
 
-const OPS_PER_WRITER_TOTAL: usize = 4_000;
+const OPS_TOTAL: usize = 4_000;
 const HOT_ROWS: i64 = 4;
 const ROUNDS: usize = 3;
+const WRITERS: [usize; 4] = [1, 4, 16, 64];
 
-/// Transactions per second for `writers` tasks doing `total` increments in
-/// all; `hot` picks among 4 rows, otherwise each writer has its own rows.
+const INCREMENT: &str = "UPDATE counters SET n = n + 1 WHERE id = ?1";
+
+/// Transactions per second for `writers` tasks doing `OPS_TOTAL` increments
+/// in all (rounded down to a multiple of `writers`).
 async fn plugin_throughput(turso: &TursoService, writers: usize, hot: bool) -> f64 {
-    let per = OPS_PER_WRITER_TOTAL / writers;
+    let per = OPS_TOTAL / writers;
     let start = Instant::now();
     let tasks: Vec<_> = (0..writers)
         .map(|w| {
@@ -35,8 +40,7 @@ async fn plugin_throughput(turso: &TursoService, writers: usize, hot: bool) -> f
                     let id = row_id(w, i, hot);
                     turso
                         .transaction(TransactionOptions::default(), |tx| async move {
-                            tx.run("UPDATE counters SET n = n + 1 WHERE id = ?1", params![id])
-                                .await
+                            tx.run(INCREMENT, params![id]).await
                         })
                         .await
                         .expect("increment");
@@ -58,8 +62,21 @@ fn row_id(writer: usize, i: usize, hot: bool) -> i64 {
     }
 }
 
-async fn wal_throughput(db: &turso::Database, writers: usize, hot: bool) -> f64 {
-    let per = OPS_PER_WRITER_TOTAL / writers;
+/// The back-off a direct user would write, the same as the plugin's: the
+/// first retry at once, then 5 ms doubling (capped at 320 ms), jittered.
+fn backoff(retry: u32) -> Duration {
+    if retry <= 1 {
+        return Duration::ZERO;
+    }
+    let ceiling = 5_000u64 << (retry - 2).min(6);
+    let jitter = u64::from(std::process::id() ^ retry).wrapping_mul(2_654_435_761) % (ceiling / 2 + 1);
+    Duration::from_micros(ceiling / 2 + jitter)
+}
+
+/// The same workload on the engine directly: one connection per writer,
+/// `BEGIN CONCURRENT`, retried on busy/conflict until it commits.
+async fn direct_throughput(db: &turso::Database, writers: usize, hot: bool) -> f64 {
+    let per = OPS_TOTAL / writers;
     let start = Instant::now();
     let tasks: Vec<_> = (0..writers)
         .map(|w| {
@@ -67,27 +84,36 @@ async fn wal_throughput(db: &turso::Database, writers: usize, hot: bool) -> f64 
             tokio::spawn(async move {
                 for i in 0..per {
                     let id = row_id(w, i, hot);
+                    let mut retry = 0;
                     loop {
                         let attempt = async {
-                            conn.execute("BEGIN IMMEDIATE", ()).await?;
-                            let r = conn
-                                .execute("UPDATE counters SET n = n + 1 WHERE id = ?1", (id,))
-                                .await;
+                            conn.execute("BEGIN CONCURRENT", ()).await?;
+                            let r = conn.execute(INCREMENT, (id,)).await;
                             match r {
                                 Ok(_) => conn.execute("COMMIT", ()).await.map(drop),
-                                Err(e) => {
-                                    let _ = conn.execute("ROLLBACK", ()).await;
-                                    Err(e)
-                                }
+                                Err(e) => Err(e),
                             }
                         }
                         .await;
                         match attempt {
                             Ok(()) => break,
-                            Err(turso::Error::Busy(_) | turso::Error::BusySnapshot(_)) => {
-                                tokio::task::yield_now().await
+                            Err(e) => {
+                                if !conn.is_autocommit().unwrap_or(true) {
+                                    let _ = conn.execute("ROLLBACK", ()).await;
+                                }
+                                let text = e.to_string().to_ascii_lowercase();
+                                let retryable = matches!(
+                                    e,
+                                    turso::Error::Busy(_) | turso::Error::BusySnapshot(_)
+                                ) || text.contains("conflict")
+                                    || text.contains("busy");
+                                assert!(retryable, "direct baseline: {e}");
+                                retry += 1;
+                                let wait = backoff(retry);
+                                if !wait.is_zero() {
+                                    tokio::time::sleep(wait).await;
+                                }
                             }
-                            Err(e) => panic!("WAL baseline: {e}"),
                         }
                     }
                 }
@@ -104,10 +130,27 @@ const SEED_SQL: &str = "CREATE TABLE counters (id INTEGER PRIMARY KEY, n INTEGER
 
 fn seed_ids() -> Vec<i64> {
     let mut ids: Vec<i64> = (0..HOT_ROWS).collect();
-    for w in 0..16 {
+    for w in 0..64 {
         ids.extend((0..100).map(|i| 1000 + w * 10_000 + i));
     }
     ids
+}
+
+/// The sum of all counters, read through `sql` on a connection.
+async fn direct_total(conn: &turso::Connection) -> i64 {
+    let mut rows = conn.query("SELECT sum(n) FROM counters", ()).await.unwrap();
+    let row = rows.next().await.unwrap().unwrap();
+    row.get(0).unwrap()
+}
+
+async fn plugin_total(turso: &TursoService) -> i64 {
+    let db = turso.connect("runtime").await.unwrap();
+    let row = db
+        .get("SELECT sum(n) FROM counters", params![])
+        .await
+        .unwrap()
+        .unwrap();
+    row.get(0).unwrap()
 }
 
 async fn throughput_table() -> String {
@@ -130,11 +173,17 @@ async fn throughput_table() -> String {
         insert.run(params![id]).await.unwrap();
     }
 
-    let wal = turso::Builder::new_local(dir.path().join("wal.db").to_str().unwrap())
+    let direct = turso::Builder::new_local(dir.path().join("direct.db").to_str().unwrap())
         .build()
         .await
         .unwrap();
-    let conn = wal.connect().unwrap();
+    let conn = direct.connect().unwrap();
+    let mut mode = conn
+        .query("PRAGMA journal_mode = 'mvcc'", ())
+        .await
+        .unwrap();
+    while mode.next().await.unwrap().is_some() {}
+    drop(mode);
     conn.execute(SEED_SQL, ()).await.unwrap();
     for id in seed_ids() {
         conn.execute("INSERT INTO counters VALUES (?1, 0)", (id,))
@@ -143,20 +192,31 @@ async fn throughput_table() -> String {
     }
 
     let mut out = String::from(
-        "| writers | rows | plugin `concurrent` (MVCC) tx/s | direct `BEGIN IMMEDIATE` (WAL) tx/s | MVCC / WAL |\n|---:|---|---:|---:|---:|\n",
+        "| writers | rows | plugin `concurrent` tx/s | direct `BEGIN CONCURRENT` tx/s | plugin / direct | plugin vs its 1 writer |\n|---:|---|---:|---:|---:|---:|\n",
     );
+    let (mut plugin_expected, mut direct_expected) = (0i64, 0i64);
     for hot in [false, true] {
-        for writers in [1usize, 4, 16] {
-            let (mut m, mut w) = (Vec::new(), Vec::new());
+        let mut single = 0.0;
+        for writers in WRITERS {
+            let (mut m, mut d) = (Vec::new(), Vec::new());
             for _ in 0..ROUNDS {
                 m.push(plugin_throughput(&turso, writers, hot).await);
-                w.push(wal_throughput(&wal, writers, hot).await);
+                d.push(direct_throughput(&direct, writers, hot).await);
+                let done = (OPS_TOTAL / writers * writers) as i64;
+                plugin_expected += done;
+                direct_expected += done;
             }
-            let (m, w) = (median(&mut m), median(&mut w));
+            assert_eq!(plugin_total(&turso).await, plugin_expected, "plugin lost an update");
+            assert_eq!(direct_total(&conn).await, direct_expected, "direct lost an update");
+            let (m, d) = (median(&mut m), median(&mut d));
+            if writers == 1 {
+                single = m;
+            }
             out.push_str(&format!(
-                "| {writers} | {} | {m:.0} | {w:.0} | {:.2}× |\n",
+                "| {writers} | {} | {m:.0} | {d:.0} | {:.2}× | {:.2}× |\n",
                 if hot { "4 hot rows" } else { "distinct" },
-                m / w
+                m / d,
+                m / single,
             ));
         }
     }
@@ -166,7 +226,7 @@ async fn throughput_table() -> String {
 
 /// Median wall time of `host-harness plugins --plugins <dir>` over `runs`.
 fn boot_time(plugins: &std::path::Path, runs: usize) -> Duration {
-    let bin = turso_plugin_tests::workspace_root().join("target/release/host-harness");
+    let bin = turso_plugin_tests::bench::release_dir().join("host-harness");
     let mut samples: Vec<f64> = (0..runs)
         .map(|_| {
             let start = Instant::now();
@@ -324,9 +384,10 @@ fn main() {
     let boot = boot_table();
     let memory = rt.block_on(memory_table());
     let body = format!(
-        "### Concurrent writers\n\n{OPS_PER_WRITER_TOTAL} increments in all per cell, split over \
+        "### Concurrent writers\n\n{OPS_TOTAL} increments in all per cell, split over \
          the writers; median of {ROUNDS} rounds; release build, 2 tokio workers. Hot rows: \
-         4 rows shared by all writers (retries on conflict/busy).\n\n{throughput}\n\
+         4 rows shared by all writers. Both sides retry busy/conflict with the same \
+         back-off; every cell checks the sum of the counters (no lost update).\n\n{throughput}\n\
          ### Loader boot time\n\n{boot}\n### Memory\n\n{memory}"
     );
     println!("{body}");

@@ -6,6 +6,15 @@ use std::path::{Path, PathBuf};
 use host_harness::{Host, PluginLoader};
 use tempfile::TempDir;
 
+/// The directory holding release build outputs (`CARGO_TARGET_DIR` is
+/// honoured).
+pub fn release_dir() -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| crate::workspace_root().join("target"))
+        .join("release")
+}
+
 /// The release build of library `lib_name`.
 ///
 /// # Panics
@@ -17,10 +26,7 @@ pub fn release_library(lib_name: &str) -> PathBuf {
         std::env::consts::DLL_PREFIX,
         std::env::consts::DLL_SUFFIX
     );
-    let dir = std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| crate::workspace_root().join("target"));
-    let path = dir.join("release").join(file);
+    let path = release_dir().join(file);
     assert!(
         path.is_file(),
         "{} is not built: run `cargo build --release -p plugin-turso` (scripts/bench.sh does)",

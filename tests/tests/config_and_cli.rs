@@ -4,7 +4,9 @@
 
 use turso_plugin_tests::{PluginDir, TURSO};
 
-fn init_reason(out: &turso_plugin_tests::CliOutput) -> (String, String) {
+/// plugin-turso's report from `plugins` output: its code and the plugin's
+/// own code.
+fn init_codes(out: &turso_plugin_tests::CliOutput) -> (String, String) {
     let reports = out.json();
     let report = reports
         .as_array()
@@ -13,7 +15,7 @@ fn init_reason(out: &turso_plugin_tests::CliOutput) -> (String, String) {
         .clone();
     (
         report["code"].as_str().unwrap_or_default().to_owned(),
-        report["reason"].as_str().unwrap_or_default().to_owned(),
+        report["pluginCode"].as_str().unwrap_or_default().to_owned(),
     )
 }
 
@@ -67,9 +69,9 @@ fn an_unknown_mode_fails_init_with_its_code() {
     let dir = PluginDir::new();
     dir.turso(&dir.data("runtime.db"));
     let out = dir.cli(&["plugins"], &[("TURSO_MODE", "memory")]);
-    let (code, reason) = init_reason(&out);
+    let (code, plugin_code) = init_codes(&out);
     assert_eq!(code, "PLUGIN_INIT_FAILED");
-    assert!(reason.contains("INVALID_TURSO_MODE"), "{reason}");
+    assert_eq!(plugin_code, "INVALID_TURSO_MODE");
     let health = dir.cli(&["health"], &[("TURSO_MODE", "memory")]);
     assert_ne!(health.code, 0);
 }
@@ -81,9 +83,22 @@ fn sync_mode_without_a_url_fails_init_with_its_code() {
         "plugin-turso",
         &turso_plugin_tests::turso_manifest(&dir.data("runtime.db"), "mode: sync\n"),
     );
-    let (code, reason) = init_reason(&dir.cli(&["plugins"], &[]));
+    let out = dir.cli(&["plugins"], &[("RUST_LOG", "off")]);
+    let (code, plugin_code) = init_codes(&out);
     assert_eq!(code, "PLUGIN_INIT_FAILED");
-    assert!(reason.contains("TURSO_SYNC_URL_REQUIRED"), "{reason}");
+    assert_eq!(plugin_code, "TURSO_SYNC_URL_REQUIRED");
+    // With logs off, the health command still says why, in one line.
+    let health = dir.cli(&["health"], &[("RUST_LOG", "off")]);
+    assert_ne!(health.code, 0);
+    let line = health
+        .stderr
+        .lines()
+        .find(|l| l.contains("PLUGIN_INIT_FAILED"))
+        .unwrap_or_else(|| panic!("{health:#?}"));
+    assert!(
+        line.contains("PLUGIN_INIT_FAILED (TURSO_SYNC_URL_REQUIRED): "),
+        "{line}"
+    );
 }
 
 #[test]

@@ -143,21 +143,12 @@ async fn when_retries_run_out_the_caller_gets_a_retryable_code_and_the_marker_is
         })
         .await
         .unwrap_err();
-    assert!(
-        matches!(err.code(), ErrorCode::Conflict | ErrorCode::Busy),
-        "{err}"
-    );
-    assert_eq!(
-        err.code(),
-        &ErrorCode::Conflict,
-        "measured: a conflict, not busy"
-    );
+    // The first try conflicts; the retry waits for its turn alone behind
+    // the blocker, which never finishes, so the gate answers busy once its
+    // wait budget passes without progress.
+    assert_eq!(err.code(), &ErrorCode::Busy, "{err}");
     assert!(err.is_retryable());
-    assert_eq!(
-        attempts.load(Ordering::Relaxed),
-        2,
-        "one try plus one retry"
-    );
+    assert_eq!(attempts.load(Ordering::Relaxed), 1, "the retry never ran");
 
     // While the blocker is still open, the marker is already invisible.
     let db = turso.connect("runtime").await.unwrap();

@@ -59,8 +59,9 @@ async fn shutdown_leaves_no_service_behind() {
     assert_eq!(err.code(), &ErrorCode::Closed);
     let health = turso.health().await;
     assert!(!health.ok);
-    // A handle opened before shutdown still reads the file it had.
-    assert!(db.query("SELECT a FROM t", params![]).await.is_ok());
+    // A handle opened before shutdown is closed too.
+    let err = db.query("SELECT a FROM t", params![]).await.unwrap_err();
+    assert_eq!(err.code(), &ErrorCode::Closed);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

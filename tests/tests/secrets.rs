@@ -240,7 +240,7 @@ async fn a_wrong_server_token_never_shows_and_neither_does_the_right_one() {
     let report = host.report(TURSO).unwrap();
     assert_eq!(report.code(), Some("PLUGIN_INIT_FAILED"));
     let reason = format!("{:?}", report.state);
-    assert!(reason.contains("TURSO_SYNC_ERROR"), "{reason}");
+    assert_eq!(report.plugin_code(), Some("TURSO_SYNC_ERROR"), "{reason}");
     seen.reports("in-process", &host);
     host.shutdown().await;
 

@@ -317,7 +317,7 @@ async fn a_wrong_token_fails_init_and_a_rotated_server_token_keeps_commits_local
         assert_eq!(report.code(), Some("PLUGIN_INIT_FAILED"));
         let reason = format!("{:?}", report.state);
         eprintln!("wrong token at init: {reason}");
-        assert!(reason.contains("TURSO_SYNC_ERROR"), "{reason}");
+        assert_eq!(report.plugin_code(), Some("TURSO_SYNC_ERROR"), "{reason}");
         assert!(reason.contains(&url), "{reason}");
         assert!(!reason.contains(MARK), "{reason}");
         assert!(host.get_turso(TURSO).is_none());

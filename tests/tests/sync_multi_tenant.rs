@@ -119,10 +119,8 @@ async fn a_wrong_token_fails_clearly_and_the_right_one_works() {
     let report = host.report(TURSO).unwrap();
     assert_eq!(report.code(), Some("PLUGIN_INIT_FAILED"));
     let reason = format!("{:?}", report.state);
-    assert!(
-        reason.contains("TURSO_SYNC_ERROR") && reason.contains(&url),
-        "{reason}"
-    );
+    assert_eq!(report.plugin_code(), Some("TURSO_SYNC_ERROR"), "{reason}");
+    assert!(reason.contains(&url), "{reason}");
     assert!(!reason.contains("not-the-token"), "{reason}");
     host.shutdown().await;
 

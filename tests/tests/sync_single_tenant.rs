@@ -186,7 +186,7 @@ async fn an_unreachable_sync_server_fails_init_clearly_without_crashing_the_host
     let report = host.report(TURSO).unwrap();
     assert_eq!(report.code(), Some("PLUGIN_INIT_FAILED"));
     let reason = format!("{:?}", report.state);
-    assert!(reason.contains("TURSO_SYNC_ERROR"), "{reason}");
+    assert_eq!(report.plugin_code(), Some("TURSO_SYNC_ERROR"), "{reason}");
     assert!(reason.contains(&url), "{reason}");
     assert!(!reason.contains("s3cret-token"), "{reason}");
     assert!(host.get_turso(TURSO).is_none());

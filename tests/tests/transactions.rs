@@ -1,6 +1,6 @@
 //! `BEGIN CONCURRENT` under MVCC: parallel writers, conflicts retried with
-//! no lost update, DDL only in `exclusive`, and what a caller gets when
-//! retries run out.
+//! no lost update, and DDL only in `exclusive` (what a caller gets when
+//! retries run out is in `contention.rs`).
 
 use std::sync::Arc;
 
@@ -135,59 +135,6 @@ async fn conflicting_increments_are_retried_with_no_lost_update() {
         "retried attempts: {}",
         retries.load(std::sync::atomic::Ordering::Relaxed)
     );
-    host.shutdown().await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn when_retries_run_out_the_caller_gets_the_conflict_and_nothing_partial() {
-    let (_dir, host, turso) = boot_turso().await;
-    create(
-        &turso,
-        "CREATE TABLE hot (id INTEGER PRIMARY KEY, n INTEGER, log TEXT)",
-    )
-    .await;
-    let db = turso.connect("runtime").await.unwrap();
-    db.run("INSERT INTO hot VALUES (1, 0, '')", params![])
-        .await
-        .unwrap();
-
-    // Hold a conflicting write open for the whole call.
-    let blocker = turso.begin(&TransactionOptions::default()).await.unwrap();
-    blocker
-        .run("UPDATE hot SET n = 100 WHERE id = 1", params![])
-        .await
-        .unwrap();
-
-    let opts = TransactionOptions {
-        max_retries: 2,
-        retry_delay_ms: 1,
-        ..TransactionOptions::default()
-    };
-    let attempts = Arc::new(std::sync::atomic::AtomicU64::new(0));
-    let counted = Arc::clone(&attempts);
-    let err = turso
-        .transaction(opts, move |tx| {
-            counted.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-            async move {
-                tx.run("INSERT INTO hot VALUES (2, 0, 'partial')", params![])
-                    .await?;
-                tx.run("UPDATE hot SET n = n + 1 WHERE id = 1", params![])
-                    .await?;
-                Ok(())
-            }
-        })
-        .await
-        .unwrap_err();
-    assert_eq!(err.code(), &ErrorCode::Conflict, "{err}");
-    assert_eq!(attempts.load(std::sync::atomic::Ordering::Relaxed), 3);
-    blocker.rollback().await.unwrap();
-
-    let rows = db
-        .query("SELECT id, n FROM hot ORDER BY id", params![])
-        .await
-        .unwrap();
-    assert_eq!(rows.len(), 1, "the partial insert was rolled back");
-    assert_eq!(rows[0].get::<i64>("n").unwrap(), 0);
     host.shutdown().await;
 }
 

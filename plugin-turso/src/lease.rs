@@ -1,0 +1,131 @@
+//! Who owns a connection: a [`Lease`] on one pooled connection, shared by
+//! a `Database` handle and the statements prepared on it, or by a
+//! `Transaction` and its statements.
+//!
+//! The connection goes back to the pool only when the last share is
+//! dropped, so a statement can never end up running inside a transaction
+//! that another caller began on a recycled connection. Calls on one lease
+//! take turns (an async lock), so clones of a handle used from several
+//! tasks at once are serialised instead of meeting the engine's
+//! "connection is busy". Closing a lease (the handle's `close()`, or the
+//! service's shutdown) rolls back what is open and makes every later call
+//! on every share fail with `TURSO_CLOSED`.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+use plugin_api::Result;
+use tokio::sync::{MappedMutexGuard, Mutex, MutexGuard};
+
+use crate::errors::closed;
+use crate::lifecycle::CallGuard;
+use crate::store::Store;
+
+/// A share of one pooled connection.
+pub(crate) struct Lease {
+    store: Arc<Store>,
+    conn: Mutex<Option<turso::Connection>>,
+    closed: AtomicBool,
+}
+
+/// A turn on a lease's connection, for one call.
+pub(crate) struct LeaseGuard<'a> {
+    conn: MappedMutexGuard<'a, turso::Connection>,
+    _call: CallGuard,
+}
+
+impl std::ops::Deref for LeaseGuard<'_> {
+    type Target = turso::Connection;
+
+    fn deref(&self) -> &turso::Connection {
+        &self.conn
+    }
+}
+
+impl Lease {
+    /// Leases a connection of `store` (pooled or new).
+    ///
+    /// # Errors
+    ///
+    /// `TURSO_CLOSED` after shutdown, or the engine's error.
+    pub(crate) async fn new(store: Arc<Store>) -> Result<Arc<Self>> {
+        let _call = store.lifecycle().enter()?;
+        let conn = store.connection().await?;
+        let lease = Arc::new(Self {
+            store: Arc::clone(&store),
+            conn: Mutex::new(Some(conn)),
+            closed: AtomicBool::new(false),
+        });
+        store.track(&lease);
+        Ok(lease)
+    }
+
+    /// The store the connection belongs to.
+    pub(crate) fn store(&self) -> &Arc<Store> {
+        &self.store
+    }
+
+    /// Takes this call's turn on the connection.
+    ///
+    /// # Errors
+    ///
+    /// `TURSO_CLOSED` when the service or this handle was closed.
+    pub(crate) async fn lock(&self) -> Result<LeaseGuard<'_>> {
+        let call = self.store.lifecycle().enter()?;
+        if self.closed.load(Ordering::Acquire) {
+            return Err(closed());
+        }
+        let conn = MutexGuard::try_map(self.conn.lock().await, Option::as_mut)
+            .map_err(|_| closed())?;
+        Ok(LeaseGuard { conn, _call: call })
+    }
+
+    /// Ends the lease now: every later call on any share fails with
+    /// `TURSO_CLOSED`; an open transaction is rolled back and the
+    /// connection goes back to the pool (or is dropped once the service is
+    /// closed).
+    pub(crate) async fn close(&self) {
+        self.closed.store(true, Ordering::Release);
+        let conn = self.conn.lock().await.take();
+        if let Some(conn) = conn {
+            let _cleanup = self.store.lifecycle().enter_for_cleanup();
+            self.store.recycle(conn).await;
+        }
+    }
+
+    /// Rolls back the transaction open on the connection, if any, waiting
+    /// for the call in flight to finish first. Used when a transaction
+    /// handle is dropped unfinished.
+    pub(crate) async fn rollback_open_transaction(&self) {
+        let conn = self.conn.lock().await;
+        if let Some(conn) = conn.as_ref() {
+            if let Err(err) = rollback_if_open(conn).await {
+                tracing::warn!(error = %err, "rollback of an unfinished transaction failed");
+            }
+        }
+    }
+}
+
+impl Drop for Lease {
+    fn drop(&mut self) {
+        if let Some(conn) = self.conn.get_mut().take() {
+            self.store.release(conn);
+        }
+    }
+}
+
+/// Rolls back if the engine still has a transaction open on `conn` (a
+/// conflict, or a raw `COMMIT`, may already have ended it).
+///
+/// # Errors
+///
+/// The engine's error when `ROLLBACK` fails.
+pub(crate) async fn rollback_if_open(conn: &turso::Connection) -> Result<()> {
+    if conn.is_autocommit().unwrap_or(true) {
+        return Ok(());
+    }
+    conn.execute("ROLLBACK", ())
+        .await
+        .map(drop)
+        .map_err(crate::errors::engine_error)
+}
