@@ -272,6 +272,21 @@ fn parse_addr(s: &str) -> Result<SocketAddr, String> {
 }
 
 impl Cli {
+    /// Parses `args` (the first item is the program name) together with
+    /// the environment, exactly as the binary does, into a configuration.
+    ///
+    /// # Errors
+    ///
+    /// The command-line error, as clap reports it (print it with
+    /// `Display`).
+    pub fn config_from<I, T>(args: I) -> Result<ServerConfig, clap::Error>
+    where
+        I: IntoIterator<Item = T>,
+        T: Into<std::ffi::OsString> + Clone,
+    {
+        Self::try_parse_from(args).map(Self::into_config)
+    }
+
     /// The configuration these arguments describe.
     pub fn into_config(self) -> ServerConfig {
         let backend_ports = match (self.backend_port_start, self.backend_port_end) {

@@ -8,13 +8,17 @@ mod support;
 
 mod admin;
 mod auth;
+mod backup;
 mod bypass;
+mod gc;
 mod hardening;
 mod lifecycle;
 mod logs;
+mod namespaces;
 mod orphans;
 mod provisioning;
 mod proxy;
+mod settings;
 mod validation;
 
 /// Not a behaviour test on its own: when `TURSO_SERVER_TEST_ARGS` is set,
