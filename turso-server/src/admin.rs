@@ -187,10 +187,10 @@ pub(crate) fn view_json(v: &NamespaceView) -> Value {
         "lastAccessAt": state::rfc3339(v.record.last_access_at_ms),
         "locked": v.record.locked,
         "ttl": ttl,
-        "port": v.port,
+        "port": v.child.port,
         "sizeBytes": v.size_bytes,
-        "state": v.state.as_str(),
-        "pid": v.pid,
-        "lastExit": v.last_exit,
+        "state": v.child.state.as_str(),
+        "pid": v.child.pid,
+        "lastExit": v.child.last_exit,
     })
 }

@@ -18,6 +18,7 @@ use tokio::process::Command;
 use tokio::sync::{watch, Notify};
 
 use crate::childlog;
+use crate::error::Error;
 use crate::isolation::{self, ChildAddr, Isolation};
 
 /// How to start children; fixed for the server's life.
@@ -162,5 +163,48 @@ impl ChildProcess {
                 libc::kill(self.pid as libc::pid_t, libc::SIGKILL);
             }
         }
+    }
+}
+
+/// `bin` itself when it names a path, else its first match on `PATH`.
+///
+/// # Errors
+///
+/// [`Error::TursodbNotFound`].
+pub(crate) fn resolve_binary(bin: &Path) -> Result<PathBuf, Error> {
+    let not_found = || Error::TursodbNotFound(bin.to_owned());
+    if bin.as_os_str().is_empty() {
+        return Err(not_found());
+    }
+    if bin.components().count() > 1 {
+        return if bin.is_file() {
+            Ok(bin.to_owned())
+        } else {
+            Err(not_found())
+        };
+    }
+    let path = std::env::var_os("PATH").ok_or_else(not_found)?;
+    std::env::split_paths(&path)
+        .map(|dir| dir.join(bin))
+        .find(|candidate| candidate.is_file())
+        .ok_or_else(not_found)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_missing_binary_is_reported_with_its_code() {
+        for bin in ["", "/nonexistent/tursodb", "no-such-tursodb-binary-xyz"] {
+            let err = resolve_binary(Path::new(bin)).expect_err(bin);
+            assert_eq!(err.code(), crate::ErrorCode::TursodbNotFound);
+        }
+    }
+
+    #[test]
+    fn a_binary_is_found_on_path() {
+        let found = resolve_binary(Path::new("sh")).expect("sh on PATH");
+        assert!(found.is_absolute());
     }
 }

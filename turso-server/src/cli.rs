@@ -359,6 +359,15 @@ where
         }
     };
     runtime.block_on(async {
+        // Handlers first: a signal sent as soon as the ports line appears
+        // must find them installed.
+        let mut signals = match StopSignals::install() {
+            Ok(signals) => signals,
+            Err(e) => {
+                tracing::error!("cannot listen for signals: {e}");
+                return exit::FAILURE;
+            }
+        };
         let server = match TursoServer::start(config).await {
             Ok(server) => server,
             Err(e) => {
@@ -373,14 +382,8 @@ where
                 "admin_addr": server.admin_addr().to_string(),
             })
         );
-        match wait_for_stop_signal().await {
-            Ok(signal) => tracing::info!(signal, "stop signal received; shutting down"),
-            Err(e) => {
-                tracing::error!("cannot listen for signals: {e}");
-                server.shutdown().await;
-                return exit::FAILURE;
-            }
-        }
+        let signal = signals.wait().await;
+        tracing::info!(signal, "stop signal received; shutting down");
         server.shutdown().await;
         exit::OK
     })
@@ -402,14 +405,31 @@ fn init_logging(format: LogFormat) {
     };
 }
 
-async fn wait_for_stop_signal() -> std::io::Result<&'static str> {
-    use tokio::signal::unix::{signal, SignalKind};
-    let mut term = signal(SignalKind::terminate())?;
-    let mut hup = signal(SignalKind::hangup())?;
-    tokio::select! {
-        r = tokio::signal::ctrl_c() => r.map(|()| "SIGINT"),
-        _ = term.recv() => Ok("SIGTERM"),
-        _ = hup.recv() => Ok("SIGHUP"),
+/// SIGTERM, SIGHUP and SIGINT handlers, installed before the server
+/// starts.
+struct StopSignals {
+    term: tokio::signal::unix::Signal,
+    hup: tokio::signal::unix::Signal,
+    int: tokio::signal::unix::Signal,
+}
+
+impl StopSignals {
+    fn install() -> std::io::Result<Self> {
+        use tokio::signal::unix::{signal, SignalKind};
+        Ok(Self {
+            term: signal(SignalKind::terminate())?,
+            hup: signal(SignalKind::hangup())?,
+            int: signal(SignalKind::interrupt())?,
+        })
+    }
+
+    /// Waits for the first of them; answers its name.
+    async fn wait(&mut self) -> &'static str {
+        tokio::select! {
+            _ = self.int.recv() => "SIGINT",
+            _ = self.term.recv() => "SIGTERM",
+            _ = self.hup.recv() => "SIGHUP",
+        }
     }
 }
 

@@ -1,87 +1,39 @@
-//! The children, one per namespace: started on first use, reaped the
-//! moment they exit, restarted on next use, killed on shutdown.
+//! The supervisor's policy: which namespace gets a child when (first use,
+//! explicit create, auto-provisioning rules, the running-children limit),
+//! and what delete, GC and idle stopping do. The pieces it drives live
+//! elsewhere: [`crate::registry`] (records), [`crate::children`] (the
+//! table of running children), [`crate::start`] (one start: spawn,
+//! readiness, WAL probe), [`crate::child`] (one process).
 //!
-//! Locking: the registry and `procs` (running children) are plain mutexes
-//! held only for short, non-async work, never both at once. Each namespace
+//! Locking: the registry and the child table are plain mutexes held only
+//! for short, non-async work, never both at once. Each namespace
 //! also has an async lock, held across a start, stop, delete or restore,
 //! so concurrent first uses of one namespace share one start and a delete
 //! never races a start.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
-use crate::child::{ChildProcess, SpawnSpec};
+use crate::child::{self, ChildProcess, SpawnSpec};
+use crate::children::{ChildSnapshot, ChildTable};
 use crate::config::ServerConfig;
 use crate::datadir::{self, DataDirLock};
 use crate::error::Error;
 use crate::isolation::Isolation;
 use crate::ports::PortPool;
-use crate::readiness::{self, Ready};
 use crate::registry::Registry;
+use crate::start;
 use crate::state::{self, NamespaceRecord, Origin};
-use crate::walprobe::{self, JournalMode};
-
-/// Tries at starting a child before giving up. A retry only follows a child
-/// that exited before accepting connections: most likely another process
-/// took the port between our check and the child's bind.
-const START_ATTEMPTS: u32 = 3;
-/// How long a killed child gets to be reaped.
-const REAP_TIMEOUT: Duration = Duration::from_secs(5);
-
-/// What a namespace's child is doing.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum ChildState {
-    /// No child (never started, stopped idle, or shut down).
-    Stopped,
-    /// Spawned, not yet accepting or checked.
-    Starting,
-    /// Serving.
-    Running,
-    /// Exited on its own (reaped); restarts on next use.
-    Exited,
-}
-
-impl ChildState {
-    /// Lowercase name for the admin API.
-    pub(crate) fn as_str(self) -> &'static str {
-        match self {
-            Self::Stopped => "stopped",
-            Self::Starting => "starting",
-            Self::Running => "running",
-            Self::Exited => "exited",
-        }
-    }
-}
 
 /// A namespace as the admin API shows it.
 #[derive(Debug, Clone)]
 pub(crate) struct NamespaceView {
     pub(crate) name: String,
     pub(crate) record: NamespaceRecord,
-    pub(crate) state: ChildState,
-    pub(crate) port: u16,
-    pub(crate) pid: Option<u32>,
-    pub(crate) last_exit: Option<String>,
+    pub(crate) child: ChildSnapshot,
     pub(crate) size_bytes: u64,
-}
-
-#[derive(Debug)]
-struct Running {
-    child: Arc<ChildProcess>,
-    port: u16,
-    ready: bool,
-    last_request: tokio::time::Instant,
-}
-
-#[derive(Debug, Default)]
-struct Procs {
-    /// Set on shutdown: no child may start after it.
-    closed: bool,
-    children: HashMap<String, Running>,
-    /// Last unexpected exit per namespace (kept until the next start).
-    exits: HashMap<String, String>,
 }
 
 /// Starts, finds, restarts and stops the children.
@@ -90,13 +42,12 @@ pub(crate) struct Supervisor {
     data_dir: PathBuf,
     spec: SpawnSpec,
     registry: Registry,
-    ports: PortPool,
+    children: ChildTable,
     max_running: usize,
     auto_provision: bool,
     start_timeout: Duration,
     upstream_timeout: Duration,
     archive_retention: Duration,
-    procs: Mutex<Procs>,
     ns_locks: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
     lock: Mutex<Option<DataDirLock>>,
 }
@@ -110,7 +61,7 @@ impl Supervisor {
     /// [`Error::TursodbNotFound`], [`Error::DataDirLocked`],
     /// [`Error::IsolationUnavailable`], or the registry's errors.
     pub(crate) fn new(config: &ServerConfig) -> Result<Self, Error> {
-        let bin = resolve_binary(&config.tursodb_bin)?;
+        let bin = child::resolve_binary(&config.tursodb_bin)?;
         let data_dir = datadir::prepare(&config.data_dir)?;
         let lock = datadir::lock(&data_dir)?;
         datadir::stop_stale_children(&data_dir);
@@ -125,13 +76,12 @@ impl Supervisor {
                 child_log: config.child_log.clone(),
             },
             registry,
-            ports: PortPool::new(config.backend_ports, isolation),
+            children: ChildTable::new(PortPool::new(config.backend_ports, isolation)),
             max_running: config.max_namespaces,
             auto_provision: config.auto_provision,
             start_timeout: config.child_start_timeout,
             upstream_timeout: config.upstream_timeout,
             archive_retention: config.archive_retention,
-            procs: Mutex::new(Procs::default()),
             ns_locks: Mutex::new(HashMap::new()),
             lock: Mutex::new(Some(lock)),
         })
@@ -164,10 +114,10 @@ impl Supervisor {
     /// [`Error::NamespaceNotFound`], [`Error::ShuttingDown`], or a start
     /// failure.
     pub(crate) async fn ensure_running(&self, ns: &str) -> Result<Arc<ChildProcess>, Error> {
-        if let Some(child) = self.ready_child(ns, false) {
+        if let Some(child) = self.children.ready(ns, false) {
             return Ok(child);
         }
-        self.check_open()?;
+        self.children.check_open()?;
         let lock = self.ns_lock(ns);
         let _guard = lock.lock().await;
         self.start_locked(ns).await
@@ -189,10 +139,6 @@ impl Supervisor {
     /// The upstream timeout.
     pub(crate) fn upstream_timeout(&self) -> Duration {
         self.upstream_timeout
-    }
-
-    fn procs(&self) -> MutexGuard<'_, Procs> {
-        self.procs.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
     /// The lock of one namespace.
@@ -217,10 +163,10 @@ impl Supervisor {
     /// retention), [`Error::NamespaceLimitReached`],
     /// [`Error::ShuttingDown`], or a start failure.
     pub(crate) async fn upstream(&self, ns: &str) -> Result<Arc<ChildProcess>, Error> {
-        if let Some(child) = self.ready_child(ns, true) {
+        if let Some(child) = self.children.ready(ns, true) {
             return Ok(child);
         }
-        self.check_open()?;
+        self.children.check_open()?;
         let lock = self.ns_lock(ns);
         let _guard = lock.lock().await;
         if !self.registry.contains(ns) {
@@ -255,7 +201,7 @@ impl Supervisor {
     /// [`Error::NamespaceLimitReached`], [`Error::ShuttingDown`], a start
     /// failure, or [`Error::Io`].
     pub(crate) async fn create(&self, ns: &str) -> Result<NamespaceView, Error> {
-        self.check_open()?;
+        self.children.check_open()?;
         let lock = self.ns_lock(ns);
         let _guard = lock.lock().await;
         let created = if self.registry.contains(ns) {
@@ -317,10 +263,10 @@ impl Supervisor {
         if !self.registry.contains(ns) {
             return Ok(None);
         }
-        self.stop_child(ns).await;
+        self.children.stop(ns).await;
         let archived = state::archive_files(&self.data_dir, ns, suffix)?;
         self.registry.remove(ns)?;
-        self.procs().exits.remove(ns);
+        self.children.clear_exit(ns);
         tracing::info!(namespace = %ns, archive = %archived.display(), "namespace archived");
         Ok(Some(archived))
     }
@@ -341,29 +287,12 @@ impl Supervisor {
     }
 
     fn to_view(&self, name: String, record: NamespaceRecord) -> NamespaceView {
-        let (state, port, pid, last_exit) = {
-            let procs = self.procs();
-            let last_exit = procs.exits.get(&name).cloned();
-            match procs.children.get(&name) {
-                Some(r) => match r.child.exit_status() {
-                    Some(status) => (ChildState::Exited, 0, None, Some(status)),
-                    None if r.ready => {
-                        (ChildState::Running, r.port, Some(r.child.pid()), last_exit)
-                    }
-                    None => (ChildState::Starting, r.port, Some(r.child.pid()), last_exit),
-                },
-                None if last_exit.is_some() => (ChildState::Exited, 0, None, last_exit),
-                None => (ChildState::Stopped, 0, None, None),
-            }
-        };
+        let child = self.children.snapshot(&name);
         let size_bytes = state::namespace_size(&self.data_dir, &name);
         NamespaceView {
             name,
             record,
-            state,
-            port,
-            pid,
-            last_exit,
+            child,
             size_bytes,
         }
     }
@@ -371,45 +300,22 @@ impl Supervisor {
     /// Kills `ns`'s child if it is still `child` (it stopped answering);
     /// the next request starts a new one.
     pub(crate) async fn kill_unresponsive(&self, ns: &str, child: &Arc<ChildProcess>) {
-        let removed = {
-            let mut procs = self.procs();
-            match procs.children.get(ns) {
-                Some(r) if Arc::ptr_eq(&r.child, child) => procs.children.remove(ns),
-                _ => None,
-            }
-        };
-        if let Some(running) = removed {
-            tracing::warn!(namespace = %ns, pid = child.pid(), "tursodb did not answer in time; killing it (restarts on next use)");
-            running.child.kill(REAP_TIMEOUT).await;
-            self.ports.release(running.port);
-        }
+        tracing::warn!(namespace = %ns, pid = child.pid(), "tursodb did not answer in time; killing it (restarts on next use)");
+        self.children.stop_if(ns, child).await;
     }
 
     /// Stops children without a request for `idle` or longer; returns
-    /// their namespaces.
+    /// their namespaces. Namespaces busy with a start, stop or delete are
+    /// left for the next round.
     pub(crate) async fn stop_idle_children(&self, idle: Duration) -> Vec<String> {
-        let candidates: Vec<String> = {
-            let procs = self.procs();
-            procs
-                .children
-                .iter()
-                .filter(|(_, r)| r.ready && r.last_request.elapsed() >= idle)
-                .map(|(n, _)| n.clone())
-                .collect()
-        };
         let mut stopped = Vec::new();
-        for ns in candidates {
+        for ns in self.children.idle(idle) {
             let lock = self.ns_lock(&ns);
             let Ok(_guard) = lock.try_lock() else {
                 continue;
             };
-            let still_idle = self
-                .procs()
-                .children
-                .get(&ns)
-                .is_some_and(|r| r.last_request.elapsed() >= idle);
-            if still_idle {
-                self.stop_child(&ns).await;
+            if self.children.is_idle(&ns, idle) {
+                self.children.stop(&ns).await;
                 tracing::info!(namespace = %ns, "stopped idle tursodb child");
                 stopped.push(ns);
             }
@@ -428,46 +334,16 @@ impl Supervisor {
 
     /// Refuses new starts, kills every child and waits for each to exit.
     pub(crate) async fn stop_all(&self) {
-        let children = self.close();
-        for (_, running) in children {
-            running.child.kill(REAP_TIMEOUT).await;
-        }
+        self.children.stop_all().await;
     }
 
     /// Refuses new starts and sends every child SIGKILL without waiting.
     pub(crate) fn kill_all_now(&self) {
-        for (_, running) in self.close() {
-            running.child.kill_now();
-        }
+        self.children.kill_all_now();
     }
 
-    fn close(&self) -> Vec<(String, Running)> {
-        let mut procs = self.procs();
-        procs.closed = true;
-        procs.children.drain().collect()
-    }
-
-    fn check_open(&self) -> Result<(), Error> {
-        if self.procs().closed {
-            Err(Error::ShuttingDown)
-        } else {
-            Ok(())
-        }
-    }
-
-    /// Room for one more child (`max_namespaces` counts running children;
-    /// 0 = unlimited).
     fn check_room(&self, ns: &str) -> Result<(), Error> {
-        let procs = self.procs();
-        if self.max_running > 0
-            && !procs.children.contains_key(ns)
-            && procs.children.len() >= self.max_running
-        {
-            return Err(Error::NamespaceLimitReached {
-                limit: self.max_running,
-            });
-        }
-        Ok(())
+        self.children.check_room(ns, self.max_running)
     }
 
     /// True when `ns` was deleted (archived, not moved aside) within the
@@ -480,210 +356,14 @@ impl Supervisor {
             .any(|e| e.name == ns && e.deleted && now.saturating_sub(e.archived_at_ms) < retention)
     }
 
-    /// A ready, live child of `ns`; a child found exited is forgotten
-    /// (its exit kept for the admin view). `touch` marks a request.
-    fn ready_child(&self, ns: &str, touch: bool) -> Option<Arc<ChildProcess>> {
-        let mut procs = self.procs();
-        let running = procs.children.get_mut(ns)?;
-        if let Some(status) = running.child.exit_status() {
-            let port = running.port;
-            procs.children.remove(ns);
-            procs.exits.insert(ns.to_owned(), status);
-            drop(procs);
-            self.ports.release(port);
-            return None;
-        }
-        if !running.ready {
-            return None;
-        }
-        if touch {
-            running.last_request = tokio::time::Instant::now();
-        }
-        Some(running.child.clone())
-    }
-
-    /// Starts `ns`'s child unless one is alive; call with the namespace lock
-    /// held.
+    /// Starts `ns`'s child unless one is alive; call with the namespace
+    /// lock held.
     async fn start_child(&self, ns: &str) -> Result<Arc<ChildProcess>, Error> {
-        if let Some(child) = self.ready_child(ns, true) {
+        if let Some(child) = self.children.ready(ns, true) {
             return Ok(child);
         }
         self.check_room(ns)?;
         let db = state::db_path(&self.data_dir, ns);
-        let fail = |reason: String| Error::ChildStartFailed {
-            namespace: ns.to_owned(),
-            reason,
-        };
-        let mut last = String::new();
-        for attempt in 1..=START_ATTEMPTS {
-            let addr = self.ports.take().ok_or_else(|| {
-                fail("no free port for a child (TURSO_BACKEND_PORT_START/_END)".to_owned())
-            })?;
-            let child = match self.spawn(ns, &db, addr) {
-                Ok(child) => child,
-                Err(e) => {
-                    self.ports.release(addr.port());
-                    return Err(e);
-                }
-            };
-            match readiness::wait(&child, self.start_timeout).await {
-                Ready::Up => {
-                    let mode = walprobe::journal_mode(child.addr()).await;
-                    // A stranger may have won the port race and answered
-                    // for our child; tursodb exits at once in that case.
-                    tokio::task::yield_now().await;
-                    if let Some(status) = child.exit_status() {
-                        self.forget(ns, &child);
-                        last = format!("tursodb exited ({status}) right after start");
-                        tracing::warn!(namespace = %ns, attempt, "{last}");
-                        continue;
-                    }
-                    match mode {
-                        JournalMode::Wal => {}
-                        JournalMode::Other(mode) => {
-                            self.stop_child(ns).await;
-                            return Err(Error::ServerDbNotWal {
-                                namespace: ns.to_owned(),
-                                mode,
-                                path: db,
-                            });
-                        }
-                        JournalMode::Unknown(why) => {
-                            tracing::warn!(namespace = %ns, "journal mode probe: {why}; not checked");
-                        }
-                    }
-                    if !self.mark_ready(ns, &child) {
-                        last = "tursodb was stopped while starting".to_owned();
-                        continue;
-                    }
-                    tracing::info!(namespace = %ns, port = addr.port(), pid = child.pid(), "tursodb started");
-                    return Ok(child);
-                }
-                Ready::Exited(status) => {
-                    self.forget(ns, &child);
-                    last = format!("tursodb exited ({status}) before accepting connections");
-                    tracing::warn!(namespace = %ns, attempt, "{last}");
-                }
-                Ready::TimedOut => {
-                    self.stop_child(ns).await;
-                    return Err(fail(format!(
-                        "no TCP connection accepted on port {} within {:?} \
-                         (raise TURSO_STARTUP_TIMEOUT?)",
-                        addr.port(),
-                        self.start_timeout
-                    )));
-                }
-            }
-        }
-        Err(fail(format!(
-            "{last}; gave up after {START_ATTEMPTS} attempts (check that {} is a \
-             working tursodb with --sync-server, and the server log)",
-            self.spec.bin.display()
-        )))
-    }
-
-    fn spawn(
-        &self,
-        ns: &str,
-        db: &Path,
-        addr: std::net::SocketAddr,
-    ) -> Result<Arc<ChildProcess>, Error> {
-        let mut procs = self.procs();
-        if procs.closed {
-            return Err(Error::ShuttingDown);
-        }
-        let child =
-            ChildProcess::spawn(&self.spec, ns, db, addr).map_err(|e| Error::ChildStartFailed {
-                namespace: ns.to_owned(),
-                reason: format!("cannot run {}: {e}", self.spec.bin.display()),
-            })?;
-        let child = Arc::new(child);
-        procs.exits.remove(ns);
-        if let Some(old) = procs.children.insert(
-            ns.to_owned(),
-            Running {
-                child: child.clone(),
-                port: addr.port(),
-                ready: false,
-                last_request: tokio::time::Instant::now(),
-            },
-        ) {
-            old.child.kill_now();
-        }
-        Ok(child)
-    }
-
-    /// Drops `child` from the table (it exited while starting).
-    fn forget(&self, ns: &str, child: &Arc<ChildProcess>) {
-        let mut procs = self.procs();
-        if procs
-            .children
-            .get(ns)
-            .is_some_and(|r| Arc::ptr_eq(&r.child, child))
-        {
-            if let Some(r) = procs.children.remove(ns) {
-                drop(procs);
-                self.ports.release(r.port);
-            }
-        }
-    }
-
-    /// Routes to `ns`'s new child from now on; false if it is gone.
-    fn mark_ready(&self, ns: &str, child: &Arc<ChildProcess>) -> bool {
-        match self.procs().children.get_mut(ns) {
-            Some(r) if Arc::ptr_eq(&r.child, child) => {
-                r.ready = true;
-                true
-            }
-            _ => false,
-        }
-    }
-
-    /// Kills `ns`'s child, if any, and waits for it to exit.
-    pub(crate) async fn stop_child(&self, ns: &str) {
-        let running = self.procs().children.remove(ns);
-        if let Some(running) = running {
-            running.child.kill(REAP_TIMEOUT).await;
-            self.ports.release(running.port);
-        }
-    }
-}
-
-/// `bin` itself when it names a path, else its first match on `PATH`.
-fn resolve_binary(bin: &Path) -> Result<PathBuf, Error> {
-    let not_found = || Error::TursodbNotFound(bin.to_owned());
-    if bin.as_os_str().is_empty() {
-        return Err(not_found());
-    }
-    if bin.components().count() > 1 {
-        return if bin.is_file() {
-            Ok(bin.to_owned())
-        } else {
-            Err(not_found())
-        };
-    }
-    let path = std::env::var_os("PATH").ok_or_else(not_found)?;
-    std::env::split_paths(&path)
-        .map(|dir| dir.join(bin))
-        .find(|candidate| candidate.is_file())
-        .ok_or_else(not_found)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_missing_binary_is_reported_with_its_code() {
-        for bin in ["", "/nonexistent/tursodb", "no-such-tursodb-binary-xyz"] {
-            let err = resolve_binary(Path::new(bin)).expect_err(bin);
-            assert_eq!(err.code(), crate::ErrorCode::TursodbNotFound);
-        }
-    }
-
-    #[test]
-    fn a_binary_is_found_on_path() {
-        let found = resolve_binary(Path::new("sh")).expect("sh on PATH");
-        assert!(found.is_absolute());
+        start::start(&self.children, &self.spec, &db, ns, self.start_timeout).await
     }
 }

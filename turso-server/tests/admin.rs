@@ -106,6 +106,8 @@ async fn namespaces_are_created_listed_shown_and_deleted_into_the_archive() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_namespace_limit_counts_running_children_and_zero_means_unlimited() {
+    assert_eq!(turso_server::DEFAULT_MAX_NAMESPACES, 256);
+    assert_eq!(turso_server::ServerConfig::default().max_namespaces, 256);
     let t = TestServer::start(|c| c.max_namespaces = 2).await;
     for ns in ["n1", "n2"] {
         let (status, body) = http(
