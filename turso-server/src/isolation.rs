@@ -1,7 +1,8 @@
 //! Keeping children out of reach: each `tursodb` child runs in a private
 //! network namespace of its own (only a loopback interface, brought up at
 //! spawn), so its port exists nowhere else; the supervisor reaches it by
-//! opening its sockets from inside that namespace. `tursodb --sync-server`
+//! connecting sockets created inside that namespace (one thread per child
+//! joins it once and keeps a few unconnected sockets ready). `tursodb --sync-server`
 //! has no authentication of its own (it ignores bearer tokens and cannot
 //! listen on a unix socket), so this is the barrier.
 //!
@@ -11,11 +12,11 @@
 use std::fs::File;
 use std::io;
 use std::net::SocketAddr;
-use std::os::fd::AsRawFd;
-use std::sync::Arc;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
-use tokio::net::TcpStream;
+use tokio::net::{TcpSocket, TcpStream};
 
 use crate::config::ChildIsolation;
 use crate::error::Error;
@@ -153,9 +154,9 @@ unsafe fn loopback_up() -> io::Result<()> {
 pub(crate) struct ChildAddr {
     /// The child's listening address (inside its namespace, if any).
     pub(crate) addr: SocketAddr,
-    /// The child's network namespace (`/proc/<pid>/ns/net`), kept open so
-    /// it cannot be swapped under us; `None` on loopback.
-    netns: Option<Arc<File>>,
+    /// Sockets made inside the child's network namespace; `None` on
+    /// loopback.
+    netns: Option<NetnsConnector>,
 }
 
 impl ChildAddr {
@@ -168,12 +169,13 @@ impl ChildAddr {
     ///
     /// # Errors
     ///
-    /// The error of opening `/proc/<pid>/ns/net`.
+    /// The error of opening `/proc/<pid>/ns/net`, of starting the
+    /// connector thread, or of joining the namespace.
     pub(crate) fn in_netns_of(pid: u32, addr: SocketAddr) -> io::Result<Self> {
         let file = File::open(format!("/proc/{pid}/ns/net"))?;
         Ok(Self {
             addr,
-            netns: Some(Arc::new(file)),
+            netns: Some(NetnsConnector::start(file)?),
         })
     }
 
@@ -188,42 +190,114 @@ impl ChildAddr {
             None => tokio::time::timeout(timeout, TcpStream::connect(self.addr))
                 .await
                 .map_err(|_| io::Error::from(io::ErrorKind::TimedOut))??,
-            Some(ns) => connect_in_netns(ns.clone(), self.addr, timeout).await?,
+            Some(connector) => connector.connect(self.addr, timeout).await?,
         };
         stream.set_nodelay(true)?;
         Ok(stream)
     }
 }
 
-/// Connects from a fresh thread that first joins the namespace `ns`: a
-/// socket belongs to the namespace it was created in, whatever thread
-/// uses it later. The thread ends right after, so no pooled thread is
-/// ever left inside a child's namespace.
-async fn connect_in_netns(
-    ns: Arc<File>,
-    addr: SocketAddr,
-    timeout: Duration,
-) -> io::Result<TcpStream> {
-    let (tx, rx) = tokio::sync::oneshot::channel();
-    std::thread::Builder::new()
-        .name("netns-connect".to_owned())
-        .spawn(move || {
-            let result = (|| {
-                // SAFETY: setns on the calling thread only, with a valid fd
-                // of a network namespace file.
-                if unsafe { libc::setns(ns.as_raw_fd(), libc::CLONE_NEWNET) } != 0 {
-                    return Err(io::Error::last_os_error());
+/// Unconnected sockets kept ready per isolated child.
+const SOCKET_POOL: usize = 8;
+
+/// One thread per isolated child, inside its network namespace: a socket
+/// belongs to the namespace it was created in, whatever thread connects it
+/// later, so this thread only *creates* sockets (unconnected, non-blocking)
+/// and keeps a small pool filled; connecting happens on the runtime like
+/// any other connect. Joining a namespace costs milliseconds and waking a
+/// thread per request costs more under load, so neither happens per
+/// connection. The thread ends when the last handle is dropped.
+#[derive(Debug, Clone)]
+struct NetnsConnector {
+    refill: std::sync::mpsc::Sender<()>,
+    pool: Arc<Mutex<Vec<OwnedFd>>>,
+}
+
+impl NetnsConnector {
+    fn start(ns: File) -> io::Result<Self> {
+        let (refill, wakeups) = std::sync::mpsc::channel::<()>();
+        let pool: Arc<Mutex<Vec<OwnedFd>>> = Arc::default();
+        let (ready_tx, ready_rx) = std::sync::mpsc::channel();
+        let filled = pool.clone();
+        std::thread::Builder::new()
+            .name("netns-sockets".to_owned())
+            .spawn(move || {
+                // SAFETY: setns on this thread only, with a valid fd of a
+                // network namespace file; the thread never leaves it.
+                let joined = if unsafe { libc::setns(ns.as_raw_fd(), libc::CLONE_NEWNET) } == 0 {
+                    fill(&filled)
+                } else {
+                    Err(io::Error::last_os_error())
+                };
+                let ok = joined.is_ok();
+                let _ = ready_tx.send(joined);
+                drop(ns);
+                if !ok {
+                    return;
                 }
-                let stream = std::net::TcpStream::connect_timeout(&addr, timeout)?;
-                stream.set_nonblocking(true)?;
-                Ok(stream)
-            })();
-            let _ = tx.send(result);
-        })?;
-    let stream = rx
-        .await
-        .map_err(|_| io::Error::other("netns connect thread ended without an answer"))??;
-    TcpStream::from_std(stream)
+                while wakeups.recv().is_ok() {
+                    if let Err(e) = fill(&filled) {
+                        tracing::warn!("cannot create sockets for a child: {e}");
+                    }
+                }
+            })?;
+        ready_rx
+            .recv()
+            .map_err(|_| io::Error::other("netns socket thread died"))??;
+        Ok(Self { refill, pool })
+    }
+
+    async fn connect(&self, addr: SocketAddr, timeout: Duration) -> io::Result<TcpStream> {
+        let socket = loop {
+            let taken = {
+                let mut pool = self.pool.lock().unwrap_or_else(PoisonError::into_inner);
+                let socket = pool.pop();
+                if pool.len() < SOCKET_POOL / 2 {
+                    let _ = self.refill.send(());
+                }
+                socket
+            };
+            match taken {
+                Some(fd) => break fd,
+                None => {
+                    self.refill
+                        .send(())
+                        .map_err(|_| io::Error::other("netns socket thread ended"))?;
+                    tokio::time::sleep(Duration::from_millis(1)).await;
+                }
+            }
+        };
+        let socket = TcpSocket::from_std_stream(std::net::TcpStream::from(socket));
+        tokio::time::timeout(timeout, socket.connect(addr))
+            .await
+            .map_err(|_| io::Error::from(io::ErrorKind::TimedOut))?
+    }
+}
+
+/// Tops the pool up with new non-blocking IPv4 stream sockets, created in
+/// the calling thread's network namespace.
+fn fill(pool: &Mutex<Vec<OwnedFd>>) -> io::Result<()> {
+    let missing =
+        SOCKET_POOL.saturating_sub(pool.lock().unwrap_or_else(PoisonError::into_inner).len());
+    for _ in 0..missing {
+        // SAFETY: socket(2); the descriptor is owned right away.
+        let fd = unsafe {
+            libc::socket(
+                libc::AF_INET,
+                libc::SOCK_STREAM | libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC,
+                0,
+            )
+        };
+        if fd < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        // SAFETY: `fd` is a fresh descriptor nobody else owns.
+        let owned = unsafe { OwnedFd::from_raw_fd(fd) };
+        pool.lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .push(owned);
+    }
+    Ok(())
 }
 
 #[cfg(test)]
