@@ -102,6 +102,15 @@ fn refused(tokens: &[Token]) -> Option<&'static str> {
     {
         return Some("load_extension()");
     }
+    // The table-valued form, `pragma_journal_mode('mvcc')`, with an argument.
+    let tvf_with_argument = tokens.windows(3).any(|w| {
+        matches!(&w[0], Token::Word(name) if name == "pragma_journal_mode")
+            && w[1] == Token::Punct('(')
+            && w[2] != Token::Punct(')')
+    });
+    if tvf_with_argument {
+        return Some("changing journal_mode");
+    }
     let words: Vec<&str> = tokens
         .iter()
         .skip_while(
@@ -264,6 +273,7 @@ mod tests {
             "SELECT load_extension('x')",
             "select LOAD_EXTENSION ('x', 'y')",
             "-- c\nATTACH 'x' AS y",
+            "SELECT * FROM pragma_journal_mode('mvcc')",
         ] {
             assert!(refused_sql(sql), "{sql}");
         }
@@ -284,6 +294,7 @@ mod tests {
             "VACUUM",
             "SELECT x FROM t -- ATTACH 'x'",
             "UPDATE t SET x = X'00ff'",
+            "SELECT * FROM pragma_journal_mode()",
         ] {
             assert!(!refused_sql(sql), "{sql}");
         }
