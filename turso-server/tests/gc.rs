@@ -41,10 +41,14 @@ async fn gc_archives_idle_auto_namespaces_and_skips_locked_and_busy_ones() {
     assert_eq!(status, 201);
     let (status, _) = http("POST", &t.admin_url("/v1/namespaces/pinned/lock"), None).await;
     assert_eq!(status, 200);
-    for _ in 0..10 {
+    // Keep "busy" busy for 2 s, and up to 5 s more until GC took "idle".
+    for round in 0..35 {
         tokio::time::sleep(Duration::from_millis(200)).await;
         let (status, _) = pipeline(&t.data_url("busy"), None, "SELECT 1").await;
         assert_eq!(status, 200);
+        if round >= 10 && !archive_names(&t.data_dir()).is_empty() {
+            break;
+        }
     }
     let (_, body) = http("GET", &t.admin_url("/v1/namespaces"), None).await;
     assert_eq!(known(&body), ["busy", "made", "pinned"], "{body}");
@@ -89,8 +93,14 @@ async fn gc_archives_namespaces_whose_ttl_expired_unless_locked() {
         .await;
         assert_eq!(status, 200, "{body}");
     }
-    tokio::time::sleep(Duration::from_millis(1800)).await;
-    let (_, body) = http("GET", &t.admin_url("/v1/namespaces"), None).await;
+    let mut body = serde_json::Value::Null;
+    for _ in 0..50 {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        body = http("GET", &t.admin_url("/v1/namespaces"), None).await.1;
+        if known(&body).len() == 2 {
+            break;
+        }
+    }
     assert_eq!(known(&body), ["forever", "guarded"], "{body}");
     let archived = archive_names(&t.data_dir());
     assert!(
