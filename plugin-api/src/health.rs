@@ -39,6 +39,16 @@ pub struct SyncHealth {
     /// The last push or pull failure, if the last attempt failed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_error: Option<String>,
+    /// When the last pull (before a write, by hand or in the background)
+    /// succeeded, in Unix milliseconds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_pull_at_ms: Option<u64>,
+    /// The last pull failure, if the last pull failed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_pull_error: Option<String>,
+    /// How many replicas are open (multi-tenant mode closes idle ones).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub open_replicas: Option<usize>,
 }
 
 /// The sync engine's statistics for one replica.

@@ -28,11 +28,62 @@ pub const DEFAULT_LOCAL_PATH: &str = "./data/turso/runtime.db";
 /// configured.
 pub const DEFAULT_SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(5);
 
+/// How long one sync-engine call may take when nothing else is configured.
+pub const DEFAULT_SYNC_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// How long a multi-tenant replica may stay unused before it is closed,
+/// when nothing else is configured.
+pub const DEFAULT_REPLICA_IDLE: Duration = Duration::from_secs(600);
+
+/// How many multi-tenant replicas may be open at once when nothing else is
+/// configured.
+pub const DEFAULT_MAX_OPEN_REPLICAS: usize = 256;
+
+/// How the sync modes talk to the server.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SyncSettings {
+    /// The longest one sync-engine call may take (`syncTimeoutMs` /
+    /// `TURSO_SYNC_TIMEOUT_MS`; default 10 s).
+    pub timeout: Duration,
+    /// Whether a write transaction pulls before it begins
+    /// (`pullBeforeWrite` / `TURSO_PULL_BEFORE_WRITE`; default yes).
+    pub pull_before_write: bool,
+    /// A pull this recent covers a write, and idle replicas pull this
+    /// often in the background (`pullIntervalMs` /
+    /// `TURSO_PULL_INTERVAL_MS`; default off).
+    pub pull_interval: Option<Duration>,
+    /// Multi-tenant replicas unused this long are closed
+    /// (`replicaIdleMs` / `TURSO_REPLICA_IDLE_MS`; default 10 min, 0 =
+    /// never).
+    pub replica_idle: Option<Duration>,
+    /// At most this many multi-tenant replicas are open; the least
+    /// recently used idle one is closed first (`maxOpenReplicas` /
+    /// `TURSO_MAX_OPEN_REPLICAS`; default 256, 0 = no cap).
+    pub max_open_replicas: Option<usize>,
+}
+
+impl Default for SyncSettings {
+    fn default() -> Self {
+        Self {
+            timeout: DEFAULT_SYNC_TIMEOUT,
+            pull_before_write: true,
+            pull_interval: None,
+            replica_idle: Some(DEFAULT_REPLICA_IDLE),
+            max_open_replicas: Some(DEFAULT_MAX_OPEN_REPLICAS),
+        }
+    }
+}
+
 /// A credential: printed as `***` by `Debug` and never logged.
 #[derive(Clone, PartialEq, Eq)]
 pub struct Secret(String);
 
 impl Secret {
+    /// Wraps a credential.
+    pub fn new(token: String) -> Self {
+        Self(token)
+    }
+
     /// The token itself, for the one place that sends it.
     pub fn expose(&self) -> &str {
         &self.0
@@ -72,6 +123,8 @@ pub struct TursoConfig {
     /// anyway (`shutdownTimeoutMs` / `TURSO_SHUTDOWN_TIMEOUT_MS`; default
     /// 5 s).
     pub shutdown_timeout: Duration,
+    /// How the sync modes talk to the server.
+    pub sync_settings: SyncSettings,
 }
 
 impl Default for TursoConfig {
@@ -82,6 +135,7 @@ impl Default for TursoConfig {
             sync: None,
             convert_to_mvcc: false,
             shutdown_timeout: DEFAULT_SHUTDOWN_TIMEOUT,
+            sync_settings: SyncSettings::default(),
         }
     }
 }
@@ -90,6 +144,12 @@ impl Default for TursoConfig {
 pub trait Env {
     /// The variable's value, if set.
     fn var(&self, name: &str) -> Option<String>;
+
+    /// Whether the variable is set to something that is not UTF-8 (which
+    /// [`Env::var`] cannot return).
+    fn is_not_unicode(&self, _name: &str) -> bool {
+        false
+    }
 }
 
 /// The process environment.
@@ -99,6 +159,10 @@ pub struct ProcessEnv;
 impl Env for ProcessEnv {
     fn var(&self, name: &str) -> Option<String> {
         std::env::var(name).ok()
+    }
+
+    fn is_not_unicode(&self, name: &str) -> bool {
+        matches!(std::env::var(name), Err(std::env::VarError::NotUnicode(_)))
     }
 }
 
@@ -169,9 +233,25 @@ impl Resolver<'_> {
         }
     }
 
+    /// The environment variable, cleaned.
+    ///
+    /// # Errors
+    ///
+    /// `INVALID_TURSO_CONFIG` when it is set but not UTF-8: treating it as
+    /// unset would silently pick another mode or file.
+    fn env_value(&self, env_name: &str) -> Result<Option<String>> {
+        if self.env.is_not_unicode(env_name) {
+            return Err(Error::new(
+                ErrorCode::InvalidConfig,
+                format!("{env_name} is set but is not valid UTF-8; fix or unset it"),
+            ));
+        }
+        Ok(self.env.var(env_name).and_then(|v| self.clean(&v)))
+    }
+
     /// The environment variable, else the config value.
     fn value(&self, env_name: &str, path: &str) -> Result<Option<String>> {
-        if let Some(v) = self.env.var(env_name).and_then(|v| self.clean(&v)) {
+        if let Some(v) = self.env_value(env_name)? {
             return Ok(Some(v));
         }
         self.config_value(path)
@@ -184,7 +264,7 @@ impl Resolver<'_> {
     /// A yes/no setting: the environment (`1`/`true`/`yes`,
     /// `0`/`false`/`no`), else a config boolean or such a string.
     fn flag(&self, env_name: &str, path: &str) -> Result<Option<bool>> {
-        let text = match self.env.var(env_name).and_then(|v| self.clean(&v)) {
+        let text = match self.env_value(env_name)? {
             Some(text) => text,
             None => match self.config_node(path) {
                 Some(Json::Bool(b)) => return Ok(Some(*b)),
@@ -207,7 +287,29 @@ impl Resolver<'_> {
     /// A duration in milliseconds: the environment, else a config number
     /// or numeric string; a non-negative integer.
     fn millis(&self, env_name: &str, path: &str) -> Result<Option<Duration>> {
-        let text = match self.env.var(env_name).and_then(|v| self.clean(&v)) {
+        Ok(self
+            .whole_number(env_name, path, "milliseconds")?
+            .map(Duration::from_millis))
+    }
+
+    /// A count: a non-negative integer.
+    fn count(&self, env_name: &str, path: &str) -> Result<Option<usize>> {
+        self.whole_number(env_name, path, "a count")?
+            .map(|n| {
+                usize::try_from(n).map_err(|_| {
+                    Error::new(
+                        ErrorCode::InvalidConfig,
+                        format!("{env_name} / {path} is too large"),
+                    )
+                })
+            })
+            .transpose()
+    }
+
+    /// A non-negative integer: the environment, else a config number or
+    /// numeric string.
+    fn whole_number(&self, env_name: &str, path: &str, unit: &str) -> Result<Option<u64>> {
+        let text = match self.env_value(env_name)? {
             Some(text) => text,
             None => match self.config_node(path) {
                 Some(Json::Number(n)) => n.to_string(),
@@ -217,17 +319,46 @@ impl Resolver<'_> {
                 },
             },
         };
-        text.parse::<u64>()
-            .map(|ms| Some(Duration::from_millis(ms)))
-            .map_err(|_| {
-                Error::new(
-                    ErrorCode::InvalidConfig,
-                    format!(
-                        "{env_name} / {path} must be a whole number of milliseconds, got {text:?}"
-                    ),
-                )
-            })
+        text.parse::<u64>().map(Some).map_err(|_| {
+            Error::new(
+                ErrorCode::InvalidConfig,
+                format!("{env_name} / {path} must be a whole number ({unit}), got {text:?}"),
+            )
+        })
     }
+}
+
+/// The sync settings; zero durations and counts mean off.
+fn sync_settings(r: &Resolver<'_>) -> Result<SyncSettings> {
+    let defaults = SyncSettings::default();
+    let non_zero = |d: Duration| (!d.is_zero()).then_some(d);
+    let timeout = r
+        .millis("TURSO_SYNC_TIMEOUT_MS", "syncTimeoutMs")?
+        .unwrap_or(defaults.timeout);
+    if timeout.is_zero() {
+        return Err(Error::new(
+            ErrorCode::InvalidConfig,
+            "TURSO_SYNC_TIMEOUT_MS / syncTimeoutMs must be at least 1",
+        ));
+    }
+    Ok(SyncSettings {
+        timeout,
+        pull_before_write: r
+            .flag("TURSO_PULL_BEFORE_WRITE", "pullBeforeWrite")?
+            .unwrap_or(defaults.pull_before_write),
+        pull_interval: r
+            .millis("TURSO_PULL_INTERVAL_MS", "pullIntervalMs")?
+            .and_then(non_zero),
+        replica_idle: match r.millis("TURSO_REPLICA_IDLE_MS", "replicaIdleMs")? {
+            Some(idle) => non_zero(idle),
+            None => defaults.replica_idle,
+        },
+        max_open_replicas: match r.count("TURSO_MAX_OPEN_REPLICAS", "maxOpenReplicas")? {
+            Some(0) => None,
+            Some(cap) => Some(cap),
+            None => defaults.max_open_replicas,
+        },
+    })
 }
 
 /// Resolves plugin-turso's configuration from its manifest configuration
@@ -251,6 +382,7 @@ pub fn resolve(config: &Json, env: &dyn Env) -> Result<TursoConfig> {
         shutdown_timeout: r
             .millis("TURSO_SHUTDOWN_TIMEOUT_MS", "shutdownTimeoutMs")?
             .unwrap_or(DEFAULT_SHUTDOWN_TIMEOUT),
+        sync_settings: sync_settings(&r)?,
         ..TursoConfig::default()
     };
     if let Some(url) = r.value("TURSO_SERVER_URL", "server.url")? {
