@@ -63,7 +63,7 @@ pub enum Command {
     /// stdout with the failing statement's 1-based position), exit 1.
     /// Statements are classified by the engine's parser: the transaction
     /// is `exclusive` when one changes the schema (CREATE, DROP, ALTER,
-    /// ANALYZE, REINDEX, comments or WITH in front included), else
+    /// ANALYZE, REINDEX, comments in front included), else
     /// `concurrent`; `--kind` overrides. Rows are printed for every
     /// statement that has result columns, INSERT … RETURNING included.
     ///
