@@ -215,7 +215,9 @@ where
 /// the caller is on. Dropping the returned future cancels the timer, so it
 /// can bound another future in a `select!` at no lasting cost.
 pub fn plugin_sleep(duration: std::time::Duration) -> PluginSleep {
-    PluginSleep(plugin_runtime().spawn(tokio::time::sleep(duration)))
+    // The timer is made inside the task: making it here would need this
+    // thread to be in a runtime of this library's tokio.
+    PluginSleep(plugin_runtime().spawn(async move { tokio::time::sleep(duration).await }))
 }
 
 /// The future of [`plugin_sleep`]: ready when the time is up; cancels the

@@ -16,8 +16,14 @@ pub struct Health {
     pub error: Option<String>,
     /// The local database file (local mode) or replica file.
     pub local_path: String,
-    /// `local`, `sync` or `multi-tenant`.
+    /// `local` or `sync`, as the original reports it (multi-tenant
+    /// services sync too: see [`Health::tenancy`]).
     pub mode: String,
+    /// `single` (one database, or one replica, for every namespace) or
+    /// `multi` (one replica per namespace, synced with
+    /// `TURSO_SERVER_URL/<namespace>`).
+    #[serde(default)]
+    pub tenancy: String,
     /// Every namespace requested so far, sorted.
     pub namespaces: Vec<String>,
     /// Sync state.

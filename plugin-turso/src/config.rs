@@ -3,16 +3,21 @@
 //!
 //! Precedence, first match wins:
 //! 1. `TURSO_SERVER_URL` (or `server.url`) → multi-tenant sync, trailing
-//!    `/` stripped, token `TURSO_SERVER_TOKEN` (or `server.token`);
+//!    `/` stripped, token `TURSO_SERVER_TOKEN` (or `server.authToken`, the
+//!    original's key, or `server.token`);
 //! 2. the mode from `TURSO_MODE` (or `mode`): `local` or `sync`, anything
 //!    else `INVALID_TURSO_MODE`; with no mode given, a sync URL selects
 //!    `sync` and its absence `local`;
 //! 3. `sync` needs `TURSO_SYNC_URL` (or `sync.url`), else
-//!    `TURSO_SYNC_URL_REQUIRED`; token `TURSO_SYNC_AUTH_TOKEN` (or
-//!    `sync.authToken`).
+//!    `TURSO_SYNC_URL_REQUIRED`; trailing `/` stripped; token
+//!    `TURSO_SYNC_AUTH_TOKEN` (or `sync.authToken`).
 //!
 //! The local path is `TURSO_LOCAL_PATH`, then `localPath`, then
 //! `./data/turso/runtime.db`.
+//!
+//! Keys the plugin does not read ([`KNOWN_KEYS`] lists those it does) are
+//! logged as a warning naming the closest known key, so a typo such as
+//! `localPth` does not pass silently.
 
 use std::fmt;
 use std::path::PathBuf;
@@ -73,6 +78,26 @@ impl Default for SyncSettings {
         }
     }
 }
+
+/// Every configuration key plugin-turso reads, as dotted paths. A key is
+/// read only through this list (see `Resolver::config_value`), so it
+/// cannot fall out of date.
+pub const KNOWN_KEYS: [&str; 14] = [
+    "localPath",
+    "mode",
+    "sync.url",
+    "sync.authToken",
+    "server.url",
+    "server.authToken",
+    "server.token",
+    "convertToMvcc",
+    "shutdownTimeoutMs",
+    "syncTimeoutMs",
+    "pullBeforeWrite",
+    "pullIntervalMs",
+    "replicaIdleMs",
+    "maxOpenReplicas",
+];
 
 /// A credential: printed as `***` by `Debug` and never logged.
 #[derive(Clone, PartialEq, Eq)]
@@ -211,6 +236,7 @@ impl Resolver<'_> {
 
     /// The config node at a dotted `path` (`sync.url`).
     fn config_node(&self, path: &str) -> Option<&Json> {
+        debug_assert!(KNOWN_KEYS.contains(&path), "{path} is not in KNOWN_KEYS");
         let mut node = self.config;
         for key in path.split('.') {
             node = node.get(key)?;
@@ -326,6 +352,27 @@ impl Resolver<'_> {
             )
         })
     }
+
+    /// The server token: the environment, else `server.authToken` (the
+    /// original's key) or `server.token`.
+    ///
+    /// # Errors
+    ///
+    /// `INVALID_TURSO_CONFIG` when both keys are set to different values.
+    fn server_token(&self) -> Result<Option<Secret>> {
+        if let Some(v) = self.env_value("TURSO_SERVER_TOKEN")? {
+            return Ok(Some(Secret(v)));
+        }
+        let auth_token = self.config_value("server.authToken")?;
+        let token = self.config_value("server.token")?;
+        match (auth_token, token) {
+            (Some(a), Some(t)) if a != t => Err(Error::new(
+                ErrorCode::InvalidConfig,
+                "server.authToken and server.token are both set, to different values: keep one",
+            )),
+            (a, t) => Ok(a.or(t).map(Secret)),
+        }
+    }
 }
 
 /// The sync settings; zero durations and counts mean off.
@@ -361,6 +408,83 @@ fn sync_settings(r: &Resolver<'_>) -> Result<SyncSettings> {
     })
 }
 
+/// A configuration key plugin-turso does not read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UnknownKey {
+    /// The key as a dotted path (`sync.urll`).
+    pub key: String,
+    /// The known key spelled most like it.
+    pub closest: &'static str,
+}
+
+/// The keys of `config` plugin-turso does not read, each with the known
+/// key spelled most like it, sorted by key.
+pub fn unknown_keys(config: &Json) -> Vec<UnknownKey> {
+    let mut out = Vec::new();
+    collect_unknown(config, "", &mut out);
+    out
+}
+
+fn collect_unknown(node: &Json, prefix: &str, out: &mut Vec<UnknownKey>) {
+    let Some(map) = node.as_object() else {
+        return;
+    };
+    for (key, value) in map {
+        let path = if prefix.is_empty() {
+            key.clone()
+        } else {
+            format!("{prefix}.{key}")
+        };
+        let is_parent = KNOWN_KEYS.iter().any(|k| {
+            k.strip_prefix(path.as_str())
+                .is_some_and(|r| r.starts_with('.'))
+        });
+        if KNOWN_KEYS.contains(&path.as_str()) {
+            continue;
+        }
+        if is_parent {
+            collect_unknown(value, &path, out);
+            continue;
+        }
+        let closest = KNOWN_KEYS
+            .iter()
+            .copied()
+            .min_by_key(|known| {
+                edit_distance(&path.to_ascii_lowercase(), &known.to_ascii_lowercase())
+            })
+            .unwrap_or(KNOWN_KEYS[0]);
+        out.push(UnknownKey { key: path, closest });
+    }
+}
+
+/// The Levenshtein distance between `a` and `b`, in characters.
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut previous: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut current = Vec::with_capacity(b.len() + 1);
+        current.push(i + 1);
+        for (j, cb) in b.iter().enumerate() {
+            let substitute = previous[j] + usize::from(ca != *cb);
+            current.push(substitute.min(previous[j + 1] + 1).min(current[j] + 1));
+        }
+        previous = current;
+    }
+    previous[b.len()]
+}
+
+/// Logs a warning for each key of `config` plugin-turso does not read.
+/// Values are never logged (they may hold tokens).
+fn warn_unknown_keys(config: &Json) {
+    for unknown in unknown_keys(config) {
+        tracing::warn!(
+            key = %unknown.key,
+            closest = unknown.closest,
+            "unknown plugin-turso configuration key, ignored; did you mean the closest known key?"
+        );
+    }
+}
+
 /// Resolves plugin-turso's configuration from its manifest configuration
 /// (a JSON object) and the environment.
 ///
@@ -369,6 +493,7 @@ fn sync_settings(r: &Resolver<'_>) -> Result<SyncSettings> {
 /// `INVALID_TURSO_MODE`, `TURSO_SYNC_URL_REQUIRED`, or
 /// `INVALID_TURSO_CONFIG` when a value has the wrong type.
 pub fn resolve(config: &Json, env: &dyn Env) -> Result<TursoConfig> {
+    warn_unknown_keys(config);
     let r = Resolver { config, env };
     let local_path = PathBuf::from(
         r.value("TURSO_LOCAL_PATH", "localPath")?
@@ -390,7 +515,7 @@ pub fn resolve(config: &Json, env: &dyn Env) -> Result<TursoConfig> {
             mode: Mode::MultiTenant,
             sync: Some(SyncTarget {
                 url: url.trim_end_matches('/').to_owned(),
-                auth_token: r.secret("TURSO_SERVER_TOKEN", "server.token")?,
+                auth_token: r.server_token()?,
             }),
             ..base
         });
@@ -420,7 +545,7 @@ pub fn resolve(config: &Json, env: &dyn Env) -> Result<TursoConfig> {
     Ok(TursoConfig {
         mode,
         sync: Some(SyncTarget {
-            url,
+            url: url.trim_end_matches('/').to_owned(),
             auth_token: r.secret("TURSO_SYNC_AUTH_TOKEN", "sync.authToken")?,
         }),
         ..base
@@ -504,6 +629,58 @@ mod tests {
         let c = resolve(&cfg, &env(&[("T", "secret")])).unwrap();
         assert_eq!(c.mode, Mode::MultiTenant);
         assert_eq!(c.sync.unwrap().auth_token.unwrap().expose(), "secret");
+    }
+
+    #[test]
+    fn server_auth_token_is_read_like_the_original() {
+        let cfg = json!({"server": {"url": "http://cfg", "authToken": "${T}"}});
+        let c = resolve(&cfg, &env(&[("T", "secret")])).unwrap();
+        assert_eq!(c.sync.unwrap().auth_token.unwrap().expose(), "secret");
+        let same = json!({"server": {"url": "http://cfg", "authToken": "a", "token": "a"}});
+        assert_eq!(
+            resolve(&same, &env(&[]))
+                .unwrap()
+                .sync
+                .unwrap()
+                .auth_token
+                .unwrap()
+                .expose(),
+            "a"
+        );
+        let differ = json!({"server": {"url": "http://cfg", "authToken": "a", "token": "b"}});
+        assert_eq!(code(resolve(&differ, &env(&[]))), "INVALID_TURSO_CONFIG");
+        let env_wins = resolve(&differ, &env(&[("TURSO_SERVER_TOKEN", "e")])).unwrap();
+        assert_eq!(env_wins.sync.unwrap().auth_token.unwrap().expose(), "e");
+    }
+
+    #[test]
+    fn the_sync_url_loses_its_trailing_slash() {
+        let c = resolve(&json!({}), &env(&[("TURSO_SYNC_URL", "http://one:8080//")])).unwrap();
+        assert_eq!(c.sync.unwrap().url, "http://one:8080");
+    }
+
+    #[test]
+    fn unknown_keys_name_the_closest_known_key() {
+        let cfg = json!({
+            "localPth": "/x.db",
+            "mode": "local",
+            "sync": {"url": "http://x", "authtoken": "t"},
+            "server": "not an object",
+            "severUrl": 1
+        });
+        let found: Vec<(String, &str)> = unknown_keys(&cfg)
+            .into_iter()
+            .map(|u| (u.key, u.closest))
+            .collect();
+        assert_eq!(
+            found,
+            [
+                ("localPth".to_owned(), "localPath"),
+                ("severUrl".to_owned(), "server.url"),
+                ("sync.authtoken".to_owned(), "sync.authToken"),
+            ]
+        );
+        assert!(unknown_keys(&json!({"localPath": "a", "server": {"token": "t"}})).is_empty());
     }
 
     #[test]

@@ -169,7 +169,8 @@ impl TursoProvider for TursoEngine {
     async fn health(&self) -> Health {
         let mut health = Health {
             local_path: self.config.local_path.display().to_string(),
-            mode: self.config.mode.as_str().to_owned(),
+            mode: self.config.mode.health_mode().to_owned(),
+            tenancy: self.config.mode.tenancy().to_owned(),
             namespaces: self
                 .namespaces
                 .lock()
