@@ -1,48 +1,51 @@
-//! The admin port (JSON): list, get, create and delete namespaces.
+//! The admin port (JSON), the original server's API:
 //!
-//! | request                        | answer                                   |
-//! |--------------------------------|------------------------------------------|
-//! | `GET /v1/namespaces`           | 200 `{"namespaces":[…],"count":n,"max_namespaces":m}` |
-//! | `GET /v1/namespaces/<ns>`      | 200 namespace, 404 `NAMESPACE_NOT_FOUND`  |
-//! | `POST /v1/namespaces/<ns>`     | 201 namespace (child started), 409 `NAMESPACE_EXISTS`, 507 `NAMESPACE_LIMIT_REACHED` |
-//! | `DELETE /v1/namespaces/<ns>`   | 200 `{"name":…,"archived_to":…}`, 404     |
+//! | request | answer |
+//! |---|---|
+//! | `GET /v1/namespaces` | 200 `{"namespaces":[…]}` |
+//! | `GET /v1/namespaces/<ns>` | 200 namespace, 404 `NAMESPACE_NOT_FOUND` |
+//! | `POST /v1/namespaces/<ns>/create` | 201 namespace (idempotent; origin `explicit`, locked) |
+//! | `DELETE /v1/namespaces/<ns>` | 200 `{"name","archived","archive"}` (unknown: `archived: false`) |
+//! | `POST /v1/namespaces/<ns>/lock`, `/unlock` | 200 namespace |
+//! | `POST /v1/namespaces/<ns>/ttl` `{"ttl":"30d"}` (`""` clears) | 200 namespace |
+//! | `POST /v1/namespaces/<ns>/access` | 200 namespace (`lastAccessAt` now) |
+//! | `GET /v1/namespaces/<ns>/backup` | 200 a consistent SQLite snapshot |
+//! | `POST /v1/namespaces/<ns>/restore` (body: a snapshot) | 200 namespace |
 //!
-//! A namespace is `{"name","created_at","auto_provisioned","running"}`.
+//! A namespace is `{"name","origin","createdAt","lastAccessAt","locked",
+//! "ttl","port","sizeBytes","state","lastExit"}`; `port` is 0 when no
+//! child runs. Errors are `{"code","detail"}`.
 
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use hyper::body::Incoming;
 use hyper::{Method, Request, Response};
-use serde_json::json;
+use serde_json::{json, Value};
 use turso_namespace::validate_namespace;
 
+use crate::app::App;
 use crate::auth;
+use crate::backup;
+use crate::body;
+use crate::duration;
 use crate::error::Error;
 use crate::http::{self, Body};
-use crate::server::App;
+use crate::state;
+use crate::supervisor::NamespaceView;
 
 const COLLECTION: &str = "/v1/namespaces";
 
-/// Answers one admin-port request. Request bodies are not read.
+/// Answers one admin-port request.
 pub(crate) async fn handle(app: Arc<App>, req: Request<Incoming>) -> Response<Body> {
     let shutting_down = app.shutting_down.load(Ordering::Relaxed);
-    let path = req.uri().path();
-    if let Some(response) = http::probe(path, shutting_down) {
+    if let Some(response) = http::probe(req.uri().path(), shutting_down) {
         return response;
     }
     if !auth::is_authorized(&app.config.admin_token, req.headers()) {
         return http::error(&Error::Unauthorized);
     }
-    let result = match path.strip_prefix(COLLECTION) {
-        Some("" | "/") => list(&app, req.method()),
-        Some(rest) => match rest.strip_prefix('/') {
-            Some(ns) if !ns.contains('/') => one(&app, req.method(), ns).await,
-            _ => Err(Error::NotFound(path.to_owned())),
-        },
-        None => Err(Error::NotFound(path.to_owned())),
-    };
-    match result {
+    match route(&app, req).await {
         Ok(response) => response,
         Err(e) => {
             if e.http_status() >= 500 {
@@ -53,44 +56,141 @@ pub(crate) async fn handle(app: Arc<App>, req: Request<Incoming>) -> Response<Bo
     }
 }
 
-fn list(app: &App, method: &Method) -> Result<Response<Body>, Error> {
-    if method != Method::GET {
-        return Err(Error::MethodNotAllowed("GET".to_owned()));
+async fn route(app: &App, req: Request<Incoming>) -> Result<Response<Body>, Error> {
+    let path = req.uri().path().to_owned();
+    let rest = match path.strip_prefix(COLLECTION) {
+        Some("" | "/") => {
+            allow(req.method(), &Method::GET)?;
+            let list: Vec<Value> = app.supervisor.list().iter().map(view_json).collect();
+            return Ok(http::json(200, &json!({ "namespaces": list })));
+        }
+        Some(rest) => rest.strip_prefix('/').unwrap_or(rest).to_owned(),
+        None => return Err(Error::NotFound(path)),
+    };
+    let (ns, action) = match rest.split_once('/') {
+        Some((ns, action)) => (ns, Some(action)),
+        None => (rest.as_str(), None),
+    };
+    validate_namespace(ns)?;
+    let sup = &app.supervisor;
+    match action {
+        None => match *req.method() {
+            Method::GET => {
+                let view = sup
+                    .view(ns)
+                    .ok_or_else(|| Error::NamespaceNotFound(ns.to_owned()))?;
+                Ok(http::json(200, &view_json(&view)))
+            }
+            Method::DELETE => {
+                let archived = sup.delete(ns).await?;
+                let archive = archived.as_ref().map(|p| {
+                    p.strip_prefix(sup.data_dir())
+                        .unwrap_or(p)
+                        .display()
+                        .to_string()
+                });
+                Ok(http::json(
+                    200,
+                    &json!({ "name": ns, "archived": archived.is_some(), "archive": archive }),
+                ))
+            }
+            _ => Err(Error::MethodNotAllowed("GET, DELETE".to_owned())),
+        },
+        Some("create") => {
+            allow(req.method(), &Method::POST)?;
+            let view = sup.create(ns).await?;
+            Ok(http::json(201, &view_json(&view)))
+        }
+        Some(flag @ ("lock" | "unlock")) => {
+            allow(req.method(), &Method::POST)?;
+            let locked = flag == "lock";
+            sup.registry().update(ns, |r| r.locked = locked)?;
+            one(app, ns)
+        }
+        Some("ttl") => {
+            allow(req.method(), &Method::POST)?;
+            let ttl = read_ttl(app, req).await?;
+            sup.registry().update(ns, |r| r.ttl_ms = ttl)?;
+            one(app, ns)
+        }
+        Some("access") => {
+            allow(req.method(), &Method::POST)?;
+            sup.registry()
+                .update(ns, |r| r.last_access_at_ms = state::now_ms())?;
+            one(app, ns)
+        }
+        Some("backup") => {
+            allow(req.method(), &Method::GET)?;
+            backup::backup(app, ns).await
+        }
+        Some("restore") => {
+            allow(req.method(), &Method::POST)?;
+            backup::restore(app, ns, req).await?;
+            one(app, ns)
+        }
+        Some(_) => Err(Error::NotFound(path)),
     }
-    let namespaces = app.supervisor.list();
-    Ok(http::json(
-        200,
-        &json!({
-            "count": namespaces.len(),
-            "max_namespaces": app.supervisor.max_namespaces(),
-            "namespaces": namespaces,
-        }),
-    ))
 }
 
-async fn one(app: &App, method: &Method, ns: &str) -> Result<Response<Body>, Error> {
-    if !matches!(*method, Method::GET | Method::POST | Method::DELETE) {
-        return Err(Error::MethodNotAllowed("GET, POST, DELETE".to_owned()));
+fn allow(method: &Method, expected: &Method) -> Result<(), Error> {
+    if method == expected {
+        Ok(())
+    } else {
+        Err(Error::MethodNotAllowed(expected.to_string()))
     }
-    validate_namespace(ns)?;
-    match *method {
-        Method::POST => {
-            let info = app.supervisor.create(ns).await?;
-            Ok(http::json(201, &json!(info)))
+}
+
+fn one(app: &App, ns: &str) -> Result<Response<Body>, Error> {
+    let view = app
+        .supervisor
+        .view(ns)
+        .ok_or_else(|| Error::NamespaceNotFound(ns.to_owned()))?;
+    Ok(http::json(200, &view_json(&view)))
+}
+
+/// `{"ttl": "30d"}` → milliseconds; `""` (or null) → `None`.
+async fn read_ttl(app: &App, req: Request<Incoming>) -> Result<Option<u64>, Error> {
+    let (parts, incoming) = req.into_parts();
+    let bytes = body::read_limited(
+        &parts.headers,
+        incoming,
+        64 * 1024,
+        app.config.body_read_timeout,
+    )
+    .await?;
+    let json: Value = serde_json::from_slice(&bytes)
+        .map_err(|_| Error::BadRequest("expected a JSON body {\"ttl\": \"30d\"}".to_owned()))?;
+    match json.get("ttl") {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(s)) if s.trim().is_empty() => Ok(None),
+        Some(Value::String(s)) => {
+            let d = duration::parse(s).map_err(|e| Error::BadRequest(e.to_string()))?;
+            Ok(Some(u64::try_from(d.as_millis()).unwrap_or(u64::MAX)))
         }
-        Method::DELETE => {
-            let archived = app.supervisor.delete(ns).await?;
-            Ok(http::json(
-                200,
-                &json!({ "name": ns, "archived_to": archived.display().to_string() }),
-            ))
-        }
-        _ => {
-            let info = app
-                .supervisor
-                .info(ns)
-                .ok_or_else(|| Error::NamespaceNotFound(ns.to_owned()))?;
-            Ok(http::json(200, &json!(info)))
-        }
+        Some(_) => Err(Error::BadRequest(
+            "\"ttl\" must be a string such as \"30d\"".to_owned(),
+        )),
     }
+}
+
+/// The JSON of one namespace.
+pub(crate) fn view_json(v: &NamespaceView) -> Value {
+    let ttl = v
+        .record
+        .ttl_ms
+        .map(|ms| duration::HumanDuration(std::time::Duration::from_millis(ms)).to_string())
+        .unwrap_or_default();
+    json!({
+        "name": v.name,
+        "origin": v.record.origin.as_str(),
+        "createdAt": state::rfc3339(v.record.created_at_ms),
+        "lastAccessAt": state::rfc3339(v.record.last_access_at_ms),
+        "locked": v.record.locked,
+        "ttl": ttl,
+        "port": v.child.port,
+        "sizeBytes": v.size_bytes,
+        "state": v.child.state.as_str(),
+        "pid": v.child.pid,
+        "lastExit": v.child.last_exit,
+    })
 }

@@ -19,10 +19,64 @@ pub const DEFAULT_ADMIN_ADDR: SocketAddr =
 pub const DEFAULT_DATA_DIR: &str = "./data/turso-server";
 /// Default `tursodb` binary: looked up on `PATH`.
 pub const DEFAULT_TURSODB_BIN: &str = "tursodb";
-/// Default namespace limit.
-pub const DEFAULT_MAX_NAMESPACES: usize = 1000;
+/// Default limit of running children (0 = unlimited).
+pub const DEFAULT_MAX_NAMESPACES: usize = 256;
+/// Default GC period.
+pub const DEFAULT_GC_INTERVAL: Duration = Duration::from_secs(3600);
+/// Default idle time after which an auto-created namespace is archived.
+pub const DEFAULT_AUTO_IDLE_DURATION: Duration = Duration::from_secs(168 * 3600);
+/// Default time archive entries are kept.
+pub const DEFAULT_ARCHIVE_RETENTION: Duration = Duration::from_secs(720 * 3600);
+/// Default debounce of `lastAccessAt` writes.
+pub const DEFAULT_ACCESS_FLUSH_INTERVAL: Duration = Duration::from_secs(60);
+/// Default idle time after which a child is stopped (0 = never).
+pub const DEFAULT_CHILD_IDLE_TIMEOUT: Duration = Duration::from_secs(600);
 /// Default time a child gets to accept connections.
 pub const DEFAULT_CHILD_START_TIMEOUT: Duration = Duration::from_secs(10);
+/// Default time a client gets to send a request's headers.
+pub const DEFAULT_HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
+/// Default time a keep-alive connection may sit idle between requests.
+pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(60);
+/// Default cap on open client connections, per port.
+pub const DEFAULT_MAX_CONNECTIONS: usize = 512;
+/// Default time a client gets to send a whole request body.
+pub const DEFAULT_BODY_READ_TIMEOUT: Duration = Duration::from_secs(30);
+/// Default largest request body (32 MiB).
+pub const DEFAULT_MAX_BODY_BYTES: usize = 32 * 1024 * 1024;
+/// Default time a child gets to answer a forwarded request (response
+/// head), and the longest pause between two chunks of its answer.
+pub const DEFAULT_UPSTREAM_TIMEOUT: Duration = Duration::from_secs(30);
+/// Default `RUST_LOG` given to children.
+pub const DEFAULT_CHILD_LOG: &str = "warn";
+
+/// How children are kept out of reach of everyone but the supervisor.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum ChildIsolation {
+    /// A private network namespace when the kernel allows it, else
+    /// loopback (logged once at start).
+    #[default]
+    Auto,
+    /// Always a private network namespace; start fails without one.
+    Netns,
+    /// Loopback: any local user can reach the children's ports.
+    Loopback,
+}
+
+impl FromStr for ChildIsolation {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "auto" => Ok(Self::Auto),
+            "netns" => Ok(Self::Netns),
+            "loopback" => Ok(Self::Loopback),
+            other => Err(format!(
+                "unknown isolation {other:?}: use auto, netns or loopback"
+            )),
+        }
+    }
+}
 
 /// A bearer token. Empty means "no auth" for the port it guards.
 ///
@@ -105,12 +159,46 @@ pub struct ServerConfig {
     pub auth_token: Secret,
     /// Bearer token of the admin port; empty = no auth.
     pub admin_token: Secret,
-    /// Most namespaces this server holds.
+    /// Most running children (namespaces served at once); 0 = unlimited.
     pub max_namespaces: usize,
     /// Create unknown namespaces on first use of the data port.
     pub auto_provision: bool,
     /// How long a new child gets to accept TCP connections.
     pub child_start_timeout: Duration,
+    /// How long a client gets to send a request's headers.
+    pub header_read_timeout: Duration,
+    /// How long a client connection may sit idle between requests.
+    pub idle_timeout: Duration,
+    /// Most open client connections per port; at the cap, the connection
+    /// idle (or still sending headers) the longest is closed for a new one.
+    pub max_connections: usize,
+    /// How long a client gets to send a whole request body.
+    pub body_read_timeout: Duration,
+    /// Largest request body accepted on the data port (413 beyond).
+    pub max_body_bytes: usize,
+    /// How long a child gets to answer (head), and the longest pause
+    /// between two chunks of its answer. A child that does not answer in
+    /// time is killed and restarted on next use.
+    pub upstream_timeout: Duration,
+    /// How children are kept out of reach; see [`ChildIsolation`].
+    pub child_isolation: ChildIsolation,
+    /// `RUST_LOG` of the children (their lines are re-logged, mapped to
+    /// our levels).
+    pub child_log: String,
+    /// Ports handed to children (inclusive range); `None` = any free port.
+    pub backend_ports: Option<(u16, u16)>,
+    /// Period of the garbage collector (it also runs once at start).
+    pub gc_interval: Duration,
+    /// Auto-created, unlocked namespaces idle longer are archived.
+    pub auto_idle_duration: Duration,
+    /// Archive entries older are purged; a name deleted within it is not
+    /// auto-provisioned again.
+    pub archive_retention: Duration,
+    /// `lastAccessAt` is written at most this often.
+    pub access_flush_interval: Duration,
+    /// A child without requests for this long is stopped (restarted on
+    /// next use); zero = never.
+    pub child_idle_timeout: Duration,
 }
 
 impl Default for ServerConfig {
@@ -125,6 +213,20 @@ impl Default for ServerConfig {
             max_namespaces: DEFAULT_MAX_NAMESPACES,
             auto_provision: true,
             child_start_timeout: DEFAULT_CHILD_START_TIMEOUT,
+            header_read_timeout: DEFAULT_HEADER_READ_TIMEOUT,
+            idle_timeout: DEFAULT_IDLE_TIMEOUT,
+            max_connections: DEFAULT_MAX_CONNECTIONS,
+            body_read_timeout: DEFAULT_BODY_READ_TIMEOUT,
+            max_body_bytes: DEFAULT_MAX_BODY_BYTES,
+            upstream_timeout: DEFAULT_UPSTREAM_TIMEOUT,
+            child_isolation: ChildIsolation::Auto,
+            child_log: DEFAULT_CHILD_LOG.to_owned(),
+            backend_ports: None,
+            gc_interval: DEFAULT_GC_INTERVAL,
+            auto_idle_duration: DEFAULT_AUTO_IDLE_DURATION,
+            archive_retention: DEFAULT_ARCHIVE_RETENTION,
+            access_flush_interval: DEFAULT_ACCESS_FLUSH_INTERVAL,
+            child_idle_timeout: DEFAULT_CHILD_IDLE_TIMEOUT,
         }
     }
 }

@@ -10,7 +10,7 @@ use turso_namespace::NamespaceError;
 /// What went wrong, as a stable code.
 ///
 /// [`ErrorCode::as_str`] is the string sent in JSON error bodies
-/// (`{"error":{"code":...,"message":...}}`); callers and tests match on it.
+/// (`{"code":...,"detail":...}`); callers and tests match on it.
 /// Message text is for people and may change.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
@@ -48,6 +48,30 @@ pub enum ErrorCode {
     StateCorrupt,
     /// A file or directory operation failed.
     Io,
+    /// Another supervisor holds the data directory.
+    DataDirLocked,
+    /// Private network namespaces were asked for and the kernel refuses
+    /// them.
+    IsolationUnavailable,
+    /// The request body is larger than the limit.
+    PayloadTooLarge,
+    /// The client did not send its request body in time.
+    RequestTimeout,
+    /// The request body is not one this server can read (e.g. a pipeline
+    /// body that is not JSON).
+    BadRequest,
+    /// A pipeline statement that is refused at the proxy (journal mode
+    /// change, `VACUUM INTO`, `ATTACH`, extension loading, stored SQL).
+    StatementNotAllowed,
+    /// The namespace's child did not answer in time (it is restarted).
+    UpstreamTimeout,
+    /// The namespace was deleted within the archive retention; only an
+    /// explicit create brings it back.
+    NamespaceArchived,
+    /// A backup could not be taken.
+    BackupFailed,
+    /// A restore could not be applied (the namespace is unchanged).
+    RestoreFailed,
 }
 
 impl ErrorCode {
@@ -69,6 +93,16 @@ impl ErrorCode {
             Self::BindFailed => "BIND_FAILED",
             Self::StateCorrupt => "STATE_CORRUPT",
             Self::Io => "IO_ERROR",
+            Self::DataDirLocked => "DATA_DIR_LOCKED",
+            Self::IsolationUnavailable => "ISOLATION_UNAVAILABLE",
+            Self::PayloadTooLarge => "PAYLOAD_TOO_LARGE",
+            Self::RequestTimeout => "REQUEST_TIMEOUT",
+            Self::BadRequest => "BAD_REQUEST",
+            Self::StatementNotAllowed => "STATEMENT_NOT_ALLOWED",
+            Self::UpstreamTimeout => "UPSTREAM_TIMEOUT",
+            Self::NamespaceArchived => "NAMESPACE_ARCHIVED",
+            Self::BackupFailed => "BACKUP_FAILED",
+            Self::RestoreFailed => "RESTORE_FAILED",
         }
     }
 }
@@ -148,6 +182,42 @@ pub enum Error {
         /// The OS error.
         source: io::Error,
     },
+    /// Another supervisor holds the data directory.
+    DataDirLocked(PathBuf),
+    /// Network namespaces were asked for and are not available.
+    IsolationUnavailable(String),
+    /// The request body is larger than the limit.
+    PayloadTooLarge {
+        /// The limit, bytes.
+        limit: usize,
+    },
+    /// The client did not send its request body in time.
+    RequestTimeout,
+    /// The request body cannot be read.
+    BadRequest(String),
+    /// A statement refused at the proxy.
+    StatementNotAllowed(String),
+    /// The namespace's child did not answer in time.
+    UpstreamTimeout {
+        /// The namespace.
+        namespace: String,
+    },
+    /// The namespace was deleted recently.
+    NamespaceArchived(String),
+    /// A backup could not be taken.
+    BackupFailed {
+        /// The namespace.
+        namespace: String,
+        /// What failed.
+        reason: String,
+    },
+    /// A restore could not be applied.
+    RestoreFailed {
+        /// The namespace.
+        namespace: String,
+        /// What failed.
+        reason: String,
+    },
 }
 
 impl Error {
@@ -169,6 +239,16 @@ impl Error {
             Self::BindFailed { .. } => ErrorCode::BindFailed,
             Self::StateCorrupt { .. } => ErrorCode::StateCorrupt,
             Self::Io { .. } => ErrorCode::Io,
+            Self::DataDirLocked(_) => ErrorCode::DataDirLocked,
+            Self::IsolationUnavailable(_) => ErrorCode::IsolationUnavailable,
+            Self::PayloadTooLarge { .. } => ErrorCode::PayloadTooLarge,
+            Self::RequestTimeout => ErrorCode::RequestTimeout,
+            Self::BadRequest(_) => ErrorCode::BadRequest,
+            Self::StatementNotAllowed(_) => ErrorCode::StatementNotAllowed,
+            Self::UpstreamTimeout { .. } => ErrorCode::UpstreamTimeout,
+            Self::NamespaceArchived(_) => ErrorCode::NamespaceArchived,
+            Self::BackupFailed { .. } => ErrorCode::BackupFailed,
+            Self::RestoreFailed { .. } => ErrorCode::RestoreFailed,
         }
     }
 
@@ -178,11 +258,16 @@ impl Error {
     /// capacity limit of this server, not a rate limit to retry against.
     pub fn http_status(&self) -> u16 {
         match self.code() {
-            ErrorCode::InvalidNamespace => 400,
+            ErrorCode::InvalidNamespace | ErrorCode::BadRequest => 400,
+            ErrorCode::StatementNotAllowed => 403,
+            ErrorCode::RequestTimeout => 408,
+            ErrorCode::PayloadTooLarge => 413,
+            ErrorCode::UpstreamTimeout => 504,
             ErrorCode::Unauthorized => 401,
             ErrorCode::NamespaceNotFound | ErrorCode::NotFound => 404,
             ErrorCode::MethodNotAllowed => 405,
             ErrorCode::NamespaceExists => 409,
+            ErrorCode::NamespaceArchived => 410,
             ErrorCode::NamespaceLimitReached => 507,
             ErrorCode::UpstreamUnavailable => 502,
             ErrorCode::ShuttingDown => 503,
@@ -191,7 +276,45 @@ impl Error {
             | ErrorCode::TursodbNotFound
             | ErrorCode::BindFailed
             | ErrorCode::StateCorrupt
-            | ErrorCode::Io => 500,
+            | ErrorCode::Io
+            | ErrorCode::DataDirLocked
+            | ErrorCode::IsolationUnavailable
+            | ErrorCode::BackupFailed
+            | ErrorCode::RestoreFailed => 500,
+        }
+    }
+
+    /// The text sent to clients: what happened and what to do, without
+    /// server paths, OS details or child output (those stay in the log,
+    /// through `Display`).
+    pub fn public_detail(&self) -> String {
+        match self {
+            Self::ChildStartFailed { namespace, .. } => format!(
+                "the database server of namespace {namespace:?} did not start; \
+                 the server log has the reason"
+            ),
+            Self::ServerDbNotWal {
+                namespace, mode, ..
+            } => format!(
+                "the server database of namespace {namespace:?} is in {mode:?} mode, \
+                 but sync clients need WAL; an operator must convert it (see the server log)"
+            ),
+            Self::UpstreamUnavailable { namespace, .. } => format!(
+                "the database server of namespace {namespace:?} could not be reached; retry"
+            ),
+            Self::TursodbNotFound(_) => "the tursodb binary is missing".to_owned(),
+            Self::BindFailed { addr, .. } => format!("cannot listen on {addr}"),
+            Self::StateCorrupt { .. } => "the namespace registry cannot be read".to_owned(),
+            Self::Io { .. } => "a file operation failed; the server log has the details".to_owned(),
+            Self::DataDirLocked(_) => "the data directory is in use by another server".to_owned(),
+            Self::BackupFailed { namespace, .. } => format!(
+                "the backup of namespace {namespace:?} failed; the server log has the reason"
+            ),
+            Self::RestoreFailed { namespace, .. } => format!(
+                "the restore of namespace {namespace:?} failed and changed nothing; \
+                 the server log has the reason"
+            ),
+            other => other.to_string(),
         }
     }
 
@@ -209,7 +332,7 @@ impl fmt::Display for Error {
             Self::InvalidNamespace(e) => write!(f, "invalid namespace: {e}"),
             Self::NamespaceNotFound(ns) => write!(
                 f,
-                "namespace {ns:?} does not exist: create it with POST /v1/namespaces/{ns} \
+                "namespace {ns:?} does not exist: create it with POST /v1/namespaces/{ns}/create \
                  on the admin port, or turn auto-provisioning on"
             ),
             Self::NamespaceExists(ns) => write!(f, "namespace {ns:?} already exists"),
@@ -262,6 +385,45 @@ impl fmt::Display for Error {
                 path.display()
             ),
             Self::Io { context, source } => write!(f, "{context}: {source}"),
+            Self::DataDirLocked(dir) => write!(
+                f,
+                "data directory {} is in use by another turso-server (lock {}/_state/lock); \
+                 stop it first, or use another --data-dir",
+                dir.display(),
+                dir.display()
+            ),
+            Self::IsolationUnavailable(why) => write!(
+                f,
+                "children cannot get a private network namespace ({why}); run with the \
+                 capability (root or CAP_SYS_ADMIN), or set TURSO_CHILD_ISOLATION=auto/loopback"
+            ),
+            Self::PayloadTooLarge { limit } => write!(
+                f,
+                "request body larger than {limit} bytes (TURSO_MAX_BODY_BYTES)"
+            ),
+            Self::RequestTimeout => f.write_str("the request body was not sent in time"),
+            Self::BadRequest(why) => write!(f, "bad request: {why}"),
+            Self::StatementNotAllowed(what) => write!(
+                f,
+                "statement refused: {what} is not allowed through turso-server"
+            ),
+            Self::UpstreamTimeout { namespace } => write!(
+                f,
+                "the database server of namespace {namespace:?} did not answer in time; \
+                 it is restarted, retry"
+            ),
+            Self::NamespaceArchived(ns) => write!(
+                f,
+                "namespace {ns:?} was deleted; it is not created again on use until the \
+                 archive retention passes: create it with POST /v1/namespaces/{ns}/create"
+            ),
+            Self::BackupFailed { namespace, reason } => {
+                write!(f, "backup of namespace {namespace:?} failed: {reason}")
+            }
+            Self::RestoreFailed { namespace, reason } => write!(
+                f,
+                "restore of namespace {namespace:?} failed (nothing changed): {reason}"
+            ),
         }
     }
 }

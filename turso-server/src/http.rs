@@ -10,8 +10,11 @@ use serde_json::json;
 
 use crate::error::Error;
 
+/// Error type of response bodies.
+pub(crate) type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
 /// Body of every response: a streamed upstream body, or a small JSON one.
-pub(crate) type Body = BoxBody<Bytes, hyper::Error>;
+pub(crate) type Body = BoxBody<Bytes, BoxError>;
 
 /// Wraps bytes we produced as a [`Body`].
 pub(crate) fn full(bytes: impl Into<Bytes>) -> Body {
@@ -32,11 +35,12 @@ pub(crate) fn json(status: u16, value: &serde_json::Value) -> Response<Body> {
     response
 }
 
-/// `{"error":{"code":...,"message":...}}` with the error's status.
+/// `{"code":...,"detail":...}` (the original server's shape) with the
+/// error's status. The detail never holds server paths.
 pub(crate) fn error(err: &Error) -> Response<Body> {
     json(
         err.http_status(),
-        &json!({ "error": { "code": err.code().as_str(), "message": err.to_string() } }),
+        &json!({ "code": err.code().as_str(), "detail": err.public_detail() }),
     )
 }
 

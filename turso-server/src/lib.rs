@@ -2,26 +2,30 @@
 //!
 //! Each namespace is one server database, `<data dir>/<ns>.db`, served by
 //! its own `tursodb <data dir>/<ns>.db --sync-server 127.0.0.1:<port>`
-//! child. The **data port** routes `/<ns>/<rest>` to that child as
-//! `/<rest>`, streaming bodies both ways, so a sync client whose remote URL
-//! is `http://<data addr>/<ns>` talks to its own database. Children start on
-//! first use (auto-provisioning, on by default), are restarted when found
-//! dead and are killed on shutdown; two first uses of one namespace share
-//! one start. Server databases stay in WAL mode: the journal mode is
-//! checked on every start (never set), because sync clients silently miss
-//! data on an MVCC server.
+//! child, in a private network namespace when the kernel allows it (so
+//! only the supervisor can reach it). The **data port** routes
+//! `/<ns>/<rest>` to that child as `/<rest>`: the request body is read
+//! whole (size limit, deadline), `/v2/pipeline` statements are screened
+//! (no journal-mode change, `VACUUM INTO`, `ATTACH` or extension
+//! loading), and the answer streams back. Children start on first use
+//! (auto-provisioning, on by default), are reaped the moment they exit,
+//! restarted on next use, stopped when idle, killed when they stop
+//! answering, and die with the supervisor (parent-death signal). Server
+//! databases stay in WAL mode: the journal mode is checked on every start.
 //!
-//! The **admin port** (JSON) lists, shows, creates and deletes namespaces;
-//! delete moves the files under `<data dir>/.archive/<ns>-<unix-ts>/` and
-//! never removes data. Known namespaces are kept in
-//! `<data dir>/namespaces.json`; `<ns>.db` files found on start are known
-//! too.
+//! The **admin port** (JSON) lists, shows, creates, deletes (archives),
+//! locks, unlocks, sets TTLs, backs up and restores namespaces; a GC
+//! archives idle auto-created and expired namespaces and purges old
+//! archive entries. The registry is `<data dir>/_state/namespaces.json`;
+//! database files not in it are never adopted. One supervisor per data
+//! directory (lock file); stale children of a killed supervisor are
+//! stopped at start.
 //!
 //! Both ports check `Authorization: Bearer <token>` (separate tokens; an
-//! empty token turns auth off for its port) and answer `/healthz` and
-//! `/readyz` without one. Errors are JSON,
-//! `{"error":{"code":"...","message":"..."}}`, with the stable codes of
-//! [`ErrorCode`]. Namespace names follow [`turso_namespace::validate_namespace`].
+//! empty token turns auth off for its port), cap and time out client
+//! connections, and answer `/healthz` and `/readyz` without a token.
+//! Errors are JSON, `{"code":"...","detail":"..."}`, with the stable codes
+//! of [`ErrorCode`]; details never hold server paths.
 //!
 //! ```no_run
 //! use turso_server::{ServerConfig, TursoServer};
@@ -45,20 +49,43 @@
 #![deny(rustdoc::broken_intra_doc_links)]
 
 mod admin;
+mod app;
 mod auth;
+mod backup;
+mod body;
+mod child;
+mod childlog;
+mod children;
 mod cli;
 mod config;
+mod datadir;
+mod duration;
 mod error;
+mod gc;
 mod http;
+mod isolation;
+mod listener;
+mod ports;
 mod proxy;
+mod readiness;
+mod registry;
+mod screen;
 mod server;
+mod start;
 mod state;
 mod supervisor;
+mod upstream;
+mod walprobe;
 
-pub use cli::{exit, main_impl, Cli};
+pub use cli::{exit, main_impl, main_with_args, Cli, LogFormat};
 pub use config::{
-    Secret, ServerConfig, DEFAULT_ADMIN_ADDR, DEFAULT_CHILD_START_TIMEOUT, DEFAULT_DATA_ADDR,
-    DEFAULT_DATA_DIR, DEFAULT_MAX_NAMESPACES, DEFAULT_TURSODB_BIN,
+    ChildIsolation, Secret, ServerConfig, DEFAULT_ACCESS_FLUSH_INTERVAL, DEFAULT_ADMIN_ADDR,
+    DEFAULT_ARCHIVE_RETENTION, DEFAULT_AUTO_IDLE_DURATION, DEFAULT_BODY_READ_TIMEOUT,
+    DEFAULT_CHILD_IDLE_TIMEOUT, DEFAULT_CHILD_LOG, DEFAULT_CHILD_START_TIMEOUT, DEFAULT_DATA_ADDR,
+    DEFAULT_DATA_DIR, DEFAULT_GC_INTERVAL, DEFAULT_HEADER_READ_TIMEOUT, DEFAULT_IDLE_TIMEOUT,
+    DEFAULT_MAX_BODY_BYTES, DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_NAMESPACES, DEFAULT_TURSODB_BIN,
+    DEFAULT_UPSTREAM_TIMEOUT,
 };
+pub use duration::{DurationError, HumanDuration};
 pub use error::{Error, ErrorCode};
 pub use server::{RunningServer, TursoServer};

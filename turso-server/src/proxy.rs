@@ -1,24 +1,32 @@
 //! The data port: `/<ns>/<rest>` is forwarded to namespace `ns`'s child
-//! as `/<rest>`, bodies streamed both ways.
+//! as `/<rest>`.
 //!
-//! Forwarded: method, query string, body, and headers except hop-by-hop
-//! ones, `Host` (set for the child) and `Authorization` (the children have
-//! no auth and never see the token). Only the exact paths `/healthz` and
-//! `/readyz` are answered here; `/healthz/<rest>` still reaches a namespace
-//! called `healthz`.
+//! The request body is read whole first (size limit, deadline), pipeline
+//! requests are screened ([`crate::screen`]), and the body goes to the
+//! child with a `Content-Length`. The answer is streamed back. Forwarded:
+//! method, query string, body, and headers except hop-by-hop ones, `Host`
+//! (set for the child) and `Authorization` (children never see the
+//! token). Only the exact paths `/healthz` and `/readyz` are answered
+//! here; `/healthz/<rest>` still reaches a namespace called `healthz`.
 
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
+use http_body_util::Full;
 use hyper::body::Incoming;
-use hyper::header::{HeaderMap, HeaderName, AUTHORIZATION, CONNECTION, HOST};
-use hyper::{Request, Response, Uri, Version};
+use hyper::header::{
+    HeaderMap, HeaderName, HeaderValue, AUTHORIZATION, CONNECTION, CONTENT_LENGTH, HOST,
+};
+use hyper::{Request, Response, Version};
 use turso_namespace::validate_namespace;
 
+use crate::app::App;
 use crate::auth;
+use crate::body;
 use crate::error::Error;
 use crate::http::{self, Body};
-use crate::server::App;
+use crate::screen;
+use crate::upstream::{self, UpstreamError};
 
 /// Headers that describe one connection, never forwarded (RFC 9110 §7.6.1).
 const HOP_BY_HOP: [&str; 8] = [
@@ -41,55 +49,82 @@ pub(crate) async fn handle(app: Arc<App>, req: Request<Incoming>) -> Response<Bo
     if !auth::is_authorized(&app.config.auth_token, req.headers()) {
         return http::error(&Error::Unauthorized);
     }
-    match forward(&app, req).await {
+    let method = req.method().clone();
+    let path = req.uri().path().to_owned();
+    let response = match forward(&app, req).await {
         Ok(response) => response,
         Err(e) => {
             if e.http_status() >= 500 {
                 tracing::warn!(code = %e.code(), "data request failed: {e}");
+            } else {
+                tracing::debug!(code = %e.code(), "data request refused: {e}");
             }
             http::error(&e)
         }
-    }
+    };
+    // The path only: query strings may carry secrets.
+    tracing::debug!(%method, %path, status = response.status().as_u16(), "data request");
+    response
 }
 
 async fn forward(app: &App, req: Request<Incoming>) -> Result<Response<Body>, Error> {
-    let Some((ns, rest)) = split_path(req.uri().path()) else {
+    let path = req.uri().path().to_owned();
+    let Some((ns, rest)) = split_path(&path) else {
         return Err(Error::NotFound(
             "/ (use /<namespace>/<path>, e.g. /runtime/pull-updates)".to_owned(),
         ));
     };
     validate_namespace(ns)?;
     let ns = ns.to_owned();
-    let addr = app.supervisor.upstream(&ns).await?;
     let target = match req.uri().query() {
-        Some(q) => format!("http://{addr}{rest}?{q}"),
-        None => format!("http://{addr}{rest}"),
+        Some(q) => format!("{rest}?{q}"),
+        None => rest.to_owned(),
     };
-    let uri: Uri = target
+    let is_pipeline = rest.to_ascii_lowercase().contains("pipeline");
+    let (mut parts, incoming) = req.into_parts();
+    let bytes = body::read_limited(
+        &parts.headers,
+        incoming,
+        app.config.max_body_bytes,
+        app.config.body_read_timeout,
+    )
+    .await?;
+    // Whatever path it is sent to, a body shaped like a pipeline is
+    // screened: the child's routing is not ours to second-guess.
+    if is_pipeline || screen::looks_like_pipeline(&bytes) {
+        screen::screen_pipeline(&bytes)?;
+    }
+    let child = app.supervisor.upstream(&ns).await?;
+    app.supervisor.registry().touch(&ns);
+    parts.uri = target
         .parse()
         .map_err(|_| Error::NotFound(format!("{rest} (not a valid path to forward)")))?;
-    let (mut parts, body) = req.into_parts();
-    parts.uri = uri;
     parts.version = Version::HTTP_11;
     strip_hop_by_hop(&mut parts.headers);
     parts.headers.remove(AUTHORIZATION);
-    // The client sets Host from the new URI.
-    parts.headers.remove(HOST);
-    let upstream = Request::from_parts(parts, body);
-    let response = app
-        .client
-        .request(upstream)
-        .await
-        .map_err(|e| Error::UpstreamUnavailable {
-            namespace: ns.clone(),
-            reason: e.to_string(),
-        })?;
-    let (mut parts, body) = response.into_parts();
-    strip_hop_by_hop(&mut parts.headers);
-    Ok(Response::from_parts(
-        parts,
-        http_body_util::BodyExt::boxed(body),
-    ))
+    let host = HeaderValue::from_str(&child.addr().addr.to_string())
+        .map_err(|_| Error::BadRequest("host".to_owned()))?;
+    parts.headers.insert(HOST, host);
+    parts
+        .headers
+        .insert(CONTENT_LENGTH, HeaderValue::from(bytes.len()));
+    let request = Request::from_parts(parts, Full::new(bytes));
+    let timeout = app.supervisor.upstream_timeout();
+    match upstream::send(child.addr(), request, timeout).await {
+        Ok(response) => {
+            let (mut parts, body) = response.into_parts();
+            strip_hop_by_hop(&mut parts.headers);
+            Ok(Response::from_parts(parts, body))
+        }
+        Err(UpstreamError::TimedOut) => {
+            app.supervisor.kill_unresponsive(&ns, &child).await;
+            Err(Error::UpstreamTimeout { namespace: ns })
+        }
+        Err(UpstreamError::Unavailable(reason)) => Err(Error::UpstreamUnavailable {
+            namespace: ns,
+            reason,
+        }),
+    }
 }
 
 /// `/<ns>/<rest>` → (`ns`, `/<rest>`); `/<ns>` → (`ns`, `/`). `None` for
@@ -124,7 +159,6 @@ fn strip_hop_by_hop(headers: &mut HeaderMap) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use hyper::header::HeaderValue;
 
     #[test]
     fn paths_split_into_namespace_and_rest() {

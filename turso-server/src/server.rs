@@ -1,44 +1,21 @@
-//! Lifecycle: bind both ports, serve them, shut everything down.
+//! Lifecycle: take the data directory, bind both ports, serve them and the
+//! background loops, shut everything down.
 
-use std::convert::Infallible;
-use std::future::Future;
 use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use std::time::Duration;
 
-use hyper::body::Incoming;
-use hyper::server::conn::http1;
-use hyper::service::service_fn;
-use hyper::{Request, Response};
-use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::client::legacy::Client;
-use hyper_util::rt::{TokioExecutor, TokioIo};
-use hyper_util::server::graceful::GracefulShutdown;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
-use tokio::task::{JoinHandle, JoinSet};
+use tokio::task::JoinHandle;
 
+use crate::app::App;
 use crate::config::ServerConfig;
 use crate::error::Error;
-use crate::http::Body;
+use crate::listener::{self, Limits};
 use crate::supervisor::Supervisor;
-use crate::{admin, proxy};
-
-/// How long open requests get to finish on shutdown before their
-/// connections are cut.
-const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
-
-/// State shared by every request of both ports.
-#[derive(Debug)]
-pub(crate) struct App {
-    pub(crate) config: ServerConfig,
-    pub(crate) supervisor: Supervisor,
-    /// Forwards data-port requests to children, bodies streamed.
-    pub(crate) client: Client<HttpConnector, Incoming>,
-    pub(crate) shutting_down: AtomicBool,
-}
+use crate::{admin, gc, proxy};
 
 /// Starts a server; see [`TursoServer::start`].
 #[derive(Debug)]
@@ -47,15 +24,18 @@ pub struct TursoServer {
 }
 
 impl TursoServer {
-    /// Checks the `tursodb` binary, creates the data directory, loads the
-    /// namespace registry, binds both ports and starts serving. Children
-    /// start later, on first use of their namespace.
+    /// Checks the `tursodb` binary, takes the data directory (exclusive
+    /// lock; stale children of an earlier supervisor are stopped), loads
+    /// the namespace registry, binds both ports and starts serving.
+    /// Children start later, on first use of their namespace.
     ///
-    /// Must be called inside a tokio runtime with IO and time enabled.
+    /// Must be called inside a multi-threaded tokio runtime with IO and
+    /// time enabled.
     ///
     /// # Errors
     ///
-    /// [`Error::TursodbNotFound`], [`Error::BindFailed`],
+    /// [`Error::TursodbNotFound`], [`Error::DataDirLocked`],
+    /// [`Error::IsolationUnavailable`], [`Error::BindFailed`],
     /// [`Error::StateCorrupt`] or [`Error::Io`].
     pub async fn start(config: ServerConfig) -> Result<RunningServer, Error> {
         let supervisor = Supervisor::new(&config)?;
@@ -63,24 +43,43 @@ impl TursoServer {
         let admin = bind(config.admin_addr).await?;
         let data_addr = local_addr(&data, config.data_addr)?;
         let admin_addr = local_addr(&admin, config.admin_addr)?;
-        let client = Client::builder(TokioExecutor::new()).build_http();
+        let limits = Limits {
+            header_read_timeout: config.header_read_timeout,
+            idle_timeout: config.idle_timeout,
+            max_connections: config.max_connections,
+        };
         let app = Arc::new(App {
             config,
             supervisor,
-            client,
             shutting_down: AtomicBool::new(false),
         });
         let (shutdown_tx, shutdown_rx) = watch::channel(false);
+        let data_app = app.clone();
+        let admin_app = app.clone();
         let tasks = vec![
-            tokio::spawn(accept_loop(
+            tokio::spawn(listener::serve(
                 data,
-                app.clone(),
+                limits,
                 shutdown_rx.clone(),
-                proxy::handle,
+                move |req| proxy::handle(data_app.clone(), req),
             )),
-            tokio::spawn(accept_loop(admin, app.clone(), shutdown_rx, admin::handle)),
+            tokio::spawn(listener::serve(
+                admin,
+                limits,
+                shutdown_rx.clone(),
+                move |req| admin::handle(admin_app.clone(), req),
+            )),
+            tokio::spawn(gc::gc_loop(app.clone(), shutdown_rx.clone())),
+            tokio::spawn(gc::flush_loop(app.clone(), shutdown_rx.clone())),
+            tokio::spawn(gc::idle_children_loop(app.clone(), shutdown_rx)),
         ];
-        tracing::info!(%data_addr, %admin_addr, data_dir = %app.config.data_dir.display(), "turso-server listening");
+        tracing::info!(
+            %data_addr,
+            %admin_addr,
+            data_dir = %app.supervisor.data_dir().display(),
+            isolation = app.supervisor.isolation().as_str(),
+            "turso-server listening"
+        );
         Ok(RunningServer {
             data_addr,
             admin_addr,
@@ -115,13 +114,13 @@ impl RunningServer {
         self.admin_addr
     }
 
-    /// The data directory.
+    /// The data directory, absolute.
     pub fn data_dir(&self) -> &Path {
-        &self.app.config.data_dir
+        self.app.supervisor.data_dir()
     }
 
     /// Stops accepting, gives open requests up to 5 s to finish, then kills
-    /// every child and waits for each to exit.
+    /// every child, waits for each to exit and writes access times.
     pub async fn shutdown(mut self) {
         self.stopped = true;
         self.app.shutting_down.store(true, Ordering::Relaxed);
@@ -132,6 +131,10 @@ impl RunningServer {
             }
         }
         self.app.supervisor.stop_all().await;
+        if let Err(e) = self.app.supervisor.registry().flush() {
+            tracing::warn!("could not write access times: {e}");
+        }
+        self.app.supervisor.release_lock();
         tracing::info!("turso-server stopped");
     }
 }
@@ -147,6 +150,8 @@ impl Drop for RunningServer {
             task.abort();
         }
         self.app.supervisor.kill_all_now();
+        let _ = self.app.supervisor.registry().flush();
+        self.app.supervisor.release_lock();
     }
 }
 
@@ -161,60 +166,4 @@ fn local_addr(listener: &TcpListener, asked: SocketAddr) -> Result<SocketAddr, E
         addr: asked,
         source,
     })
-}
-
-/// Accepts HTTP/1.1 connections and serves each with `handler` until
-/// `shutdown` turns true, then shuts the connections down gracefully.
-async fn accept_loop<H, F>(
-    listener: TcpListener,
-    app: Arc<App>,
-    mut shutdown: watch::Receiver<bool>,
-    handler: H,
-) where
-    H: Fn(Arc<App>, Request<Incoming>) -> F + Copy + Send + Sync + 'static,
-    F: Future<Output = Response<Body>> + Send + 'static,
-{
-    let graceful = GracefulShutdown::new();
-    let mut connections = JoinSet::new();
-    loop {
-        tokio::select! {
-            changed = shutdown.changed() => {
-                if changed.is_err() || *shutdown.borrow() {
-                    break;
-                }
-            }
-            Some(_) = connections.join_next(), if !connections.is_empty() => {}
-            accepted = listener.accept() => match accepted {
-                Ok((stream, _peer)) => {
-                    let _ = stream.set_nodelay(true);
-                    let app = app.clone();
-                    let service = service_fn(move |req| {
-                        let app = app.clone();
-                        async move { Ok::<_, Infallible>(handler(app, req).await) }
-                    });
-                    let connection = http1::Builder::new()
-                        .serve_connection(TokioIo::new(stream), service);
-                    let connection = graceful.watch(connection);
-                    connections.spawn(async move {
-                        if let Err(e) = connection.await {
-                            tracing::debug!("connection ended with an error: {e}");
-                        }
-                    });
-                }
-                Err(e) => {
-                    // E.g. out of file descriptors: back off instead of spinning.
-                    tracing::warn!("accept failed: {e}");
-                    tokio::time::sleep(Duration::from_millis(50)).await;
-                }
-            }
-        }
-    }
-    drop(listener);
-    if tokio::time::timeout(SHUTDOWN_GRACE, graceful.shutdown())
-        .await
-        .is_err()
-    {
-        tracing::warn!("open requests did not finish in {SHUTDOWN_GRACE:?}; cutting them");
-    }
-    connections.shutdown().await;
 }

@@ -1,4 +1,5 @@
-//! The admin API: list, get, create, delete (archive), limit.
+//! The admin API: create (idempotent), list, get, delete (archive), the
+//! namespace fields, and the limit.
 
 use crate::support::{code, http, replica, wait_no_child, TestServer};
 
@@ -6,20 +7,30 @@ use crate::support::{code, http, replica, wait_no_child, TestServer};
 async fn namespaces_are_created_listed_shown_and_deleted_into_the_archive() {
     let t = TestServer::start(|_| {}).await;
     let one = t.admin_url("/v1/namespaces/tenant-a");
+    let create = t.admin_url("/v1/namespaces/tenant-a/create");
 
-    let (status, body) = http("POST", &one, None).await;
+    let (status, body) = http("POST", &create, None).await;
     assert_eq!(status, 201, "{body}");
     assert_eq!(body["name"], "tenant-a");
-    assert_eq!(body["running"], true);
-    assert_eq!(body["auto_provisioned"], false);
+    assert_eq!(body["origin"], "explicit");
+    assert_eq!(body["locked"], true);
+    assert_eq!(body["state"], "running");
+    assert_eq!(body["ttl"], "");
+    assert!(body["port"].as_u64().is_some_and(|p| p > 0), "{body}");
+    for field in ["createdAt", "lastAccessAt"] {
+        let at = body[field].as_str().expect(field);
+        assert!(at.ends_with('Z') && at.len() == 24, "{field}: {at}");
+    }
+    assert!(body["sizeBytes"].is_u64(), "{body}");
     assert!(
         t.data_dir().join("tenant-a.db").is_file(),
         "create makes the db file"
     );
 
-    let (status, body) = http("POST", &one, None).await;
-    assert_eq!(status, 409, "{body}");
-    assert_eq!(code(&body), "NAMESPACE_EXISTS");
+    // Idempotent: 201 again, same namespace.
+    let (status, again) = http("POST", &create, None).await;
+    assert_eq!(status, 201, "{again}");
+    assert_eq!(again["createdAt"], body["createdAt"]);
 
     // Put data in it so the archive has something to keep.
     let a = replica(&t.replica_path("a"), &t.data_url("tenant-a"), None)
@@ -37,22 +48,22 @@ async fn namespaces_are_created_listed_shown_and_deleted_into_the_archive() {
 
     let (status, body) = http("GET", &t.admin_url("/v1/namespaces"), None).await;
     assert_eq!(status, 200, "{body}");
-    assert_eq!(body["count"], 1);
-    assert_eq!(body["namespaces"][0]["name"], "tenant-a");
+    let list = body["namespaces"].as_array().expect("namespaces array");
+    assert_eq!(list.len(), 1);
+    assert_eq!(list[0]["name"], "tenant-a");
+    assert!(
+        list[0]["sizeBytes"].as_u64().is_some_and(|n| n > 0),
+        "{body}"
+    );
     let (status, body) = http("GET", &one, None).await;
     assert_eq!((status, body["name"].as_str()), (200, Some("tenant-a")));
 
     let (status, body) = http("DELETE", &one, None).await;
     assert_eq!(status, 200, "{body}");
-    let archived = std::path::PathBuf::from(body["archived_to"].as_str().expect("archived_to"));
-    assert!(
-        archived.starts_with(t.data_dir().join(".archive")),
-        "{archived:?}"
-    );
-    assert!(archived
-        .file_name()
-        .and_then(|n| n.to_str())
-        .is_some_and(|n| n.starts_with("tenant-a-")));
+    assert_eq!(body["archived"], true);
+    let archive = body["archive"].as_str().expect("archive");
+    assert!(archive.starts_with("archive/tenant-a."), "{archive}");
+    let archived = t.data_dir().join(archive);
     let kept = archived.join("tenant-a.db");
     assert!(kept.is_file(), "archived db file at {kept:?}");
     let archived_bytes: u64 = std::fs::read_dir(&archived)
@@ -73,28 +84,41 @@ async fn namespaces_are_created_listed_shown_and_deleted_into_the_archive() {
 
     let (status, body) = http("GET", &one, None).await;
     assert_eq!((status, code(&body)), (404, "NAMESPACE_NOT_FOUND"));
+    // Deleting an unknown namespace is fine (200, nothing archived).
     let (status, body) = http("DELETE", &one, None).await;
-    assert_eq!((status, code(&body)), (404, "NAMESPACE_NOT_FOUND"));
-    let state = std::fs::read_to_string(t.data_dir().join("namespaces.json")).expect("state");
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["archived"], false);
+    let state =
+        std::fs::read_to_string(t.data_dir().join("_state/namespaces.json")).expect("state");
     assert!(!state.contains("tenant-a"), "{state}");
 
     let (status, body) = http("GET", &t.admin_url("/v2/nope"), None).await;
     assert_eq!((status, code(&body)), (404, "NOT_FOUND"));
+    let (status, body) = http("GET", &t.admin_url("/v1/namespaces/x/nope"), None).await;
+    assert_eq!((status, code(&body)), (404, "NOT_FOUND"));
     let (status, body) = http("PUT", &one, None).await;
+    assert_eq!((status, code(&body)), (405, "METHOD_NOT_ALLOWED"));
+    let (status, body) = http("GET", &create, None).await;
     assert_eq!((status, code(&body)), (405, "METHOD_NOT_ALLOWED"));
 
     t.shutdown().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn creating_past_the_namespace_limit_is_refused_with_the_code() {
+async fn the_namespace_limit_counts_running_children_and_zero_means_unlimited() {
+    assert_eq!(turso_server::DEFAULT_MAX_NAMESPACES, 256);
+    assert_eq!(turso_server::ServerConfig::default().max_namespaces, 256);
     let t = TestServer::start(|c| c.max_namespaces = 2).await;
     for ns in ["n1", "n2"] {
-        let (status, body) =
-            http("POST", &t.admin_url(&format!("/v1/namespaces/{ns}")), None).await;
+        let (status, body) = http(
+            "POST",
+            &t.admin_url(&format!("/v1/namespaces/{ns}/create")),
+            None,
+        )
+        .await;
         assert_eq!(status, 201, "{body}");
     }
-    let (status, body) = http("POST", &t.admin_url("/v1/namespaces/n3"), None).await;
+    let (status, body) = http("POST", &t.admin_url("/v1/namespaces/n3/create"), None).await;
     assert_eq!(
         (status, code(&body)),
         (507, "NAMESPACE_LIMIT_REACHED"),
@@ -108,5 +132,17 @@ async fn creating_past_the_namespace_limit_is_refused_with_the_code() {
     );
     assert!(!t.data_dir().join("n3.db").exists());
     assert!(!t.data_dir().join("n4.db").exists());
+    // Deleting one frees a slot: the limit counts running children.
+    let (status, _) = http("DELETE", &t.admin_url("/v1/namespaces/n1"), None).await;
+    assert_eq!(status, 200);
+    let (status, body) = http("POST", &t.admin_url("/v1/namespaces/n3/create"), None).await;
+    assert_eq!(status, 201, "{body}");
+    t.shutdown().await;
+
+    let t = TestServer::start(|c| c.max_namespaces = 0).await;
+    for ns in ["u1", "u2", "u3"] {
+        let (status, body) = crate::support::pipeline(&t.data_url(ns), None, "SELECT 1").await;
+        assert_eq!(status, 200, "0 = unlimited: {body}");
+    }
     t.shutdown().await;
 }

@@ -1,8 +1,8 @@
 //! Children die with the server, come back after a crash, and data and
 //! namespaces survive a restart of the supervisor.
 
-use std::io::BufRead;
 use std::process::{Command, Stdio};
+use std::time::Duration;
 
 use crate::support::{
     child_pids, column, http, kill, pipeline, pipeline_column, replica, start_on, tursodb_bin,
@@ -24,7 +24,12 @@ async fn namespaces_and_data_survive_a_supervisor_restart() {
         .expect("insert");
     a.push().await.expect("push");
     drop((ca, a));
-    let (status, _) = http("POST", &t.admin_url("/v1/namespaces/made-empty"), None).await;
+    let (status, _) = http(
+        "POST",
+        &t.admin_url("/v1/namespaces/made-empty/create"),
+        None,
+    )
+    .await;
     assert_eq!(status, 201);
     let data_dir = t.data_dir();
     let tmp = t.shutdown().await;
@@ -117,23 +122,23 @@ async fn shutdown_and_drop_both_kill_every_child() {
 async fn the_binary_reports_its_ports_and_stops_its_children_on_sigterm() {
     let tmp = tempfile::tempdir().expect("tempdir");
     let data_dir = tmp.path().join("data");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_turso-server"))
-        .args(["--data-addr", "127.0.0.1:0", "--admin-addr", "127.0.0.1:0"])
-        .arg("--data-dir")
-        .arg(&data_dir)
-        .env("TURSODB_BIN", tursodb_bin())
-        .env("TURSO_ADMIN_TOKEN", "bin-admin-token")
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("run turso-server");
+    let mut child = crate::support::server_command(&[
+        "--data-addr",
+        "127.0.0.1:0",
+        "--admin-addr",
+        "127.0.0.1:0",
+        "--data-dir",
+        data_dir.to_str().expect("utf-8"),
+    ])
+    .env("TURSODB_BIN", tursodb_bin())
+    .env("TURSO_ADMIN_TOKEN", "bin-admin-token")
+    .env("RUST_LOG", "warn")
+    .stdout(Stdio::piped())
+    .stderr(Stdio::null())
+    .spawn()
+    .expect("run turso-server");
     let stdout = child.stdout.take().expect("stdout");
-    let mut line = String::new();
-    std::io::BufReader::new(stdout)
-        .read_line(&mut line)
-        .expect("first line");
-    let ports: serde_json::Value = serde_json::from_str(&line).expect("JSON line");
+    let ports = crate::support::read_ports(stdout);
     let data = ports["data_addr"].as_str().expect("data_addr");
     let admin = ports["admin_addr"].as_str().expect("admin_addr");
 
@@ -144,7 +149,7 @@ async fn the_binary_reports_its_ports_and_stops_its_children_on_sigterm() {
     assert_eq!(child_pids(&data_dir, "bin-ns").len(), 1);
 
     kill_term(child.id());
-    let status = child.wait().expect("wait");
+    let status = crate::support::wait_exit(&mut child, Duration::from_secs(20));
     assert_eq!(status.code(), Some(0), "clean exit on SIGTERM");
     assert!(
         child_pids(&data_dir, "bin-ns").is_empty(),
@@ -155,16 +160,24 @@ async fn the_binary_reports_its_ports_and_stops_its_children_on_sigterm() {
 #[test]
 fn the_binary_refuses_to_start_without_tursodb() {
     let tmp = tempfile::tempdir().expect("tempdir");
-    let out = Command::new(env!("CARGO_BIN_EXE_turso-server"))
-        .args(["--data-addr", "127.0.0.1:0", "--admin-addr", "127.0.0.1:0"])
-        .arg("--data-dir")
-        .arg(tmp.path())
-        .env("TURSODB_BIN", tmp.path().join("no-tursodb"))
-        .output()
-        .expect("run turso-server");
-    assert_eq!(out.status.code(), Some(1));
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(stderr.contains("TURSODB_NOT_FOUND"), "{stderr}");
+    let mut out = crate::support::server_command(&[
+        "--data-addr",
+        "127.0.0.1:0",
+        "--admin-addr",
+        "127.0.0.1:0",
+        "--data-dir",
+        tmp.path().to_str().expect("utf-8"),
+    ]);
+    out.env("TURSODB_BIN", tmp.path().join("no-tursodb"));
+    let (code, stdout) = crate::support::output_within(&mut out, Duration::from_secs(20));
+    assert_eq!(code, Some(1));
+    // JSON log lines on stdout by default; the error line carries the code.
+    let error = stdout
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .find(|l| l["level"] == "ERROR")
+        .unwrap_or_else(|| panic!("no JSON error line in {stdout}"));
+    assert_eq!(error["fields"]["code"], "TURSODB_NOT_FOUND", "{error}");
 }
 
 fn kill_term(pid: u32) {

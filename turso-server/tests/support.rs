@@ -138,6 +138,20 @@ pub(crate) async fn request(
     token: Option<&str>,
     body: &str,
 ) -> (u16, serde_json::Value) {
+    let (status, bytes) = request_bytes(method, url, token, Bytes::from(body.to_owned())).await;
+    let json = serde_json::from_slice(&bytes).unwrap_or_else(|_| {
+        serde_json::Value::String(String::from_utf8_lossy(&bytes).into_owned())
+    });
+    (status, json)
+}
+
+/// One HTTP request with a raw body; answers (status, body bytes).
+pub(crate) async fn request_bytes(
+    method: &str,
+    url: &str,
+    token: Option<&str>,
+    body: Bytes,
+) -> (u16, Bytes) {
     let client = Client::builder(TokioExecutor::new()).build_http::<Full<Bytes>>();
     let mut request = Request::builder().method(method).uri(url);
     if let Some(token) = token {
@@ -146,10 +160,11 @@ pub(crate) async fn request(
     if !body.is_empty() {
         request = request.header("content-type", "application/json");
     }
-    let request = request
-        .body(Full::new(Bytes::from(body.to_owned())))
-        .expect("request");
-    let response = client.request(request).await.expect("http request");
+    let request = request.body(Full::new(body)).expect("request");
+    let response = tokio::time::timeout(Duration::from_secs(30), client.request(request))
+        .await
+        .expect("answer within 30 s")
+        .expect("http request");
     let status = response.status().as_u16();
     let body = response
         .into_body()
@@ -157,14 +172,71 @@ pub(crate) async fn request(
         .await
         .expect("body")
         .to_bytes();
-    let json = serde_json::from_slice(&body)
-        .unwrap_or_else(|_| serde_json::Value::String(String::from_utf8_lossy(&body).into_owned()));
-    (status, json)
+    (status, body)
 }
 
-/// The `error.code` of a JSON error body.
+/// Sends raw bytes on a new TCP connection and reads the answer until the
+/// server closes (or `limit` passes); answers (status, whole text).
+pub(crate) async fn raw_http(
+    addr: std::net::SocketAddr,
+    bytes: &[u8],
+    limit: Duration,
+) -> (u16, String) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut stream = tokio::net::TcpStream::connect(addr).await.expect("connect");
+    stream.write_all(bytes).await.expect("write");
+    let mut out = Vec::new();
+    let _ = tokio::time::timeout(limit, stream.read_to_end(&mut out)).await;
+    let text = String::from_utf8_lossy(&out).into_owned();
+    let status = text
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    (status, text)
+}
+
+/// The namespace view from the admin port.
+pub(crate) async fn namespace(admin_addr: std::net::SocketAddr, ns: &str) -> serde_json::Value {
+    let (status, body) = http(
+        "GET",
+        &format!("http://{admin_addr}/v1/namespaces/{ns}"),
+        None,
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    body
+}
+
+/// Sends `signal` (e.g. "-STOP") to `pid`.
+pub(crate) fn signal(pid: u32, signal: &str) {
+    let status = std::process::Command::new("kill")
+        .args([signal, &pid.to_string()])
+        .status()
+        .expect("run kill");
+    assert!(status.success(), "kill {signal} {pid}");
+}
+
+/// True while `/proc/<pid>` exists (zombies included).
+pub(crate) fn process_exists(pid: u32) -> bool {
+    Path::new(&format!("/proc/{pid}")).exists()
+}
+
+/// Waits (up to `limit`) until `/proc/<pid>` is gone.
+pub(crate) async fn wait_gone(pid: u32, limit: Duration) -> bool {
+    let deadline = tokio::time::Instant::now() + limit;
+    while tokio::time::Instant::now() < deadline {
+        if !process_exists(pid) {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    !process_exists(pid)
+}
+
+/// The `code` of a JSON error body (`{"code","detail"}`).
 pub(crate) fn code(body: &serde_json::Value) -> &str {
-    body.pointer("/error/code")
+    body.get("code")
         .and_then(|c| c.as_str())
         .unwrap_or("<no error code>")
 }
@@ -209,7 +281,8 @@ pub(crate) async fn user_tables(conn: &turso::Connection) -> Vec<String> {
 
 /// Pids of live `tursodb` children serving `<data_dir>/<ns>.db`.
 pub(crate) fn child_pids(data_dir: &Path, ns: &str) -> Vec<u32> {
-    let db = data_dir.join(format!("{ns}.db"));
+    let dir = std::fs::canonicalize(data_dir).unwrap_or_else(|_| data_dir.to_owned());
+    let db = dir.join(format!("{ns}.db"));
     let db = db.to_string_lossy().into_owned();
     let mut pids = Vec::new();
     let Ok(entries) = std::fs::read_dir("/proc") else {
@@ -259,4 +332,103 @@ pub(crate) fn kill(pid: u32) {
         .status()
         .expect("run kill");
     assert!(status.success(), "kill -9 {pid}");
+}
+
+/// Lines the binary wrote to stdout, collected in the background.
+pub(crate) type LogLines = std::sync::Arc<std::sync::Mutex<Vec<String>>>;
+
+/// Reads the binary's stdout until the `{"data_addr","admin_addr"}` line
+/// (log lines may come first).
+pub(crate) fn read_ports(stdout: std::process::ChildStdout) -> serde_json::Value {
+    read_ports_and_log(stdout).0
+}
+
+/// [`read_ports`], and every stdout line (before and after) kept; the
+/// pipe is drained in the background so the server never blocks on it.
+pub(crate) fn read_ports_and_log(
+    stdout: std::process::ChildStdout,
+) -> (serde_json::Value, LogLines) {
+    let lines: LogLines = Default::default();
+    let (tx, rx) = std::sync::mpsc::channel();
+    let keep = lines.clone();
+    std::thread::spawn(move || {
+        use std::io::BufRead;
+        let mut sent = false;
+        for line in std::io::BufReader::new(stdout).lines() {
+            let Ok(line) = line else { break };
+            if !sent {
+                if let Ok(v) = serde_json::from_str::<serde_json::Value>(&line) {
+                    if v.get("data_addr").is_some() {
+                        let _ = tx.send(v);
+                        sent = true;
+                    }
+                }
+            }
+            keep.lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .push(line);
+        }
+    });
+    let ports = rx
+        .recv_timeout(Duration::from_secs(20))
+        .expect("ports line within 20 s");
+    (ports, lines)
+}
+
+/// A command that runs the `turso-server` binary's code with `args` (this
+/// test executable re-run as the server; see `run_as_server_binary`).
+pub(crate) fn server_command(args: &[&str]) -> std::process::Command {
+    let exe = std::env::current_exe().expect("test executable");
+    let mut command = std::process::Command::new(exe);
+    command
+        .args([
+            "--exact",
+            "run_as_server_binary",
+            "--nocapture",
+            "--test-threads=1",
+        ])
+        .env("TURSO_SERVER_TEST_ARGS", args.join("\u{1f}"));
+    command
+}
+
+/// Waits (at most `limit`) for `child` to exit; kills it on timeout and
+/// panics.
+pub(crate) fn wait_exit(
+    child: &mut std::process::Child,
+    limit: Duration,
+) -> std::process::ExitStatus {
+    let deadline = std::time::Instant::now() + limit;
+    loop {
+        if let Some(status) = child.try_wait().expect("try_wait") {
+            return status;
+        }
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("process {} did not exit within {limit:?}", child.id());
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Runs `command` to its end (at most `limit`); answers (exit code,
+/// stdout).
+pub(crate) fn output_within(
+    command: &mut std::process::Command,
+    limit: Duration,
+) -> (Option<i32>, String) {
+    use std::io::Read;
+    let mut child = command
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("spawn");
+    let mut stdout = child.stdout.take().expect("stdout");
+    let reader = std::thread::spawn(move || {
+        let mut text = String::new();
+        let _ = stdout.read_to_string(&mut text);
+        text
+    });
+    let status = wait_exit(&mut child, limit);
+    (status.code(), reader.join().unwrap_or_default())
 }
