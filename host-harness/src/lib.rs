@@ -24,6 +24,7 @@ pub mod exit;
 mod loader;
 pub mod manifest;
 mod registry;
+pub mod testing;
 pub mod worker;
 
 pub use error::{LoadError, LoadErrorCode};
@@ -36,37 +37,9 @@ pub use worker::{worker_env, WorkerLauncher};
 /// The name plugin-turso registers its service under.
 pub const TURSO_PLUGIN: &str = "@buntime/plugin-turso";
 
-/// Sets up logging to stderr (`RUST_LOG`, default `info`), parses the
-/// command line, runs it on a tokio runtime and returns the exit code.
+/// The `host-harness` binary: parses the command line, sets up logging
+/// (text or JSON, see [`cli::LogFormat`]), runs the command and returns
+/// the exit code (see [`exit`]).
 pub fn main_impl() -> i32 {
-    use clap::Parser;
-    let _ = tracing_subscriber::fmt()
-        .with_writer(std::io::stderr)
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
-        )
-        .try_init();
-    let cli = match cli::Cli::try_parse() {
-        Ok(cli) => cli,
-        Err(err) => {
-            let _ = err.print();
-            return if err.use_stderr() {
-                exit::USAGE
-            } else {
-                exit::OK
-            };
-        }
-    };
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(rt) => rt,
-        Err(err) => {
-            eprintln!("cannot start the runtime: {err}");
-            return exit::FAILURE;
-        }
-    };
-    runtime.block_on(cli::run(cli))
+    cli::main()
 }

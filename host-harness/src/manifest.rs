@@ -80,8 +80,23 @@ pub fn discover(roots: &[PathBuf]) -> Discovery {
     let mut names = HashSet::new();
     for root in roots {
         for dir in candidate_dirs(root) {
-            let Some(file) = manifest_file(&dir) else {
-                continue;
+            let file = match manifest_file(&dir) {
+                ManifestFile::Found(file) => file,
+                ManifestFile::Absent => continue,
+                ManifestFile::NotAFile(path) => {
+                    found.problems.push(ManifestProblem {
+                        dir,
+                        name: None,
+                        error: LoadError::new(
+                            LoadErrorCode::ManifestInvalid,
+                            format!(
+                                "{} is not a file (a directory?); a plugin's manifest must be a YAML file",
+                                path.display()
+                            ),
+                        ),
+                    });
+                    continue;
+                }
             };
             match parse_manifest_file(&file) {
                 Ok(manifest) if !names.insert(manifest.name.clone()) => {
@@ -135,11 +150,26 @@ fn sorted_subdirs(dir: &Path) -> Vec<PathBuf> {
     dirs
 }
 
-fn manifest_file(dir: &Path) -> Option<PathBuf> {
-    MANIFEST_FILES
-        .iter()
-        .map(|f| dir.join(f))
-        .find(|p| p.is_file())
+/// What a directory holds under the manifest names.
+enum ManifestFile {
+    /// The first manifest name that is a file.
+    Found(PathBuf),
+    /// No manifest name is a file, and one exists as something else (a
+    /// directory named `manifest.yaml`): reported, never skipped silently.
+    NotAFile(PathBuf),
+    /// No manifest at all: not a plugin directory.
+    Absent,
+}
+
+fn manifest_file(dir: &Path) -> ManifestFile {
+    let paths = MANIFEST_FILES.map(|f| dir.join(f));
+    if let Some(file) = paths.iter().find(|p| p.is_file()) {
+        return ManifestFile::Found(file.clone());
+    }
+    match paths.into_iter().find(|p| p.exists()) {
+        Some(other) => ManifestFile::NotAFile(other),
+        None => ManifestFile::Absent,
+    }
 }
 
 /// Reads and parses the manifest at `file`.
@@ -415,6 +445,20 @@ mod tests {
         assert_eq!(m.config["mode"], "local");
         assert_eq!(m.config["sync"]["url"], "http://x");
         assert!(m.config.get("config").is_none());
+    }
+
+    #[test]
+    fn a_directory_named_manifest_yaml_is_reported() {
+        let root = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(root.path().join("odd/manifest.yaml")).unwrap();
+        let found = discover(&[root.path().to_owned()]);
+        assert!(found.manifests.is_empty());
+        assert_eq!(found.problems.len(), 1);
+        assert_eq!(found.problems[0].dir, root.path().join("odd"));
+        assert_eq!(
+            found.problems[0].error.code(),
+            LoadErrorCode::ManifestInvalid
+        );
     }
 
     #[test]

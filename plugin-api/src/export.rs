@@ -211,6 +211,37 @@ where
     }
 }
 
+/// Sleeps `duration` on [`plugin_runtime`]'s timer, from whatever executor
+/// the caller is on. Dropping the returned future cancels the timer, so it
+/// can bound another future in a `select!` at no lasting cost.
+pub fn plugin_sleep(duration: std::time::Duration) -> PluginSleep {
+    // The timer is made inside the task: making it here would need this
+    // thread to be in a runtime of this library's tokio.
+    PluginSleep(plugin_runtime().spawn(async move { tokio::time::sleep(duration).await }))
+}
+
+/// The future of [`plugin_sleep`]: ready when the time is up; cancels the
+/// timer when dropped.
+#[derive(Debug)]
+pub struct PluginSleep(tokio::task::JoinHandle<()>);
+
+impl Future for PluginSleep {
+    type Output = ();
+
+    fn poll(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<()> {
+        std::pin::Pin::new(&mut self.0).poll(cx).map(drop)
+    }
+}
+
+impl Drop for PluginSleep {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
 struct PluginAdapter<P>(Arc<P>);
 
 impl<P: Plugin> FfiPlugin for PluginAdapter<P> {

@@ -16,8 +16,14 @@ pub struct Health {
     pub error: Option<String>,
     /// The local database file (local mode) or replica file.
     pub local_path: String,
-    /// `local`, `sync` or `multi-tenant`.
+    /// `local` or `sync`, as the original reports it (multi-tenant
+    /// services sync too: see [`Health::tenancy`]).
     pub mode: String,
+    /// `single` (one database, or one replica, for every namespace) or
+    /// `multi` (one replica per namespace, synced with
+    /// `TURSO_SERVER_URL/<namespace>`).
+    #[serde(default)]
+    pub tenancy: String,
     /// Every namespace requested so far, sorted.
     pub namespaces: Vec<String>,
     /// Sync state.
@@ -39,6 +45,16 @@ pub struct SyncHealth {
     /// The last push or pull failure, if the last attempt failed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_error: Option<String>,
+    /// When the last pull (before a write, by hand or in the background)
+    /// succeeded, in Unix milliseconds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_pull_at_ms: Option<u64>,
+    /// The last pull failure, if the last pull failed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_pull_error: Option<String>,
+    /// How many replicas are open (multi-tenant mode closes idle ones).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub open_replicas: Option<usize>,
 }
 
 /// The sync engine's statistics for one replica.

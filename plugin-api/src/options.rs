@@ -162,6 +162,24 @@ impl Mode {
         }
     }
 
+    /// The mode as health reports it, like the original: `local` or
+    /// `sync` (multi-tenant services sync, so they report `sync`).
+    pub fn health_mode(self) -> &'static str {
+        match self {
+            Self::Local => "local",
+            Self::Sync | Self::MultiTenant => "sync",
+        }
+    }
+
+    /// The tenancy as health reports it: `multi` for one replica per
+    /// namespace, `single` otherwise.
+    pub fn tenancy(self) -> &'static str {
+        match self {
+            Self::MultiTenant => "multi",
+            Self::Local | Self::Sync => "single",
+        }
+    }
+
     /// Whether a database of this mode syncs with a server.
     pub fn is_sync(self) -> bool {
         !matches!(self, Self::Local)
@@ -214,6 +232,14 @@ mod tests {
             ..Default::default()
         };
         assert_eq!(o.validate().unwrap_err().code(), &ErrorCode::InvalidRetry);
+    }
+
+    #[test]
+    fn health_names_mode_and_tenancy_separately() {
+        let named = |m: Mode| (m.health_mode(), m.tenancy());
+        assert_eq!(named(Mode::Local), ("local", "single"));
+        assert_eq!(named(Mode::Sync), ("sync", "single"));
+        assert_eq!(named(Mode::MultiTenant), ("sync", "multi"));
     }
 
     #[test]

@@ -1,5 +1,6 @@
 //! Values, rows and what a write reports.
 
+use std::convert::Infallible;
 use std::sync::Arc;
 
 use crate::error::{Error, ErrorCode, Result};
@@ -7,6 +8,10 @@ use crate::error::{Error, ErrorCode, Result};
 /// One SQL value: what a statement binds and what a row holds.
 ///
 /// `bool` binds as the integer 0 or 1; `Option<T>` binds `None` as NULL.
+/// Integers that may not fit a signed 64-bit integer (`u64`, `usize`)
+/// convert with [`TryFrom`] and are refused above `i64::MAX` with
+/// `TURSO_TYPE_MISMATCH`, never wrapped or clamped; [`crate::try_params!`]
+/// takes them alongside everything else.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Value {
     /// SQL NULL.
@@ -80,6 +85,67 @@ impl From<&[u8]> for Value {
     }
 }
 
+impl<const N: usize> From<&[u8; N]> for Value {
+    fn from(v: &[u8; N]) -> Self {
+        Value::Blob(v.to_vec())
+    }
+}
+
+impl From<&Vec<u8>> for Value {
+    fn from(v: &Vec<u8>) -> Self {
+        Value::Blob(v.clone())
+    }
+}
+
+/// The refusal of an unsigned integer above `i64::MAX`.
+fn too_large(v: impl std::fmt::Display, ty: &str) -> Error {
+    Error::new(
+        ErrorCode::TypeMismatch,
+        format!(
+            "the {ty} {v} is above i64::MAX ({}), the largest integer SQL stores; store it as text or a blob",
+            i64::MAX
+        ),
+    )
+}
+
+impl TryFrom<u64> for Value {
+    type Error = Error;
+
+    /// Converts `v` when it fits a signed 64-bit integer.
+    ///
+    /// # Errors
+    ///
+    /// `TURSO_TYPE_MISMATCH` above `i64::MAX`.
+    fn try_from(v: u64) -> Result<Self> {
+        i64::try_from(v)
+            .map(Value::Integer)
+            .map_err(|_| too_large(v, "u64"))
+    }
+}
+
+impl TryFrom<usize> for Value {
+    type Error = Error;
+
+    /// Converts `v` when it fits a signed 64-bit integer.
+    ///
+    /// # Errors
+    ///
+    /// `TURSO_TYPE_MISMATCH` above `i64::MAX`.
+    fn try_from(v: usize) -> Result<Self> {
+        i64::try_from(v)
+            .map(Value::Integer)
+            .map_err(|_| too_large(v, "usize"))
+    }
+}
+
+/// Lets [`crate::try_params!`] treat infallible and fallible conversions
+/// alike.
+impl From<Infallible> for Error {
+    fn from(never: Infallible) -> Self {
+        match never {}
+    }
+}
+
 impl<T: Into<Value>> From<Option<T>> for Value {
     fn from(v: Option<T>) -> Self {
         v.map_or(Value::Null, Into::into)
@@ -101,6 +167,34 @@ macro_rules! params {
     () => { ::std::vec::Vec::<$crate::Value>::new() };
     ($($value:expr),+ $(,)?) => {
         ::std::vec![$($crate::Value::from($value)),+]
+    };
+}
+
+/// Builds the bound values of a statement like [`params!`], also from
+/// values whose conversion can fail (`u64`, `usize`): the first refusal is
+/// returned instead of a changed value.
+///
+/// ```
+/// use plugin_api::{try_params, ErrorCode, Value};
+/// let bound = try_params![7u64, usize::MAX / 4, "ada", None::<i64>].unwrap();
+/// assert_eq!(bound[0], Value::Integer(7));
+/// let refused = try_params![1, u64::MAX].unwrap_err();
+/// assert_eq!(refused.code(), &ErrorCode::TypeMismatch);
+/// ```
+///
+/// # Errors
+///
+/// `TURSO_TYPE_MISMATCH` when a value does not fit (a `u64` or `usize`
+/// above `i64::MAX`).
+#[macro_export]
+macro_rules! try_params {
+    () => { $crate::Result::<::std::vec::Vec<$crate::Value>>::Ok(::std::vec::Vec::new()) };
+    ($($value:expr),+ $(,)?) => {
+        [$(
+            <$crate::Value as ::std::convert::TryFrom<_>>::try_from($value).map_err($crate::Error::from)
+        ),+]
+        .into_iter()
+        .collect::<$crate::Result<::std::vec::Vec<$crate::Value>>>()
     };
 }
 
@@ -196,6 +290,8 @@ impl ColumnIndex for &str {
         columns.iter().position(|c| c == self)
     }
 }
+
+mod row_de;
 
 /// One result row: values with the statement's column names.
 #[derive(Debug, Clone, PartialEq)]

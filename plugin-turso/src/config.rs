@@ -3,16 +3,21 @@
 //!
 //! Precedence, first match wins:
 //! 1. `TURSO_SERVER_URL` (or `server.url`) → multi-tenant sync, trailing
-//!    `/` stripped, token `TURSO_SERVER_TOKEN` (or `server.token`);
+//!    `/` stripped, token `TURSO_SERVER_TOKEN` (or `server.authToken`, the
+//!    original's key, or `server.token`);
 //! 2. the mode from `TURSO_MODE` (or `mode`): `local` or `sync`, anything
 //!    else `INVALID_TURSO_MODE`; with no mode given, a sync URL selects
 //!    `sync` and its absence `local`;
 //! 3. `sync` needs `TURSO_SYNC_URL` (or `sync.url`), else
-//!    `TURSO_SYNC_URL_REQUIRED`; token `TURSO_SYNC_AUTH_TOKEN` (or
-//!    `sync.authToken`).
+//!    `TURSO_SYNC_URL_REQUIRED`; trailing `/` stripped; token
+//!    `TURSO_SYNC_AUTH_TOKEN` (or `sync.authToken`).
 //!
 //! The local path is `TURSO_LOCAL_PATH`, then `localPath`, then
 //! `./data/turso/runtime.db`.
+//!
+//! Keys the plugin does not read ([`KNOWN_KEYS`] lists those it does) are
+//! logged as a warning naming the closest known key, so a typo such as
+//! `localPth` does not pass silently.
 
 use std::fmt;
 use std::path::PathBuf;
@@ -28,11 +33,82 @@ pub const DEFAULT_LOCAL_PATH: &str = "./data/turso/runtime.db";
 /// configured.
 pub const DEFAULT_SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(5);
 
+/// How long one sync-engine call may take when nothing else is configured.
+pub const DEFAULT_SYNC_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// How long a multi-tenant replica may stay unused before it is closed,
+/// when nothing else is configured.
+pub const DEFAULT_REPLICA_IDLE: Duration = Duration::from_secs(600);
+
+/// How many multi-tenant replicas may be open at once when nothing else is
+/// configured.
+pub const DEFAULT_MAX_OPEN_REPLICAS: usize = 256;
+
+/// How the sync modes talk to the server.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SyncSettings {
+    /// The longest one sync-engine call may take (`syncTimeoutMs` /
+    /// `TURSO_SYNC_TIMEOUT_MS`; default 10 s).
+    pub timeout: Duration,
+    /// Whether a write transaction pulls before it begins
+    /// (`pullBeforeWrite` / `TURSO_PULL_BEFORE_WRITE`; default yes).
+    pub pull_before_write: bool,
+    /// A pull this recent covers a write, and idle replicas pull this
+    /// often in the background (`pullIntervalMs` /
+    /// `TURSO_PULL_INTERVAL_MS`; default off).
+    pub pull_interval: Option<Duration>,
+    /// Multi-tenant replicas unused this long are closed
+    /// (`replicaIdleMs` / `TURSO_REPLICA_IDLE_MS`; default 10 min, 0 =
+    /// never).
+    pub replica_idle: Option<Duration>,
+    /// At most this many multi-tenant replicas are open; the least
+    /// recently used idle one is closed first (`maxOpenReplicas` /
+    /// `TURSO_MAX_OPEN_REPLICAS`; default 256, 0 = no cap).
+    pub max_open_replicas: Option<usize>,
+}
+
+impl Default for SyncSettings {
+    fn default() -> Self {
+        Self {
+            timeout: DEFAULT_SYNC_TIMEOUT,
+            pull_before_write: true,
+            pull_interval: None,
+            replica_idle: Some(DEFAULT_REPLICA_IDLE),
+            max_open_replicas: Some(DEFAULT_MAX_OPEN_REPLICAS),
+        }
+    }
+}
+
+/// Every configuration key plugin-turso reads, as dotted paths. A key is
+/// read only through this list (see `Resolver::config_value`), so it
+/// cannot fall out of date.
+pub const KNOWN_KEYS: [&str; 14] = [
+    "localPath",
+    "mode",
+    "sync.url",
+    "sync.authToken",
+    "server.url",
+    "server.authToken",
+    "server.token",
+    "convertToMvcc",
+    "shutdownTimeoutMs",
+    "syncTimeoutMs",
+    "pullBeforeWrite",
+    "pullIntervalMs",
+    "replicaIdleMs",
+    "maxOpenReplicas",
+];
+
 /// A credential: printed as `***` by `Debug` and never logged.
 #[derive(Clone, PartialEq, Eq)]
 pub struct Secret(String);
 
 impl Secret {
+    /// Wraps a credential.
+    pub fn new(token: String) -> Self {
+        Self(token)
+    }
+
     /// The token itself, for the one place that sends it.
     pub fn expose(&self) -> &str {
         &self.0
@@ -72,6 +148,8 @@ pub struct TursoConfig {
     /// anyway (`shutdownTimeoutMs` / `TURSO_SHUTDOWN_TIMEOUT_MS`; default
     /// 5 s).
     pub shutdown_timeout: Duration,
+    /// How the sync modes talk to the server.
+    pub sync_settings: SyncSettings,
 }
 
 impl Default for TursoConfig {
@@ -82,6 +160,7 @@ impl Default for TursoConfig {
             sync: None,
             convert_to_mvcc: false,
             shutdown_timeout: DEFAULT_SHUTDOWN_TIMEOUT,
+            sync_settings: SyncSettings::default(),
         }
     }
 }
@@ -90,6 +169,12 @@ impl Default for TursoConfig {
 pub trait Env {
     /// The variable's value, if set.
     fn var(&self, name: &str) -> Option<String>;
+
+    /// Whether the variable is set to something that is not UTF-8 (which
+    /// [`Env::var`] cannot return).
+    fn is_not_unicode(&self, _name: &str) -> bool {
+        false
+    }
 }
 
 /// The process environment.
@@ -99,6 +184,10 @@ pub struct ProcessEnv;
 impl Env for ProcessEnv {
     fn var(&self, name: &str) -> Option<String> {
         std::env::var(name).ok()
+    }
+
+    fn is_not_unicode(&self, name: &str) -> bool {
+        matches!(std::env::var(name), Err(std::env::VarError::NotUnicode(_)))
     }
 }
 
@@ -147,6 +236,7 @@ impl Resolver<'_> {
 
     /// The config node at a dotted `path` (`sync.url`).
     fn config_node(&self, path: &str) -> Option<&Json> {
+        debug_assert!(KNOWN_KEYS.contains(&path), "{path} is not in KNOWN_KEYS");
         let mut node = self.config;
         for key in path.split('.') {
             node = node.get(key)?;
@@ -169,9 +259,25 @@ impl Resolver<'_> {
         }
     }
 
+    /// The environment variable, cleaned.
+    ///
+    /// # Errors
+    ///
+    /// `INVALID_TURSO_CONFIG` when it is set but not UTF-8: treating it as
+    /// unset would silently pick another mode or file.
+    fn env_value(&self, env_name: &str) -> Result<Option<String>> {
+        if self.env.is_not_unicode(env_name) {
+            return Err(Error::new(
+                ErrorCode::InvalidConfig,
+                format!("{env_name} is set but is not valid UTF-8; fix or unset it"),
+            ));
+        }
+        Ok(self.env.var(env_name).and_then(|v| self.clean(&v)))
+    }
+
     /// The environment variable, else the config value.
     fn value(&self, env_name: &str, path: &str) -> Result<Option<String>> {
-        if let Some(v) = self.env.var(env_name).and_then(|v| self.clean(&v)) {
+        if let Some(v) = self.env_value(env_name)? {
             return Ok(Some(v));
         }
         self.config_value(path)
@@ -184,7 +290,7 @@ impl Resolver<'_> {
     /// A yes/no setting: the environment (`1`/`true`/`yes`,
     /// `0`/`false`/`no`), else a config boolean or such a string.
     fn flag(&self, env_name: &str, path: &str) -> Result<Option<bool>> {
-        let text = match self.env.var(env_name).and_then(|v| self.clean(&v)) {
+        let text = match self.env_value(env_name)? {
             Some(text) => text,
             None => match self.config_node(path) {
                 Some(Json::Bool(b)) => return Ok(Some(*b)),
@@ -207,7 +313,29 @@ impl Resolver<'_> {
     /// A duration in milliseconds: the environment, else a config number
     /// or numeric string; a non-negative integer.
     fn millis(&self, env_name: &str, path: &str) -> Result<Option<Duration>> {
-        let text = match self.env.var(env_name).and_then(|v| self.clean(&v)) {
+        Ok(self
+            .whole_number(env_name, path, "milliseconds")?
+            .map(Duration::from_millis))
+    }
+
+    /// A count: a non-negative integer.
+    fn count(&self, env_name: &str, path: &str) -> Result<Option<usize>> {
+        self.whole_number(env_name, path, "a count")?
+            .map(|n| {
+                usize::try_from(n).map_err(|_| {
+                    Error::new(
+                        ErrorCode::InvalidConfig,
+                        format!("{env_name} / {path} is too large"),
+                    )
+                })
+            })
+            .transpose()
+    }
+
+    /// A non-negative integer: the environment, else a config number or
+    /// numeric string.
+    fn whole_number(&self, env_name: &str, path: &str, unit: &str) -> Result<Option<u64>> {
+        let text = match self.env_value(env_name)? {
             Some(text) => text,
             None => match self.config_node(path) {
                 Some(Json::Number(n)) => n.to_string(),
@@ -217,16 +345,143 @@ impl Resolver<'_> {
                 },
             },
         };
-        text.parse::<u64>()
-            .map(|ms| Some(Duration::from_millis(ms)))
-            .map_err(|_| {
-                Error::new(
-                    ErrorCode::InvalidConfig,
-                    format!(
-                        "{env_name} / {path} must be a whole number of milliseconds, got {text:?}"
-                    ),
-                )
+        text.parse::<u64>().map(Some).map_err(|_| {
+            Error::new(
+                ErrorCode::InvalidConfig,
+                format!("{env_name} / {path} must be a whole number ({unit}), got {text:?}"),
+            )
+        })
+    }
+
+    /// The server token: the environment, else `server.authToken` (the
+    /// original's key) or `server.token`.
+    ///
+    /// # Errors
+    ///
+    /// `INVALID_TURSO_CONFIG` when both keys are set to different values.
+    fn server_token(&self) -> Result<Option<Secret>> {
+        if let Some(v) = self.env_value("TURSO_SERVER_TOKEN")? {
+            return Ok(Some(Secret(v)));
+        }
+        let auth_token = self.config_value("server.authToken")?;
+        let token = self.config_value("server.token")?;
+        match (auth_token, token) {
+            (Some(a), Some(t)) if a != t => Err(Error::new(
+                ErrorCode::InvalidConfig,
+                "server.authToken and server.token are both set, to different values: keep one",
+            )),
+            (a, t) => Ok(a.or(t).map(Secret)),
+        }
+    }
+}
+
+/// The sync settings; zero durations and counts mean off.
+fn sync_settings(r: &Resolver<'_>) -> Result<SyncSettings> {
+    let defaults = SyncSettings::default();
+    let non_zero = |d: Duration| (!d.is_zero()).then_some(d);
+    let timeout = r
+        .millis("TURSO_SYNC_TIMEOUT_MS", "syncTimeoutMs")?
+        .unwrap_or(defaults.timeout);
+    if timeout.is_zero() {
+        return Err(Error::new(
+            ErrorCode::InvalidConfig,
+            "TURSO_SYNC_TIMEOUT_MS / syncTimeoutMs must be at least 1",
+        ));
+    }
+    Ok(SyncSettings {
+        timeout,
+        pull_before_write: r
+            .flag("TURSO_PULL_BEFORE_WRITE", "pullBeforeWrite")?
+            .unwrap_or(defaults.pull_before_write),
+        pull_interval: r
+            .millis("TURSO_PULL_INTERVAL_MS", "pullIntervalMs")?
+            .and_then(non_zero),
+        replica_idle: match r.millis("TURSO_REPLICA_IDLE_MS", "replicaIdleMs")? {
+            Some(idle) => non_zero(idle),
+            None => defaults.replica_idle,
+        },
+        max_open_replicas: match r.count("TURSO_MAX_OPEN_REPLICAS", "maxOpenReplicas")? {
+            Some(0) => None,
+            Some(cap) => Some(cap),
+            None => defaults.max_open_replicas,
+        },
+    })
+}
+
+/// A configuration key plugin-turso does not read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UnknownKey {
+    /// The key as a dotted path (`sync.urll`).
+    pub key: String,
+    /// The known key spelled most like it.
+    pub closest: &'static str,
+}
+
+/// The keys of `config` plugin-turso does not read, each with the known
+/// key spelled most like it, sorted by key.
+pub fn unknown_keys(config: &Json) -> Vec<UnknownKey> {
+    let mut out = Vec::new();
+    collect_unknown(config, "", &mut out);
+    out
+}
+
+fn collect_unknown(node: &Json, prefix: &str, out: &mut Vec<UnknownKey>) {
+    let Some(map) = node.as_object() else {
+        return;
+    };
+    for (key, value) in map {
+        let path = if prefix.is_empty() {
+            key.clone()
+        } else {
+            format!("{prefix}.{key}")
+        };
+        let is_parent = KNOWN_KEYS.iter().any(|k| {
+            k.strip_prefix(path.as_str())
+                .is_some_and(|r| r.starts_with('.'))
+        });
+        if KNOWN_KEYS.contains(&path.as_str()) {
+            continue;
+        }
+        if is_parent {
+            collect_unknown(value, &path, out);
+            continue;
+        }
+        let closest = KNOWN_KEYS
+            .iter()
+            .copied()
+            .min_by_key(|known| {
+                edit_distance(&path.to_ascii_lowercase(), &known.to_ascii_lowercase())
             })
+            .unwrap_or(KNOWN_KEYS[0]);
+        out.push(UnknownKey { key: path, closest });
+    }
+}
+
+/// The Levenshtein distance between `a` and `b`, in characters.
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut previous: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut current = Vec::with_capacity(b.len() + 1);
+        current.push(i + 1);
+        for (j, cb) in b.iter().enumerate() {
+            let substitute = previous[j] + usize::from(ca != *cb);
+            current.push(substitute.min(previous[j + 1] + 1).min(current[j] + 1));
+        }
+        previous = current;
+    }
+    previous[b.len()]
+}
+
+/// Logs a warning for each key of `config` plugin-turso does not read.
+/// Values are never logged (they may hold tokens).
+fn warn_unknown_keys(config: &Json) {
+    for unknown in unknown_keys(config) {
+        tracing::warn!(
+            key = %unknown.key,
+            closest = unknown.closest,
+            "unknown plugin-turso configuration key, ignored; did you mean the closest known key?"
+        );
     }
 }
 
@@ -238,6 +493,7 @@ impl Resolver<'_> {
 /// `INVALID_TURSO_MODE`, `TURSO_SYNC_URL_REQUIRED`, or
 /// `INVALID_TURSO_CONFIG` when a value has the wrong type.
 pub fn resolve(config: &Json, env: &dyn Env) -> Result<TursoConfig> {
+    warn_unknown_keys(config);
     let r = Resolver { config, env };
     let local_path = PathBuf::from(
         r.value("TURSO_LOCAL_PATH", "localPath")?
@@ -251,6 +507,7 @@ pub fn resolve(config: &Json, env: &dyn Env) -> Result<TursoConfig> {
         shutdown_timeout: r
             .millis("TURSO_SHUTDOWN_TIMEOUT_MS", "shutdownTimeoutMs")?
             .unwrap_or(DEFAULT_SHUTDOWN_TIMEOUT),
+        sync_settings: sync_settings(&r)?,
         ..TursoConfig::default()
     };
     if let Some(url) = r.value("TURSO_SERVER_URL", "server.url")? {
@@ -258,7 +515,7 @@ pub fn resolve(config: &Json, env: &dyn Env) -> Result<TursoConfig> {
             mode: Mode::MultiTenant,
             sync: Some(SyncTarget {
                 url: url.trim_end_matches('/').to_owned(),
-                auth_token: r.secret("TURSO_SERVER_TOKEN", "server.token")?,
+                auth_token: r.server_token()?,
             }),
             ..base
         });
@@ -288,7 +545,7 @@ pub fn resolve(config: &Json, env: &dyn Env) -> Result<TursoConfig> {
     Ok(TursoConfig {
         mode,
         sync: Some(SyncTarget {
-            url,
+            url: url.trim_end_matches('/').to_owned(),
             auth_token: r.secret("TURSO_SYNC_AUTH_TOKEN", "sync.authToken")?,
         }),
         ..base
@@ -372,6 +629,58 @@ mod tests {
         let c = resolve(&cfg, &env(&[("T", "secret")])).unwrap();
         assert_eq!(c.mode, Mode::MultiTenant);
         assert_eq!(c.sync.unwrap().auth_token.unwrap().expose(), "secret");
+    }
+
+    #[test]
+    fn server_auth_token_is_read_like_the_original() {
+        let cfg = json!({"server": {"url": "http://cfg", "authToken": "${T}"}});
+        let c = resolve(&cfg, &env(&[("T", "secret")])).unwrap();
+        assert_eq!(c.sync.unwrap().auth_token.unwrap().expose(), "secret");
+        let same = json!({"server": {"url": "http://cfg", "authToken": "a", "token": "a"}});
+        assert_eq!(
+            resolve(&same, &env(&[]))
+                .unwrap()
+                .sync
+                .unwrap()
+                .auth_token
+                .unwrap()
+                .expose(),
+            "a"
+        );
+        let differ = json!({"server": {"url": "http://cfg", "authToken": "a", "token": "b"}});
+        assert_eq!(code(resolve(&differ, &env(&[]))), "INVALID_TURSO_CONFIG");
+        let env_wins = resolve(&differ, &env(&[("TURSO_SERVER_TOKEN", "e")])).unwrap();
+        assert_eq!(env_wins.sync.unwrap().auth_token.unwrap().expose(), "e");
+    }
+
+    #[test]
+    fn the_sync_url_loses_its_trailing_slash() {
+        let c = resolve(&json!({}), &env(&[("TURSO_SYNC_URL", "http://one:8080//")])).unwrap();
+        assert_eq!(c.sync.unwrap().url, "http://one:8080");
+    }
+
+    #[test]
+    fn unknown_keys_name_the_closest_known_key() {
+        let cfg = json!({
+            "localPth": "/x.db",
+            "mode": "local",
+            "sync": {"url": "http://x", "authtoken": "t"},
+            "server": "not an object",
+            "severUrl": 1
+        });
+        let found: Vec<(String, &str)> = unknown_keys(&cfg)
+            .into_iter()
+            .map(|u| (u.key, u.closest))
+            .collect();
+        assert_eq!(
+            found,
+            [
+                ("localPth".to_owned(), "localPath"),
+                ("severUrl".to_owned(), "server.url"),
+                ("sync.authtoken".to_owned(), "sync.authToken"),
+            ]
+        );
+        assert!(unknown_keys(&json!({"localPath": "a", "server": {"token": "t"}})).is_empty());
     }
 
     #[test]

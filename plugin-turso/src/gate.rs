@@ -20,7 +20,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use plugin_api::export::on_plugin_runtime;
+use plugin_api::export::plugin_sleep;
 use plugin_api::{Error, ErrorCode, Result};
 use tokio::sync::{OwnedRwLockReadGuard, OwnedRwLockWriteGuard, RwLock};
 
@@ -129,21 +129,17 @@ impl Gate {
         if let Some(turn) = fast {
             return Ok(Admission { _turn: turn, state });
         }
-        let turn = on_plugin_runtime({
-            let state = Arc::clone(&state);
-            async move {
-                if alone {
-                    wait_for_turn(&state, lock.write_owned(), max_wait)
-                        .await
-                        .map(Turn::Exclusive)
-                } else {
-                    wait_for_turn(&state, lock.read_owned(), max_wait)
-                        .await
-                        .map(Turn::Shared)
-                }
-            }
-        })
-        .await?;
+        // The lock is waited for right here, so a release wakes this task
+        // directly; only the timer lives on the plugin's runtime.
+        let turn = if alone {
+            wait_for_turn(&state, lock.write_owned(), max_wait)
+                .await
+                .map(Turn::Exclusive)?
+        } else {
+            wait_for_turn(&state, lock.read_owned(), max_wait)
+                .await
+                .map(Turn::Shared)?
+        };
         Ok(Admission { _turn: turn, state })
     }
 }
@@ -160,7 +156,7 @@ async fn wait_for_turn<G>(
         let seen = state.released.load(Ordering::Acquire);
         tokio::select! {
             turn = &mut acquire => return Ok(turn),
-            () = tokio::time::sleep(max_wait) => {
+            () = plugin_sleep(max_wait) => {
                 if state.released.load(Ordering::Acquire) == seen {
                     return Err(stalled(max_wait));
                 }

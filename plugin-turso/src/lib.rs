@@ -5,8 +5,10 @@
 //! plugins fetch with `get_turso("@buntime/plugin-turso")`.
 //!
 //! - [`config`]: environment over manifest, mode precedence, coded errors;
-//! - `store`: one open engine database per file (MVCC in local mode), its
-//!   connection pool and sync operations;
+//! - `store`: one open engine database per file (MVCC in local mode) and
+//!   its connection pool; `stores`: the open stores by namespace (idle
+//!   replicas closed); `replica`: an embedded replica's sync calls
+//!   (bounded, grouped, cleaned of secrets);
 //! - `lease`: who owns a connection (a handle and its statements, or a
 //!   transaction and its statements); `lifecycle`: closed means closed;
 //!   `gate`: admission of transactions and retries;
@@ -21,9 +23,11 @@ mod gate;
 mod lease;
 mod lifecycle;
 mod plugin;
+mod replica;
 mod service;
 mod statement;
 mod store;
+mod stores;
 mod transaction;
 mod tx_state;
 

@@ -1,47 +1,50 @@
 //! The service: namespaces, one store per file, health, close.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::BTreeSet;
 use std::future::Future;
 use std::path::Path;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use plugin_api::export::on_plugin_runtime;
 use plugin_api::provider::TursoProvider;
 use plugin_api::{
     validate_namespace, Health, Mode, Result, SyncHealth, TransactionKind, DEFAULT_NAMESPACE,
 };
-use tokio::sync::OnceCell;
 
 use crate::config::TursoConfig;
 use crate::database::EngineDatabase;
 use crate::errors::closed;
 use crate::lifecycle::Lifecycle;
 use crate::store::{redact_url, PlainDatabase, Store};
+use crate::stores::StoreMap;
 use crate::transaction::{AfterCommit, Begin, EngineTransaction};
 
-/// Pushes a synced store after each commit, best effort: a failure is
-/// logged (the message names the URL, never the token) and recorded for
-/// health; the committed rows stay local until the next successful push.
+/// Pushes a synced store after each commit, best effort and grouped (a
+/// push covers every commit made before it started): a failure is logged
+/// (the message names the URL, never the token) and recorded for health;
+/// the committed rows stay local until the next successful push.
 struct PushAfterCommit(Arc<Store>);
 
 impl AfterCommit for PushAfterCommit {
     fn run(&self) -> Pin<Box<dyn Future<Output = ()> + Send + '_>> {
         Box::pin(async move {
-            if let Err(err) = self.0.push().await {
+            let Some(replica) = self.0.replica() else {
+                return;
+            };
+            let commit = replica.note_commit();
+            if let Err(err) = replica.push_covering(commit).await {
                 tracing::warn!(error = %err, "push after commit failed; the commit is kept locally and goes out with the next push");
             }
         })
     }
 }
 
-type StoreCell = Arc<OnceCell<Arc<Store>>>;
-
 /// The Turso service plugin-turso provides.
 pub(crate) struct TursoEngine {
     config: TursoConfig,
-    stores: Mutex<HashMap<String, StoreCell>>,
+    stores: Arc<StoreMap>,
     namespaces: Mutex<BTreeSet<String>>,
     lifecycle: Arc<Lifecycle>,
 }
@@ -49,9 +52,10 @@ pub(crate) struct TursoEngine {
 impl TursoEngine {
     /// A service for `config`; nothing is opened yet.
     pub(crate) fn new(config: TursoConfig) -> Self {
+        let evicts = config.mode == Mode::MultiTenant;
         Self {
+            stores: StoreMap::new(config.sync_settings, evicts),
             config,
-            stores: Mutex::new(HashMap::new()),
             namespaces: Mutex::new(BTreeSet::new()),
             lifecycle: Lifecycle::new(),
         }
@@ -81,34 +85,26 @@ impl TursoEngine {
         if let Ok(mut seen) = self.namespaces.lock() {
             seen.insert(namespace.to_owned());
         }
-        let cell = {
-            let mut stores = self.stores.lock().map_err(|_| closed())?;
-            Arc::clone(stores.entry(self.store_key(namespace)).or_default())
-        };
-        let store = cell
-            .get_or_try_init(|| async { self.open_store(namespace).await.map(Arc::new) })
-            .await?;
-        Ok(Arc::clone(store))
+        self.stores
+            .get_or_open(self.store_key(namespace), || self.open_store(namespace))
+            .await
     }
 
     async fn open_store(&self, namespace: &str) -> Result<Store> {
         let local_path = &self.config.local_path;
         let lifecycle = Arc::clone(&self.lifecycle);
+        let settings = self.config.sync_settings;
         match (&self.config.mode, &self.config.sync) {
             (Mode::Sync, Some(target)) => {
-                Store::open_synced(
-                    local_path,
-                    &target.url,
-                    target.auth_token.as_ref(),
-                    lifecycle,
-                )
-                .await
+                let token = target.auth_token.as_ref();
+                Store::open_synced(local_path, &target.url, token, settings, lifecycle).await
             }
             (Mode::MultiTenant, Some(target)) => {
                 let dir = local_path.parent().unwrap_or_else(|| Path::new("."));
                 let path = dir.join(format!("{namespace}.db"));
                 let url = format!("{}/{namespace}", target.url);
-                Store::open_synced(&path, &url, target.auth_token.as_ref(), lifecycle).await
+                let token = target.auth_token.as_ref();
+                Store::open_synced(&path, &url, token, settings, lifecycle).await
             }
             _ => {
                 let plain = if self.config.convert_to_mvcc {
@@ -123,19 +119,9 @@ impl TursoEngine {
 
     /// The first open store, preferring the default namespace's.
     fn any_open_store(&self) -> Option<Arc<Store>> {
-        let stores = self.stores.lock().ok()?;
-        let default = stores
-            .get(&self.store_key(DEFAULT_NAMESPACE))
-            .and_then(|cell| cell.get().cloned());
-        default.or_else(|| stores.values().find_map(|cell| cell.get().cloned()))
-    }
-
-    /// Every open store.
-    fn open_stores(&self) -> Vec<Arc<Store>> {
         self.stores
-            .lock()
-            .map(|stores| stores.values().filter_map(|c| c.get().cloned()).collect())
-            .unwrap_or_default()
+            .get(&self.store_key(DEFAULT_NAMESPACE))
+            .or_else(|| self.stores.all().into_iter().next())
     }
 }
 
@@ -155,6 +141,7 @@ impl TursoProvider for TursoEngine {
         attempt: u32,
         max_wait: Duration,
     ) -> Result<EngineTransaction> {
+        let asked = Instant::now();
         let store = self.store(&namespace).await?;
         let mut begin = Begin {
             kind,
@@ -169,6 +156,11 @@ impl TursoProvider for TursoEngine {
             if begin.kind == TransactionKind::Concurrent {
                 begin.kind = TransactionKind::Deferred;
             }
+            // Writes start from the server's latest state, so sequential
+            // writes from different pods never collide.
+            if let Some(replica) = store.replica() {
+                replica.pull_before_write(asked).await;
+            }
             begin.after_commit = Some(Box::new(PushAfterCommit(Arc::clone(&store))));
         }
         EngineTransaction::begin(store, begin).await
@@ -177,7 +169,8 @@ impl TursoProvider for TursoEngine {
     async fn health(&self) -> Health {
         let mut health = Health {
             local_path: self.config.local_path.display().to_string(),
-            mode: self.config.mode.as_str().to_owned(),
+            mode: self.config.mode.health_mode().to_owned(),
+            tenancy: self.config.mode.tenancy().to_owned(),
             namespaces: self
                 .namespaces
                 .lock()
@@ -194,11 +187,23 @@ impl TursoProvider for TursoEngine {
             health.error = Some("the service is closed".to_owned());
             return health;
         }
-        let Some(store) = self.any_open_store() else {
-            return health;
+        let store = match self.any_open_store() {
+            Some(store) => store,
+            // Every replica was closed for being idle: check the default
+            // namespace's for real, opening it again from its file.
+            None if !self.namespaces.lock().map(|n| n.is_empty()).unwrap_or(true) => {
+                match self.store(DEFAULT_NAMESPACE).await {
+                    Ok(store) => store,
+                    Err(err) => {
+                        health.error = Some(err.to_string());
+                        return health;
+                    }
+                }
+            }
+            None => return health,
         };
         health.connected = true;
-        if let Some(fault) = self.open_stores().iter().find_map(|s| s.fault()) {
+        if let Some(fault) = self.stores.all().iter().find_map(|s| s.fault()) {
             health.error = Some(fault);
             return health;
         }
@@ -215,7 +220,13 @@ impl TursoProvider for TursoEngine {
                     health.error = Some(err.to_string());
                 }
             }
-            health.sync.last_error = store.last_sync_error();
+            if let Some(replica) = store.replica() {
+                let status = replica.status();
+                health.sync.last_error = status.last_error;
+                health.sync.last_pull_at_ms = status.last_pull_at_ms;
+                health.sync.last_pull_error = status.last_pull_error;
+            }
+            health.sync.open_replicas = Some(self.stores.all().len());
         }
         health
     }
@@ -240,13 +251,7 @@ impl TursoProvider for TursoEngine {
                 "calls were still in flight when the shutdown grace ran out; closing anyway"
             );
         }
-        let stores: Vec<Arc<Store>> = match self.stores.lock() {
-            Ok(mut stores) => stores
-                .drain()
-                .filter_map(|(_, cell)| cell.get().cloned())
-                .collect(),
-            Err(_) => Vec::new(),
-        };
+        let stores = self.stores.drain();
         let closed_all = on_plugin_runtime(async move {
             for store in stores {
                 if tokio::time::timeout(grace, store.close()).await.is_err() {

@@ -8,14 +8,17 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, Weak};
+use std::time::Instant;
 
-use plugin_api::export::{on_plugin_runtime, plugin_runtime};
+use plugin_api::export::plugin_runtime;
 use plugin_api::{Error, ErrorCode, Result};
 
+use crate::config::SyncSettings;
 use crate::errors::engine_error;
 use crate::gate::Gate;
 use crate::lease::{rollback_if_open, Lease};
 use crate::lifecycle::Lifecycle;
+use crate::replica::Replica;
 
 /// How many idle connections a store keeps for reuse.
 const MAX_IDLE_CONNECTIONS: usize = 32;
@@ -24,14 +27,8 @@ const MAX_IDLE_CONNECTIONS: usize = 32;
 pub(crate) enum Engine {
     /// A local file with MVCC.
     Local(turso::Database),
-    /// An embedded replica synced with `url` (credentials never stored
-    /// here: the token went to the engine's builder only).
-    Synced {
-        /// The replica.
-        db: turso::sync::Database,
-        /// The sync URL, without credentials.
-        url: String,
-    },
+    /// An embedded replica and its sync-engine calls.
+    Synced(Box<Replica>),
 }
 
 /// How a local file that already holds a plain (non-MVCC) SQLite database
@@ -55,12 +52,8 @@ pub(crate) struct Store {
     /// The last corruption or I/O failure the engine reported; sticky
     /// until the store is opened again.
     fault: Mutex<Option<String>>,
-    last_sync_error: Mutex<Option<String>>,
-    /// One sync-engine operation (connect, push, pull, stats, checkpoint) at
-    /// a time: the engine guards its state with a blocking lock held across
-    /// awaits, so two at once can block both runtime threads (measured: a
-    /// deadlock with two workers).
-    sync_op: tokio::sync::Mutex<()>,
+    /// When the store was last used (for closing idle replicas).
+    last_used: Mutex<Instant>,
 }
 
 impl Store {
@@ -73,8 +66,7 @@ impl Store {
             gate: Gate::default(),
             leases: Mutex::new(Vec::new()),
             fault: Mutex::new(None),
-            last_sync_error: Mutex::new(None),
-            sync_op: tokio::sync::Mutex::new(()),
+            last_used: Mutex::new(Instant::now()),
         }
     }
 
@@ -113,33 +105,57 @@ impl Store {
     ///
     /// # Errors
     ///
-    /// `TURSO_SYNC_ERROR` naming the URL (never the token) when the server
-    /// cannot be reached or refuses; `TURSO_IO_ERROR` for local files.
+    /// `TURSO_REPLICA_MISMATCH`, `TURSO_SYNC_TIMEOUT`, `TURSO_SYNC_ERROR`
+    /// naming the URL (never the token); `TURSO_IO_ERROR` for local files.
     pub(crate) async fn open_synced(
         path: &Path,
         url: &str,
         auth_token: Option<&crate::config::Secret>,
+        settings: SyncSettings,
         lifecycle: Arc<Lifecycle>,
     ) -> Result<Self> {
         create_parent_dir(path)?;
-        let path_str = utf8_path(path)?;
-        let mut builder = turso::sync::Builder::new_remote(path_str)
-            .with_remote_url(url)
-            .bootstrap_if_empty(true);
-        if let Some(token) = auth_token {
-            builder = builder.with_auth_token(token.expose());
-        }
-        let shown = redact_url(url);
-        let db = builder.build().await.map_err(|e| sync_error(&shown, e))?;
-        let conn = db.connect().await.map_err(|e| sync_error(&shown, e))?;
-        let store = Self::with_engine(path, Engine::Synced { db, url: shown }, lifecycle);
+        let replica = Replica::open(path, url, auth_token, settings).await?;
+        let conn = replica.connect().await?;
+        let store = Self::with_engine(path, Engine::Synced(Box::new(replica)), lifecycle);
         store.give_back(conn);
         Ok(store)
     }
 
+    /// The replica, in the sync modes.
+    pub(crate) fn replica(&self) -> Option<&Replica> {
+        match &self.engine {
+            Engine::Synced(replica) => Some(replica),
+            Engine::Local(_) => None,
+        }
+    }
+
+    /// Marks the store used now.
+    pub(crate) fn touch(&self) {
+        if let Ok(mut used) = self.last_used.lock() {
+            *used = Instant::now();
+        }
+    }
+
+    /// How long the store has gone unused.
+    pub(crate) fn idle_for(&self) -> std::time::Duration {
+        self.last_used
+            .lock()
+            .map(|used| used.elapsed())
+            .unwrap_or_default()
+    }
+
+    /// Whether a handle or transaction still holds a lease on the store.
+    pub(crate) fn has_leases(&self) -> bool {
+        self.leases
+            .lock()
+            .map(|leases| leases.iter().any(|l| l.strong_count() > 0))
+            .unwrap_or(true)
+    }
+
     /// Whether this store syncs with a server.
     pub(crate) fn is_synced(&self) -> bool {
-        matches!(self.engine, Engine::Synced { .. })
+        matches!(self.engine, Engine::Synced(_))
     }
 
     /// The service's lifecycle (open/closed, calls in flight).
@@ -150,17 +166,6 @@ impl Store {
     /// The admission gate of write transactions.
     pub(crate) fn gate(&self) -> &Gate {
         &self.gate
-    }
-
-    /// The last push/pull failure, if the last attempt failed.
-    pub(crate) fn last_sync_error(&self) -> Option<String> {
-        self.last_sync_error.lock().ok().and_then(|e| e.clone())
-    }
-
-    fn record_sync<T>(&self, result: &Result<T>) {
-        if let Ok(mut last) = self.last_sync_error.lock() {
-            *last = result.as_ref().err().map(ToString::to_string);
-        }
     }
 
     /// Maps an engine error of this store; a corruption or I/O failure is
@@ -196,10 +201,7 @@ impl Store {
         }
         match &self.engine {
             Engine::Local(db) => db.connect().map_err(|e| self.engine_error(e)),
-            Engine::Synced { db, .. } => {
-                let _one_at_a_time = self.sync_op.lock().await;
-                db.connect().await.map_err(|e| self.engine_error(e))
-            }
+            Engine::Synced(replica) => replica.connect().await,
         }
     }
 
@@ -321,14 +323,7 @@ fn utf8_path(path: &Path) -> Result<&str> {
     })
 }
 
-pub(crate) use turso_worker::rules::redact_url;
-
-fn sync_error(url: &str, err: turso::Error) -> Error {
-    Error::new(
-        ErrorCode::Sync,
-        format!("sync with {url} failed: {}", engine_error(err).message()),
-    )
-}
+pub(crate) use crate::replica::redact_url;
 
 fn create_parent_dir(path: &Path) -> Result<()> {
     match path.parent() {
@@ -359,53 +354,36 @@ impl Store {
     ///
     /// # Errors
     ///
-    /// `TURSO_SYNC_ERROR` when the server cannot be reached.
+    /// `TURSO_SYNC_ERROR` / `TURSO_SYNC_TIMEOUT`.
     pub(crate) async fn push(&self) -> Result<()> {
-        let Engine::Synced { db, url } = &self.engine else {
-            return Ok(());
-        };
-        let _one_at_a_time = self.sync_op.lock().await;
-        let result = db.push().await.map_err(|e| sync_error(url, e));
-        self.record_sync(&result);
-        result
+        match self.replica() {
+            Some(replica) => replica.push().await,
+            None => Ok(()),
+        }
     }
 
     /// Pulls remote changes; false for a local store.
     ///
     /// # Errors
     ///
-    /// `TURSO_SYNC_ERROR` when the server cannot be reached.
+    /// `TURSO_SYNC_ERROR` / `TURSO_SYNC_TIMEOUT`.
     pub(crate) async fn pull(&self) -> Result<bool> {
-        let Engine::Synced { db, url } = &self.engine else {
-            return Ok(false);
-        };
-        let _one_at_a_time = self.sync_op.lock().await;
-        let result = db.pull().await.map_err(|e| sync_error(url, e));
-        self.record_sync(&result);
-        result
+        match self.replica() {
+            Some(replica) => replica.pull().await,
+            None => Ok(false),
+        }
     }
 
     /// The sync stats; `None` for a local store.
     ///
     /// # Errors
     ///
-    /// `TURSO_SYNC_ERROR` when the engine cannot report them.
+    /// `TURSO_SYNC_ERROR` / `TURSO_SYNC_TIMEOUT`.
     pub(crate) async fn sync_stats(&self) -> Result<Option<plugin_api::SyncStats>> {
-        let Engine::Synced { db, url } = &self.engine else {
-            return Ok(None);
-        };
-        let _one_at_a_time = self.sync_op.lock().await;
-        let stats = db.stats().await.map_err(|e| sync_error(url, e))?;
-        Ok(Some(plugin_api::SyncStats {
-            cdc_operations: stats.cdc_operations,
-            main_wal_size: stats.main_wal_size,
-            revert_wal_size: stats.revert_wal_size,
-            network_sent_bytes: stats.network_sent_bytes as u64,
-            network_received_bytes: stats.network_received_bytes as u64,
-            last_pull_unix_time: stats.last_pull_unix_time,
-            last_push_unix_time: stats.last_push_unix_time,
-            revision: stats.revision,
-        }))
+        match self.replica() {
+            Some(replica) => replica.stats().await.map(Some),
+            None => Ok(None),
+        }
     }
 
     /// Checkpoints the log into the database file.
@@ -414,25 +392,15 @@ impl Store {
     ///
     /// The engine's error (e.g. `TURSO_BUSY`).
     pub(crate) async fn checkpoint(&self, conn: &turso::Connection) -> Result<()> {
-        match &self.engine {
-            Engine::Synced { db, url } => {
-                let _one_at_a_time = self.sync_op.lock().await;
-                // The engine's checkpoint may back off with a tokio timer.
-                let (db, url) = (db.clone(), url.clone());
-                on_plugin_runtime(
-                    async move { db.checkpoint().await.map_err(|e| sync_error(&url, e)) },
-                )
-                .await
-            }
-            Engine::Local(_) => {
-                let mut rows = conn
-                    .query("PRAGMA wal_checkpoint(TRUNCATE)", ())
-                    .await
-                    .map_err(engine_error)?;
-                while rows.next().await.map_err(engine_error)?.is_some() {}
-                Ok(())
-            }
+        if let Some(replica) = self.replica() {
+            return replica.checkpoint().await;
         }
+        let mut rows = conn
+            .query("PRAGMA wal_checkpoint(TRUNCATE)", ())
+            .await
+            .map_err(|e| self.engine_error(e))?;
+        while rows.next().await.map_err(|e| self.engine_error(e))?.is_some() {}
+        Ok(())
     }
 
     /// Runs `SELECT 1` on a pooled connection.

@@ -22,7 +22,7 @@ use turso_plugin_tests::{tursodb_bin, TURSO};
 
 const OPS_TOTAL: usize = 4_000;
 const HOT_ROWS: i64 = 4;
-const ROUNDS: usize = 3;
+const ROUNDS: usize = 5;
 const WRITERS: [usize; 4] = [1, 4, 16, 64];
 
 const INCREMENT: &str = "UPDATE counters SET n = n + 1 WHERE id = ?1";

@@ -10,6 +10,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 pub mod bench;
+pub mod fake_servers;
 mod sync_server;
 pub use sync_server::{free_port, tursodb_bin, SyncServer};
 

@@ -99,7 +99,8 @@ async fn namespaces_get_their_own_replicas_and_server_databases_and_never_mix() 
         .is_err());
 
     let health = b.health().await;
-    assert_eq!(health.mode, "multi-tenant");
+    assert_eq!(health.mode, "sync");
+    assert_eq!(health.tenancy, "multi");
     assert_eq!(health.sync.url.as_deref(), Some(url.as_str()));
     assert!(!serde_json::to_string(&health).unwrap().contains(TOKEN));
 
@@ -194,7 +195,8 @@ async fn mode_precedence_holds_with_real_urls() {
         ],
     );
     assert_eq!(out.code, 0, "{out:#?}");
-    assert_eq!(out.json()[TURSO]["mode"], "multi-tenant");
+    assert_eq!(out.json()[TURSO]["mode"], "sync");
+    assert_eq!(out.json()[TURSO]["tenancy"], "multi");
     assert_eq!(out.json()[TURSO]["sync"]["url"], server_url);
     // A sync URL in the environment with no mode anywhere selects sync.
     let bare = PluginDir::new();

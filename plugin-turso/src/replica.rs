@@ -1,0 +1,486 @@
+//! An embedded replica and every sync-engine call on it.
+//!
+//! - Opening checks that the replica was made for the configured URL
+//!   (`TURSO_REPLICA_MISMATCH` otherwise: it is never pushed elsewhere).
+//! - Calls run one at a time (the engine holds a blocking lock across
+//!   awaits; two at once can deadlock the runtime), on the plugin's own
+//!   runtime, each bounded by `syncTimeoutMs` (`TURSO_SYNC_TIMEOUT`).
+//! - Pushes after commits are grouped: a commit that lands while a push is
+//!   in flight is covered by the next push, which covers every commit made
+//!   meanwhile; each committer still learns the outcome of the push that
+//!   covered it.
+//! - Pulls before writes are grouped the same way: a pull that started
+//!   after a writer asked covers it, and so does one within
+//!   `pullIntervalMs`.
+//! - Engine messages are cleaned before they go anywhere: the token is
+//!   masked, bodies are cut to one bounded line, control characters go.
+
+use std::future::Future;
+use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use plugin_api::export::on_plugin_runtime;
+use plugin_api::{Error, ErrorCode, Result, SyncStats};
+
+use crate::config::{Secret, SyncSettings};
+use crate::errors::engine_error;
+
+/// The longest engine message kept in an error, in characters.
+const MAX_MESSAGE_CHARS: usize = 300;
+
+/// What health shows of a replica's sync.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct SyncStatus {
+    /// The last push or pull failure, if the last attempt failed.
+    pub(crate) last_error: Option<String>,
+    /// When the last pull succeeded (Unix milliseconds).
+    pub(crate) last_pull_at_ms: Option<u64>,
+    /// The last pull failure, if the last pull failed.
+    pub(crate) last_pull_error: Option<String>,
+}
+
+/// One embedded replica.
+pub(crate) struct Replica {
+    db: turso::sync::Database,
+    /// The sync URL without credentials, for messages.
+    url: String,
+    token: Option<Secret>,
+    settings: SyncSettings,
+    /// One sync-engine call at a time.
+    op: Arc<tokio::sync::Mutex<()>>,
+    /// One group push at a time: waiters queue here and find their commit
+    /// covered by the push before them.
+    push_group: Arc<tokio::sync::Mutex<()>>,
+    /// One group pull at a time, likewise.
+    pull_group: Arc<tokio::sync::Mutex<()>>,
+    status: Mutex<SyncStatus>,
+    /// Commits made (a counter) and the highest one a push covered.
+    committed: AtomicU64,
+    pushed: AtomicU64,
+    /// The last failed push: the commits it covered and its error.
+    failed_push: Mutex<Option<(u64, Error)>>,
+    /// When the last pull started.
+    pulled_from: Mutex<Option<Instant>>,
+}
+
+impl Replica {
+    /// Opens (bootstrapping when new) the replica at `path`, synced with
+    /// `url`.
+    ///
+    /// # Errors
+    ///
+    /// `TURSO_REPLICA_MISMATCH` when the replica was made for another URL,
+    /// `TURSO_SYNC_TIMEOUT` when the server does not answer within the
+    /// sync timeout, `TURSO_SYNC_ERROR` when it cannot be reached or
+    /// refuses.
+    pub(crate) async fn open(
+        path: &Path,
+        url: &str,
+        token: Option<&Secret>,
+        settings: SyncSettings,
+    ) -> Result<Self> {
+        let path_str = path.to_str().ok_or_else(|| {
+            Error::new(
+                ErrorCode::Io,
+                format!("replica path {} is not UTF-8", path.display()),
+            )
+        })?;
+        let shown = redact_url(url);
+        check_made_for(path, url, &shown)?;
+        let mut builder = turso::sync::Builder::new_remote(path_str)
+            .with_remote_url(url)
+            .bootstrap_if_empty(true);
+        if let Some(token) = token {
+            builder = builder.with_auth_token(token.expose());
+        }
+        let timeout = settings.timeout;
+        let (what, clean_url, clean_token) = ("open", shown.clone(), token.cloned());
+        let db = on_plugin_runtime(async move {
+            match tokio::time::timeout(timeout, builder.build()).await {
+                Ok(Ok(db)) => Ok(db),
+                Ok(Err(err)) => Err(sync_error(&clean_url, clean_token.as_ref(), err)),
+                Err(_) => Err(timeout_error(what, &clean_url, timeout)),
+            }
+        })
+        .await?;
+        Ok(Self {
+            db,
+            url: shown,
+            token: token.cloned(),
+            settings,
+            op: Arc::new(tokio::sync::Mutex::new(())),
+            push_group: Arc::new(tokio::sync::Mutex::new(())),
+            pull_group: Arc::new(tokio::sync::Mutex::new(())),
+            status: Mutex::new(SyncStatus::default()),
+            committed: AtomicU64::new(0),
+            pushed: AtomicU64::new(0),
+            failed_push: Mutex::new(None),
+            pulled_from: Mutex::new(None),
+        })
+    }
+
+    /// What health shows.
+    pub(crate) fn status(&self) -> SyncStatus {
+        self.status.lock().map(|s| s.clone()).unwrap_or_default()
+    }
+
+    /// Runs one sync-engine call: alone, on the plugin's runtime, within
+    /// the sync timeout (waiting for the turn included).
+    async fn run<T, F, Fut>(&self, what: &'static str, call: F) -> Result<T>
+    where
+        F: FnOnce(turso::sync::Database) -> Fut + Send + 'static,
+        Fut: Future<Output = turso::Result<T>> + Send + 'static,
+        T: Send + 'static,
+    {
+        let (db, op, timeout) = (self.db.clone(), Arc::clone(&self.op), self.settings.timeout);
+        let (url, token) = (self.url.clone(), self.token.clone());
+        on_plugin_runtime(async move {
+            let bounded = tokio::time::timeout(timeout, async move {
+                let _alone = op.lock_owned().await;
+                call(db).await
+            });
+            match bounded.await {
+                Ok(Ok(value)) => Ok(value),
+                Ok(Err(err)) => Err(sync_error(&url, token.as_ref(), err)),
+                Err(_) => Err(timeout_error(what, &url, timeout)),
+            }
+        })
+        .await
+    }
+
+    fn record<T>(&self, result: &Result<T>) {
+        if let Ok(mut status) = self.status.lock() {
+            status.last_error = result.as_ref().err().map(ToString::to_string);
+        }
+    }
+
+    /// A new connection to the replica.
+    ///
+    /// # Errors
+    ///
+    /// `TURSO_SYNC_TIMEOUT` / `TURSO_SYNC_ERROR`.
+    pub(crate) async fn connect(&self) -> Result<turso::Connection> {
+        self.run("connect", |db| async move { db.connect().await })
+            .await
+    }
+
+    /// Notes a successful commit; returns its number for
+    /// [`Replica::push_covering`].
+    pub(crate) fn note_commit(&self) -> u64 {
+        self.committed.fetch_add(1, Ordering::AcqRel) + 1
+    }
+
+    /// Makes sure commit number `commit` reached the server: returns at
+    /// once when a push already covered it, with the error of the push
+    /// that covered it when that one failed, and otherwise pushes
+    /// everything committed so far.
+    ///
+    /// # Errors
+    ///
+    /// `TURSO_SYNC_ERROR` / `TURSO_SYNC_TIMEOUT` of the covering push.
+    pub(crate) async fn push_covering(&self, commit: u64) -> Result<()> {
+        let _group = self.group_turn(&self.push_group, "push").await?;
+        if self.pushed.load(Ordering::Acquire) >= commit {
+            return Ok(());
+        }
+        if let Some((covered, err)) = self.failed_push.lock().ok().and_then(|f| f.clone()) {
+            if covered >= commit {
+                return Err(err);
+            }
+        }
+        self.push().await
+    }
+
+    /// Waits (within the sync timeout) for the turn of a group.
+    async fn group_turn(
+        &self,
+        group: &Arc<tokio::sync::Mutex<()>>,
+        what: &'static str,
+    ) -> Result<tokio::sync::OwnedMutexGuard<()>> {
+        let (group, wait, url) = (Arc::clone(group), self.settings.timeout, self.url.clone());
+        on_plugin_runtime(async move {
+            tokio::time::timeout(wait, group.lock_owned())
+                .await
+                .map_err(|_| timeout_error(what, &url, wait))
+        })
+        .await
+    }
+
+    /// Pushes every local change.
+    ///
+    /// # Errors
+    ///
+    /// `TURSO_SYNC_ERROR` when the server cannot be reached or refuses,
+    /// `TURSO_SYNC_TIMEOUT` when it does not answer in time.
+    pub(crate) async fn push(&self) -> Result<()> {
+        let covers = self.committed.load(Ordering::Acquire);
+        let result = self.run("push", |db| async move { db.push().await }).await;
+        match &result {
+            Ok(()) => {
+                self.pushed.fetch_max(covers, Ordering::AcqRel);
+                if let Ok(mut failed) = self.failed_push.lock() {
+                    *failed = None;
+                }
+            }
+            Err(err) => {
+                if let Ok(mut failed) = self.failed_push.lock() {
+                    *failed = Some((covers, err.clone()));
+                }
+            }
+        }
+        self.record(&result);
+        result
+    }
+
+    /// Pulls remote changes; true when something new arrived.
+    ///
+    /// # Errors
+    ///
+    /// `TURSO_SYNC_ERROR` / `TURSO_SYNC_TIMEOUT`.
+    pub(crate) async fn pull(&self) -> Result<bool> {
+        let started = Instant::now();
+        let result = self.run("pull", |db| async move { db.pull().await }).await;
+        if let Ok(mut status) = self.status.lock() {
+            match &result {
+                Ok(_) => {
+                    status.last_pull_at_ms = Some(unix_ms());
+                    status.last_pull_error = None;
+                }
+                Err(err) => status.last_pull_error = Some(err.to_string()),
+            }
+        }
+        if result.is_ok() {
+            if let Ok(mut from) = self.pulled_from.lock() {
+                *from = Some(started);
+            }
+        }
+        self.record(&result);
+        result
+    }
+
+    /// Pulls before a write transaction that was asked for at `asked`,
+    /// unless a pull that started after that, or within `pullIntervalMs`,
+    /// already covers it. Best effort: a failure is logged and recorded,
+    /// and the write goes ahead on the local replica.
+    pub(crate) async fn pull_before_write(&self, asked: Instant) {
+        if !self.settings.pull_before_write {
+            return;
+        }
+        let covered = |from: Option<Instant>| {
+            from.is_some_and(|from| {
+                from >= asked
+                    || self
+                        .settings
+                        .pull_interval
+                        .is_some_and(|every| from.elapsed() < every)
+            })
+        };
+        if covered(self.pulled_from.lock().ok().and_then(|f| *f)) {
+            return;
+        }
+        // Wait for a pull in flight, then look again.
+        let _group = match self.group_turn(&self.pull_group, "pull").await {
+            Ok(turn) => turn,
+            Err(err) => {
+                tracing::warn!(error = %err, "pull before write skipped; writing on the local replica");
+                return;
+            }
+        };
+        if covered(self.pulled_from.lock().ok().and_then(|f| *f)) {
+            return;
+        }
+        if let Err(err) = self.pull().await {
+            tracing::warn!(error = %err, "pull before write failed; writing on the local replica");
+        }
+    }
+
+    /// The engine's sync stats.
+    ///
+    /// # Errors
+    ///
+    /// `TURSO_SYNC_ERROR` / `TURSO_SYNC_TIMEOUT`.
+    pub(crate) async fn stats(&self) -> Result<SyncStats> {
+        let stats = self.run("stats", |db| async move { db.stats().await }).await?;
+        Ok(SyncStats {
+            cdc_operations: stats.cdc_operations,
+            main_wal_size: stats.main_wal_size,
+            revert_wal_size: stats.revert_wal_size,
+            network_sent_bytes: stats.network_sent_bytes as u64,
+            network_received_bytes: stats.network_received_bytes as u64,
+            last_pull_unix_time: stats.last_pull_unix_time,
+            last_push_unix_time: stats.last_push_unix_time,
+            revision: stats.revision,
+        })
+    }
+
+    /// Checkpoints the replica's log into its file.
+    ///
+    /// # Errors
+    ///
+    /// `TURSO_SYNC_ERROR` / `TURSO_SYNC_TIMEOUT`.
+    pub(crate) async fn checkpoint(&self) -> Result<()> {
+        self.run("checkpoint", |db| async move { db.checkpoint().await })
+            .await
+    }
+}
+
+/// Refuses to open a replica that the engine's metadata says was made for
+/// another URL.
+fn check_made_for(path: &Path, url: &str, shown: &str) -> Result<()> {
+    let info = path.with_file_name(format!(
+        "{}-info",
+        path.file_name().and_then(|n| n.to_str()).unwrap_or_default()
+    ));
+    let Ok(bytes) = std::fs::read(&info) else {
+        return Ok(());
+    };
+    let saved = serde_json::from_slice::<serde_json::Value>(&bytes)
+        .ok()
+        .and_then(|meta| {
+            meta.get("saved_configuration")?
+                .get("remote_url")?
+                .as_str()
+                .map(str::to_owned)
+        });
+    let Some(saved) = saved else {
+        return Ok(());
+    };
+    if normalize(&saved) == normalize(url) {
+        return Ok(());
+    }
+    Err(Error::new(
+        ErrorCode::ReplicaMismatch,
+        format!(
+            "the replica {} was made for {}, not {shown}: it is never pushed to another server. Point localPath at another file for this server, or delete the replica (and its -info file) to bootstrap it again from {shown}",
+            path.display(),
+            redact_url(&saved)
+        ),
+    ))
+}
+
+/// A URL as the engine keeps it: `libsql://`/`turso://` as `https://`,
+/// no trailing `/`, no credentials.
+fn normalize(url: &str) -> String {
+    let url = url.trim();
+    let url = url
+        .strip_prefix("libsql://")
+        .or_else(|| url.strip_prefix("turso://"))
+        .map_or_else(|| url.to_owned(), |rest| format!("https://{rest}"));
+    redact_url(url.trim_end_matches('/'))
+}
+
+/// `url` without any `user:password@` part, for messages, logs and health.
+pub(crate) fn redact_url(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_owned();
+    };
+    let (authority, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
+    match authority.rsplit_once('@') {
+        Some((_, host)) => format!("{scheme}://{host}{path}"),
+        None => url.to_owned(),
+    }
+}
+
+/// An engine error of a sync call, cleaned for logs and callers.
+fn sync_error(url: &str, token: Option<&Secret>, err: turso::Error) -> Error {
+    let mapped = engine_error(err);
+    let code = match mapped.code() {
+        ErrorCode::Busy => ErrorCode::Busy,
+        _ => ErrorCode::Sync,
+    };
+    Error::new(
+        code,
+        format!("sync with {url} failed: {}", clean_message(mapped.message(), token)),
+    )
+}
+
+fn timeout_error(what: &str, url: &str, after: Duration) -> Error {
+    Error::new(
+        ErrorCode::SyncTimeout,
+        format!(
+            "{what} with {url} got no answer within {} ms (syncTimeoutMs); the local replica is unchanged by it",
+            after.as_millis()
+        ),
+    )
+}
+
+/// An engine message made safe to show: the token (and anything after a
+/// `Bearer `) masked, control characters turned into spaces, cut to one
+/// bounded line.
+pub(crate) fn clean_message(message: &str, token: Option<&Secret>) -> String {
+    let mut text = message.to_owned();
+    if let Some(token) = token.map(Secret::expose).filter(|t| !t.is_empty()) {
+        text = text.replace(token, "***");
+    }
+    text = mask_bearer(&text);
+    let mut out = String::with_capacity(text.len().min(MAX_MESSAGE_CHARS + 3));
+    let mut last_space = false;
+    for c in text.chars() {
+        let c = if c.is_control() { ' ' } else { c };
+        if c == ' ' && last_space {
+            continue;
+        }
+        last_space = c == ' ';
+        if out.chars().count() >= MAX_MESSAGE_CHARS {
+            out.push('…');
+            break;
+        }
+        out.push(c);
+    }
+    out.trim().to_owned()
+}
+
+/// Masks the credential after every `bearer ` (any case).
+fn mask_bearer(text: &str) -> String {
+    let lower = text.to_ascii_lowercase();
+    let mut out = String::with_capacity(text.len());
+    let mut rest = 0;
+    let mut from = 0;
+    while let Some(found) = lower[from..].find("bearer ") {
+        let start = from + found + "bearer ".len();
+        let end = text[start..]
+            .find(|c: char| c.is_whitespace() || c == '"' || c == '\'' || c == ',')
+            .map_or(text.len(), |e| start + e);
+        out.push_str(&text[rest..start]);
+        out.push_str("***");
+        rest = end;
+        from = end.max(start);
+    }
+    out.push_str(&text[rest..]);
+    out
+}
+
+fn unix_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn engine_messages_lose_tokens_control_characters_and_length() {
+        let token = Secret::new("s3cret".to_owned());
+        let echoed = "http error 500: body=GET /v2/pipeline\r\nAuthorization: Bearer s3cret\r\nx-other: Bearer abc.def\n\u{1b}[31m";
+        let clean = clean_message(&echoed.repeat(20), Some(&token));
+        assert!(!clean.contains("s3cret") && !clean.contains("abc.def"), "{clean}");
+        assert!(!clean.chars().any(char::is_control), "{clean}");
+        assert!(clean.chars().count() <= MAX_MESSAGE_CHARS + 1, "{clean}");
+        assert_eq!(clean_message("plain", None), "plain");
+    }
+
+    #[test]
+    fn urls_are_compared_as_the_engine_keeps_them() {
+        assert_eq!(normalize("http://h:1/ns/"), "http://h:1/ns");
+        assert_eq!(normalize("libsql://db.example"), "https://db.example");
+        assert_eq!(normalize("http://u:p@h/ns"), "http://h/ns");
+        assert_eq!(
+            redact_url("http://user:pw@host:8080/ns"),
+            "http://host:8080/ns"
+        );
+    }
+}

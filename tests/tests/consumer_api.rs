@@ -1,0 +1,267 @@
+//! The consumer API as a plugin's own tests use it: a real service from
+//! `host_harness::testing::TestTurso`, rows into structs with serde, and
+//! the integer and byte conversions into `Value`.
+
+use host_harness::testing::TestTurso;
+use plugin_api::{
+    params, try_params, Database, ErrorCode, TransactionKind, TransactionOptions, Value,
+};
+use serde::Deserialize;
+
+async fn started() -> TestTurso {
+    TestTurso::start()
+        .await
+        .unwrap_or_else(|e| panic!("plugin-turso starts: {e}"))
+}
+
+async fn notes_db(turso: &TestTurso) -> Database {
+    turso
+        .service()
+        .transaction(
+            TransactionOptions::kind(TransactionKind::Exclusive),
+            |tx| async move {
+                tx.exec(
+                    "CREATE TABLE notes (id INTEGER PRIMARY KEY, body TEXT NOT NULL, stars INTEGER, \
+                     score REAL, pinned INTEGER NOT NULL, data BLOB, status TEXT)",
+                )
+                .await
+            },
+        )
+        .await
+        .unwrap();
+    turso.service().connect("runtime").await.unwrap()
+}
+
+#[derive(Debug, PartialEq, Deserialize)]
+enum Status {
+    #[serde(rename = "open")]
+    Open,
+    #[serde(rename = "done")]
+    Done,
+}
+
+#[derive(Debug, PartialEq, Deserialize)]
+struct Note {
+    id: u32,
+    body: String,
+    stars: Option<u8>,
+    score: f64,
+    pinned: bool,
+    data: Vec<u8>,
+    status: Status,
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_test_helper_boots_a_fresh_local_service() {
+    let turso = started().await;
+    let health = turso.service().health().await;
+    assert!(health.ok, "{health:?}");
+    assert_eq!(health.mode, "local");
+    assert_eq!(health.tenancy, "single");
+    assert!(turso.data_dir().join("runtime.db").is_file());
+    let db = turso.service().connect("runtime").await.unwrap();
+    let row = db.get("SELECT 41 + 1 AS n", params![]).await.unwrap();
+    assert_eq!(row.unwrap().get::<i64>("n").unwrap(), 42);
+    let data_dir = turso.data_dir();
+    turso.shutdown().await;
+    assert!(!data_dir.exists(), "the temporary directory is removed");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rows_deserialize_into_structs_by_column_name() {
+    let turso = started().await;
+    let db = notes_db(&turso).await;
+    db.run(
+        "INSERT INTO notes VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+        params![7u32, "hello", None::<i64>, 2, true, b"\x00\xff", "open"],
+    )
+    .await
+    .unwrap();
+    db.run(
+        "INSERT INTO notes VALUES (8, 'two', 5, 1.5, 0, x'01', 'done')",
+        params![],
+    )
+    .await
+    .unwrap();
+    // Columns in another order than the fields, plus one without a field.
+    let rows = db
+        .query(
+            "SELECT status, data, pinned, score, stars, body, id, 'extra' AS extra FROM notes ORDER BY id",
+            params![],
+        )
+        .await
+        .unwrap();
+    let notes: Vec<Note> = rows
+        .iter()
+        .map(|row| row.deserialize())
+        .collect::<Result<_, _>>()
+        .unwrap();
+    assert_eq!(
+        notes,
+        [
+            Note {
+                id: 7,
+                body: "hello".into(),
+                stars: None,
+                score: 2.0,
+                pinned: true,
+                data: vec![0, 255],
+                status: Status::Open,
+            },
+            Note {
+                id: 8,
+                body: "two".into(),
+                stars: Some(5),
+                score: 1.5,
+                pinned: false,
+                data: vec![1],
+                status: Status::Done,
+            },
+        ]
+    );
+    let (status, data): (&str, Vec<u8>) = rows[0].deserialize().unwrap();
+    assert_eq!(
+        (status, data),
+        ("open", vec![0, 255]),
+        "tuples read by position"
+    );
+    turso.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_missing_column_is_no_such_column_naming_it() {
+    let turso = started().await;
+    let db = notes_db(&turso).await;
+    db.run(
+        "INSERT INTO notes (id, body, pinned, data, status) VALUES (1, 'b', 0, x'', 'open')",
+        params![],
+    )
+    .await
+    .unwrap();
+    let row = db
+        .get("SELECT id, body FROM notes", params![])
+        .await
+        .unwrap()
+        .unwrap();
+    #[derive(Debug, Deserialize)]
+    struct NeedsScore {
+        #[allow(dead_code)]
+        id: i64,
+        #[allow(dead_code)]
+        score: f64,
+    }
+    let err = row.deserialize::<NeedsScore>().unwrap_err();
+    assert_eq!(err.code(), &ErrorCode::NoSuchColumn, "{err}");
+    assert!(err.message().contains("\"score\""), "{err}");
+    turso.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_value_of_the_wrong_type_is_type_mismatch_naming_the_column() {
+    let turso = started().await;
+    let db = notes_db(&turso).await;
+    db.run(
+        "INSERT INTO notes (id, body, stars, pinned, data, status) VALUES (1, 'b', 300, 2, x'', 'lost')",
+        params![],
+    )
+    .await
+    .unwrap();
+    let row = db
+        .get(
+            "SELECT id, body, stars, pinned, status FROM notes",
+            params![],
+        )
+        .await
+        .unwrap()
+        .unwrap();
+
+    #[derive(Debug, Deserialize)]
+    #[allow(dead_code)]
+    struct BodyAsNumber {
+        body: i64,
+    }
+    #[derive(Debug, Deserialize)]
+    #[allow(dead_code)]
+    struct StarsTooBig {
+        stars: u8,
+    }
+    #[derive(Debug, Deserialize)]
+    #[allow(dead_code)]
+    struct PinnedNotABool {
+        pinned: bool,
+    }
+    #[derive(Debug, Deserialize)]
+    #[allow(dead_code)]
+    struct UnknownStatus {
+        status: Status,
+    }
+    let cases = [
+        ("body", row.deserialize::<BodyAsNumber>().map(|_| ())),
+        ("stars", row.deserialize::<StarsTooBig>().map(|_| ())),
+        ("pinned", row.deserialize::<PinnedNotABool>().map(|_| ())),
+        ("status", row.deserialize::<UnknownStatus>().map(|_| ())),
+    ];
+    for (column, result) in cases {
+        let err = result.unwrap_err();
+        assert_eq!(err.code(), &ErrorCode::TypeMismatch, "{column}: {err}");
+        assert!(
+            err.message().contains(&format!("\"{column}\"")),
+            "{column}: {err}"
+        );
+    }
+    let err = row.get::<i64>("body").unwrap_err();
+    assert_eq!(err.code(), &ErrorCode::TypeMismatch, "Row::get too: {err}");
+    turso.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn integers_and_bytes_of_every_width_bind_and_read_back() {
+    let turso = started().await;
+    let db = turso.service().connect("runtime").await.unwrap();
+    let bytes: &[u8] = &[1, 2, 3];
+    let mut bound = params![u32::MAX, i32::MIN, bytes, b"ab"];
+    bound.extend(try_params![i64::MAX as u64, 12usize].unwrap());
+    let row = db
+        .get(
+            "SELECT ?1 AS a, ?2 AS b, ?3 AS c, ?4 AS d, ?5 AS e, ?6 AS f",
+            bound,
+        )
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(row.get::<i64>("a").unwrap(), i64::from(u32::MAX));
+    assert_eq!(row.get::<i64>("b").unwrap(), i64::from(i32::MIN));
+    assert_eq!(row.get::<Vec<u8>>("c").unwrap(), [1, 2, 3]);
+    assert_eq!(row.get::<Vec<u8>>("d").unwrap(), b"ab");
+    assert_eq!(row.get::<i64>("e").unwrap(), i64::MAX);
+    assert_eq!(row.get::<i64>("f").unwrap(), 12);
+    let (a, e): (u32, u64) = db
+        .get(
+            "SELECT ?1, ?2",
+            try_params![u32::MAX, i64::MAX as u64].unwrap(),
+        )
+        .await
+        .unwrap()
+        .unwrap()
+        .deserialize()
+        .unwrap();
+    assert_eq!((a, e), (u32::MAX, i64::MAX as u64));
+    turso.shutdown().await;
+}
+
+#[test]
+fn a_u64_or_usize_above_i64_max_is_refused_with_type_mismatch() {
+    let too_big = i64::MAX as u64 + 1;
+    let err = Value::try_from(too_big).unwrap_err();
+    assert_eq!(err.code(), &ErrorCode::TypeMismatch);
+    let err = Value::try_from(u64::MAX).unwrap_err();
+    assert_eq!(err.code(), &ErrorCode::TypeMismatch);
+    let err = Value::try_from(usize::MAX).unwrap_err();
+    assert_eq!(err.code(), &ErrorCode::TypeMismatch);
+    let err = try_params!["ok", 1u64, u64::MAX].unwrap_err();
+    assert_eq!(err.code(), &ErrorCode::TypeMismatch);
+    assert_eq!(
+        Value::try_from(i64::MAX as u64).unwrap(),
+        Value::Integer(i64::MAX)
+    );
+}
