@@ -239,3 +239,76 @@ async fn an_old_registry_moves_to_state_and_its_namespaces_keep_their_data() {
     assert_eq!(crate::support::pipeline_column(&body), ["kept"]);
     server.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_gc_idle_and_limit_settings_are_read_from_the_environment() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let data_dir = tmp.path().join("data");
+    let (child, ports, _) = start_binary(
+        &data_dir,
+        &[
+            ("TURSO_MAX_NAMESPACES", "1"),
+            ("TURSO_CHILD_IDLE_TIMEOUT", "500ms"),
+            ("TURSO_GC_INTERVAL", "300ms"),
+            ("TURSO_AUTO_IDLE_DURATION", "2s"),
+            ("TURSO_ARCHIVE_RETENTION", "1s"),
+            ("TURSO_ACCESS_FLUSH_INTERVAL", "300ms"),
+        ],
+    );
+    let data = ports["data_addr"].as_str().expect("data").to_owned();
+    let (status, _) = pipeline(&format!("http://{data}/first"), None, "SELECT 1").await;
+    assert_eq!(status, 200);
+    // TURSO_MAX_NAMESPACES=1: a second running child is refused ...
+    let (status, body) = pipeline(&format!("http://{data}/second"), None, "SELECT 1").await;
+    assert_eq!(
+        (status, code(&body)),
+        (507, "NAMESPACE_LIMIT_REACHED"),
+        "{body}"
+    );
+    // ... until TURSO_CHILD_IDLE_TIMEOUT stops the first one.
+    let mut served = false;
+    for _ in 0..40 {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        if crate::support::child_pids(&data_dir, "first").is_empty() {
+            let (status, _) = pipeline(&format!("http://{data}/second"), None, "SELECT 1").await;
+            served = status == 200;
+            break;
+        }
+    }
+    assert!(served, "the idle child was not stopped to make room");
+    // TURSO_ACCESS_FLUSH_INTERVAL: the access time reaches the disk while running.
+    let state = data_dir.join("_state/namespaces.json");
+    let mut flushed = false;
+    for _ in 0..30 {
+        let text = std::fs::read_to_string(&state).unwrap_or_default();
+        let json: serde_json::Value = serde_json::from_str(&text).unwrap_or_default();
+        let second = &json["namespaces"]["second"];
+        if second["lastAccessAtMs"].as_u64() > second["createdAtMs"].as_u64() {
+            flushed = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(flushed, "lastAccessAt not flushed");
+    // TURSO_GC_INTERVAL + TURSO_AUTO_IDLE_DURATION: both auto namespaces go
+    // to the archive; TURSO_ARCHIVE_RETENTION: then the archive is purged.
+    let mut archived = false;
+    let mut purged = false;
+    for _ in 0..100 {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        let entries = std::fs::read_dir(data_dir.join("archive"))
+            .map(|d| d.count())
+            .unwrap_or(0);
+        let files_left = data_dir.join("first.db").exists() || data_dir.join("second.db").exists();
+        if !files_left && entries > 0 {
+            archived = true;
+        }
+        if archived && entries == 0 {
+            purged = true;
+            break;
+        }
+    }
+    assert!(archived, "idle auto namespaces were not archived");
+    assert!(purged, "archive entries were not purged");
+    stop(child);
+}
