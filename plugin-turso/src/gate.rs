@@ -122,7 +122,10 @@ impl Gate {
         let alone = attempt > 0 || state.contended();
         let lock = Arc::clone(&state.lock);
         let fast = if alone {
-            Arc::clone(&lock).try_write_owned().ok().map(Turn::Exclusive)
+            Arc::clone(&lock)
+                .try_write_owned()
+                .ok()
+                .map(Turn::Exclusive)
         } else {
             Arc::clone(&lock).try_read_owned().ok().map(Turn::Shared)
         };

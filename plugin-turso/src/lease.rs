@@ -75,8 +75,8 @@ impl Lease {
         if self.closed.load(Ordering::Acquire) {
             return Err(closed());
         }
-        let conn = MutexGuard::try_map(self.conn.lock().await, Option::as_mut)
-            .map_err(|_| closed())?;
+        let conn =
+            MutexGuard::try_map(self.conn.lock().await, Option::as_mut).map_err(|_| closed())?;
         Ok(LeaseGuard { conn, _call: call })
     }
 

@@ -302,7 +302,9 @@ impl Replica {
     ///
     /// `TURSO_SYNC_ERROR` / `TURSO_SYNC_TIMEOUT`.
     pub(crate) async fn stats(&self) -> Result<SyncStats> {
-        let stats = self.run("stats", |db| async move { db.stats().await }).await?;
+        let stats = self
+            .run("stats", |db| async move { db.stats().await })
+            .await?;
         Ok(SyncStats {
             cdc_operations: stats.cdc_operations,
             main_wal_size: stats.main_wal_size,
@@ -331,7 +333,9 @@ impl Replica {
 fn check_made_for(path: &Path, url: &str, shown: &str) -> Result<()> {
     let info = path.with_file_name(format!(
         "{}-info",
-        path.file_name().and_then(|n| n.to_str()).unwrap_or_default()
+        path.file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or_default()
     ));
     let Ok(bytes) = std::fs::read(&info) else {
         return Ok(());
@@ -392,7 +396,10 @@ fn sync_error(url: &str, token: Option<&Secret>, err: turso::Error) -> Error {
     };
     Error::new(
         code,
-        format!("sync with {url} failed: {}", clean_message(mapped.message(), token)),
+        format!(
+            "sync with {url} failed: {}",
+            clean_message(mapped.message(), token)
+        ),
     )
 }
 
@@ -467,7 +474,10 @@ mod tests {
         let token = Secret::new("s3cret".to_owned());
         let echoed = "http error 500: body=GET /v2/pipeline\r\nAuthorization: Bearer s3cret\r\nx-other: Bearer abc.def\n\u{1b}[31m";
         let clean = clean_message(&echoed.repeat(20), Some(&token));
-        assert!(!clean.contains("s3cret") && !clean.contains("abc.def"), "{clean}");
+        assert!(
+            !clean.contains("s3cret") && !clean.contains("abc.def"),
+            "{clean}"
+        );
         assert!(!clean.chars().any(char::is_control), "{clean}");
         assert!(clean.chars().count() <= MAX_MESSAGE_CHARS + 1, "{clean}");
         assert_eq!(clean_message("plain", None), "plain");

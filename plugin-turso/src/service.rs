@@ -263,7 +263,9 @@ impl TursoProvider for TursoEngine {
         .await
         .unwrap_or(false);
         if !closed_all {
-            tracing::warn!("a handle was still busy at shutdown; its connection is dropped when the call ends");
+            tracing::warn!(
+                "a handle was still busy at shutdown; its connection is dropped when the call ends"
+            );
         }
         Ok(())
     }

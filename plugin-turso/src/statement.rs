@@ -50,7 +50,10 @@ impl Scope {
 
     /// Inside the transaction `tx`.
     pub(crate) fn transaction(lease: Arc<Lease>, tx: Arc<TxState>) -> Self {
-        Self { lease, tx: Some(tx) }
+        Self {
+            lease,
+            tx: Some(tx),
+        }
     }
 
     /// Takes a turn on the connection, refusing a finished transaction.
@@ -104,7 +107,12 @@ impl Scope {
                 .await
                 .map_err(|e| self.error(kind, e))?;
             let mut rows = stmt.query(()).await.map_err(|e| self.error(kind, e))?;
-            while rows.next().await.map_err(|e| self.error(kind, e))?.is_some() {}
+            while rows
+                .next()
+                .await
+                .map_err(|e| self.error(kind, e))?
+                .is_some()
+            {}
         }
         Ok(())
     }

@@ -399,7 +399,12 @@ impl Store {
             .query("PRAGMA wal_checkpoint(TRUNCATE)", ())
             .await
             .map_err(|e| self.engine_error(e))?;
-        while rows.next().await.map_err(|e| self.engine_error(e))?.is_some() {}
+        while rows
+            .next()
+            .await
+            .map_err(|e| self.engine_error(e))?
+            .is_some()
+        {}
         Ok(())
     }
 

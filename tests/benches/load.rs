@@ -69,7 +69,8 @@ fn backoff(retry: u32) -> Duration {
         return Duration::ZERO;
     }
     let ceiling = 5_000u64 << (retry - 2).min(6);
-    let jitter = u64::from(std::process::id() ^ retry).wrapping_mul(2_654_435_761) % (ceiling / 2 + 1);
+    let jitter =
+        u64::from(std::process::id() ^ retry).wrapping_mul(2_654_435_761) % (ceiling / 2 + 1);
     Duration::from_micros(ceiling / 2 + jitter)
 }
 
@@ -206,8 +207,16 @@ async fn throughput_table() -> String {
                 plugin_expected += done;
                 direct_expected += done;
             }
-            assert_eq!(plugin_total(&turso).await, plugin_expected, "plugin lost an update");
-            assert_eq!(direct_total(&conn).await, direct_expected, "direct lost an update");
+            assert_eq!(
+                plugin_total(&turso).await,
+                plugin_expected,
+                "plugin lost an update"
+            );
+            assert_eq!(
+                direct_total(&conn).await,
+                direct_expected,
+                "direct lost an update"
+            );
             let (m, d) = (median(&mut m), median(&mut d));
             if writers == 1 {
                 single = m;
@@ -356,6 +365,48 @@ async fn memory_table() -> String {
     drop(open);
     host.shutdown().await;
     server.shutdown().await;
+
+    // 1,000 namespaces touched once each (one write), default replica
+    // settings (idle replicas close, at most 256 open); the server stops
+    // idle children after 1 s so it does not run 1,000 of them.
+    let big_dir = BenchDir::new();
+    let mut config =
+        turso_server::ServerConfig::ephemeral(big_dir.path().join("server"), tursodb_bin());
+    config.max_namespaces = 0;
+    config.child_idle_timeout = Duration::from_secs(1);
+    let server = turso_server::TursoServer::start(config).await.unwrap();
+    let touch_dir = BenchDir::new();
+    let touch_before = rss_kib();
+    let host = touch_dir
+        .boot_turso_with(&format!(
+            "server:\n  url: \"http://{}\"\n",
+            server.data_addr()
+        ))
+        .await;
+    let turso = host
+        .get_turso(TURSO)
+        .unwrap_or_else(|| panic!("{:?}", host.reports()));
+    let mut peak = 0;
+    for i in 0..1000 {
+        turso
+            .transaction(
+                TransactionOptions::kind(TransactionKind::Exclusive)
+                    .in_namespace(format!("t-{i:04}")),
+                |tx| async move {
+                    tx.exec("CREATE TABLE t (a INTEGER); INSERT INTO t VALUES (1)")
+                        .await
+                },
+            )
+            .await
+            .unwrap();
+        if i % 50 == 49 {
+            peak = peak.max(rss_kib());
+        }
+    }
+    let touched_1000 = rss_kib();
+    let open_after = turso.health().await.sync.open_replicas.unwrap_or(0);
+    host.shutdown().await;
+    server.shutdown().await;
     format!(
         "VmRSS of the benchmark process (the host) in MiB; the multi-tenant figure \
          excludes the turso-server and its `tursodb` children (other processes).\n\n\
@@ -363,14 +414,20 @@ async fn memory_table() -> String {
          | host process before boot (baseline) | {:.1} | 1.00× |\n\
          | plugin-turso booted, local mode | {:.1} | {:.2}× |\n\
          | + 100 open namespaces, local mode (one file, 100 handles) | {:.1} | {:.2}× |\n\
-         | + 100 open namespaces, multi-tenant (100 replicas) | {:.1} | {:.2}× |\n",
+         | + 100 open namespaces, multi-tenant (100 replicas) | {:.1} | {:.2}× |\n\
+         | 1,000 multi-tenant namespaces touched once each (one write), at the end ({open_after} replicas still open; cap 256) | {:.1} | {:.2}× |\n\
+         | the same, highest reading while touching | {:.1} | {:.2}× |\n",
         before as f64 / 1024.0,
         booted as f64 / 1024.0,
         booted as f64 / before as f64,
         local_100 as f64 / 1024.0,
         local_100 as f64 / before as f64,
-        (mt_100 - mt_before + before) as f64 / 1024.0,
-        (mt_100 - mt_before + before) as f64 / before as f64,
+        (mt_100.saturating_sub(mt_before) + before) as f64 / 1024.0,
+        (mt_100.saturating_sub(mt_before) + before) as f64 / before as f64,
+        (touched_1000.saturating_sub(touch_before) + before) as f64 / 1024.0,
+        (touched_1000.saturating_sub(touch_before) + before) as f64 / before as f64,
+        (peak.saturating_sub(touch_before) + before) as f64 / 1024.0,
+        (peak.saturating_sub(touch_before) + before) as f64 / before as f64,
     )
 }
 
