@@ -33,6 +33,18 @@ fn run_as_server_binary() {
         // End the harness's "test run_as_server_binary ... " line, so the
         // server's stdout starts on a line of its own.
         println!();
+        // Die with the test that started us, even if it panics before
+        // stopping us (its children die with us in turn).
+        // SAFETY: prctl on our own process.
+        unsafe {
+            libc::prctl(
+                libc::PR_SET_PDEATHSIG,
+                libc::SIGKILL as libc::c_ulong,
+                0,
+                0,
+                0,
+            );
+        }
         let args = args.to_string_lossy().into_owned();
         let argv = std::iter::once("turso-server".to_owned()).chain(
             args.split('\u{1f}')
