@@ -51,6 +51,33 @@ pub(crate) struct Limits {
     pub(crate) max_connections: usize,
 }
 
+/// Descriptors kept out of the client connections' share: listeners,
+/// child connections and pipes, state files, the runtime.
+const RESERVED_FDS: u64 = 256;
+
+/// The per-port connection cap that fits `fd_limit`: both ports at their
+/// cap must leave [`RESERVED_FDS`] descriptors free, so clients can never
+/// exhaust the process's descriptors (a lower cap is logged once).
+pub(crate) fn fit_to_fd_limit(wanted: usize, fd_limit: Option<u64>) -> usize {
+    let Some(limit) = fd_limit else {
+        return wanted.max(1);
+    };
+    let fits = usize::try_from(limit.saturating_sub(RESERVED_FDS) / 2)
+        .unwrap_or(usize::MAX)
+        .max(1);
+    if wanted > fits {
+        tracing::warn!(
+            wanted,
+            cap = fits,
+            fd_limit = limit,
+            "TURSO_MAX_CONNECTIONS lowered to fit the open-file limit (raise `ulimit -n` for more)"
+        );
+        fits
+    } else {
+        wanted.max(1)
+    }
+}
+
 /// One open connection, as the cap sees it.
 #[derive(Debug)]
 struct Slot {
@@ -350,5 +377,20 @@ impl HttpBody for GuardedBody {
 
     fn size_hint(&self) -> hyper::body::SizeHint {
         self.inner.size_hint()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_cap_leaves_room_under_the_open_file_limit() {
+        // 1,024 descriptors: two ports of 384 leave 256 free.
+        assert_eq!(fit_to_fd_limit(512, Some(1024)), 384);
+        assert_eq!(fit_to_fd_limit(100, Some(1024)), 100);
+        assert_eq!(fit_to_fd_limit(512, None), 512);
+        assert_eq!(fit_to_fd_limit(512, Some(100)), 1);
+        assert_eq!(fit_to_fd_limit(0, Some(1024)), 1);
     }
 }

@@ -46,7 +46,7 @@ impl TursoServer {
         let limits = Limits {
             header_read_timeout: config.header_read_timeout,
             idle_timeout: config.idle_timeout,
-            max_connections: config.max_connections,
+            max_connections: listener::fit_to_fd_limit(config.max_connections, fd_limit()),
         };
         let app = Arc::new(App {
             config,
@@ -153,6 +153,17 @@ impl Drop for RunningServer {
         let _ = self.app.supervisor.registry().flush();
         self.app.supervisor.release_lock();
     }
+}
+
+/// The soft limit on open file descriptors, if known.
+fn fd_limit() -> Option<u64> {
+    let mut limit = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit fills the struct we own.
+    let rc = unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) };
+    (rc == 0 && limit.rlim_cur != libc::RLIM_INFINITY).then_some(limit.rlim_cur)
 }
 
 async fn bind(addr: SocketAddr) -> Result<TcpListener, Error> {
