@@ -108,8 +108,18 @@ pub(crate) fn find_stale_children(data_dir: &Path) -> Vec<StaleChild> {
         if zombie {
             continue;
         }
+        let cwd = fs::read_link(entry.path().join("cwd")).ok();
         let namespace = args.iter().skip(1).find_map(|arg| {
             let path = Path::new(std::str::from_utf8(arg).ok()?);
+            // A relative database path (older supervisors passed the data
+            // directory as configured) is resolved from the process's cwd.
+            let path = match (&cwd, path.is_relative()) {
+                (Some(cwd), true) => cwd.join(path),
+                _ => path.to_owned(),
+            };
+            let path = fs::canonicalize(path.parent()?)
+                .ok()?
+                .join(path.file_name()?);
             if path.parent()? != data_dir {
                 return None;
             }

@@ -97,49 +97,65 @@ async fn stale_children_of_the_data_dir_are_stopped_at_start_in_one_log_line() {
     let tmp = tempfile::tempdir().expect("tempdir");
     let data_dir = tmp.path().join("data");
     let server = start_on(&data_dir, |_| {}).await;
-    let url = format!("http://{}/left", server.data_addr());
-    let (status, _) = pipeline(&url, None, "CREATE TABLE t(x)").await;
-    assert_eq!(status, 200);
-    server.shutdown().await;
-    // What an older supervisor killed with SIGKILL left behind: a tursodb
-    // still serving the namespace's file (it holds the file lock).
-    let db = std::fs::canonicalize(&data_dir)
-        .expect("abs")
-        .join("left.db");
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("port")
-        .port();
-    let mut stale = Command::new(tursodb_bin())
-        .arg(&db)
-        .arg("--sync-server")
-        .arg(format!("127.0.0.1:{port}"))
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("stale tursodb");
-    for _ in 0..100 {
-        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
+    for ns in ["left", "rel"] {
+        let url = format!("http://{}/{ns}", server.data_addr());
+        let (status, _) = pipeline(&url, None, "CREATE TABLE t(x)").await;
+        assert_eq!(status, 200);
     }
-    assert_eq!(child_pids(&data_dir, "left"), [stale.id()]);
+    server.shutdown().await;
+    // What an older supervisor killed with SIGKILL left behind: tursodb
+    // processes still serving the namespaces' files (holding their locks),
+    // one started with an absolute path, one with a relative path (as an
+    // older supervisor passed a relative data directory).
+    let abs = std::fs::canonicalize(&data_dir).expect("abs");
+    let mut stale = Vec::new();
+    for (ns, path, cwd) in [
+        ("left", abs.join("left.db"), std::path::PathBuf::from("/")),
+        (
+            "rel",
+            std::path::PathBuf::from("data/rel.db"),
+            tmp.path().to_owned(),
+        ),
+    ] {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("port")
+            .port();
+        let child = Command::new(tursodb_bin())
+            .current_dir(cwd)
+            .arg(&path)
+            .arg("--sync-server")
+            .arg(format!("127.0.0.1:{port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("stale tursodb");
+        for _ in 0..100 {
+            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        stale.push((ns, child));
+    }
+    assert_eq!(child_pids(&data_dir, "left"), [stale[0].1.id()]);
 
     let (mut sup, ports, log) = run_binary(&data_dir);
-    let stale_status = crate::support::wait_exit(&mut stale, Duration::from_secs(10));
-    assert!(!stale_status.success(), "the stale child was killed");
     let data = ports["data_addr"].as_str().expect("data_addr").to_owned();
-    let (status, body) = pipeline(
-        &format!("http://{data}/left"),
-        None,
-        "SELECT count(*) FROM t",
-    )
-    .await;
-    assert_eq!(
-        status, 200,
-        "no CHILD_START_FAILED after the restart: {body}"
-    );
+    for (ns, child) in &mut stale {
+        let status = crate::support::wait_exit(child, Duration::from_secs(10));
+        assert!(!status.success(), "the stale child of {ns} was killed");
+        let (status, body) = pipeline(
+            &format!("http://{data}/{ns}"),
+            None,
+            "SELECT count(*) FROM t",
+        )
+        .await;
+        assert_eq!(
+            status, 200,
+            "{ns}: no CHILD_START_FAILED after the restart: {body}"
+        );
+    }
     signal(sup.id(), "-TERM");
     crate::support::wait_exit(&mut sup, Duration::from_secs(20));
     // The one log line, read back from the JSON log.
@@ -151,6 +167,7 @@ async fn stale_children_of_the_data_dir_are_stopped_at_start_in_one_log_line() {
         .collect();
     assert_eq!(stale_lines.len(), 1, "{log_lines:?}");
     assert!(stale_lines[0].contains("left (pid "), "{}", stale_lines[0]);
+    assert!(stale_lines[0].contains("rel (pid "), "{}", stale_lines[0]);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
