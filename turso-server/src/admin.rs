@@ -31,6 +31,7 @@ use crate::body;
 use crate::duration;
 use crate::error::Error;
 use crate::http::{self, Body};
+use crate::restore;
 use crate::state;
 use crate::supervisor::NamespaceView;
 
@@ -125,7 +126,7 @@ async fn route(app: &App, req: Request<Incoming>) -> Result<Response<Body>, Erro
         }
         Some("restore") => {
             allow(req.method(), &Method::POST)?;
-            backup::restore(app, ns, req).await?;
+            restore::restore(app, ns, req).await?;
             one(app, ns)
         }
         Some(_) => Err(Error::NotFound(path)),
