@@ -38,11 +38,11 @@ pub const DEFAULT_SYNC_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// How long a multi-tenant replica may stay unused before it is closed,
 /// when nothing else is configured.
-pub const DEFAULT_REPLICA_IDLE: Duration = Duration::from_secs(600);
+pub const DEFAULT_REPLICA_IDLE: Duration = Duration::from_secs(300);
 
 /// How many multi-tenant replicas may be open at once when nothing else is
 /// configured.
-pub const DEFAULT_MAX_OPEN_REPLICAS: usize = 256;
+pub const DEFAULT_MAX_OPEN_REPLICAS: usize = 64;
 
 /// How the sync modes talk to the server.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -58,12 +58,12 @@ pub struct SyncSettings {
     /// `TURSO_PULL_INTERVAL_MS`; default off).
     pub pull_interval: Option<Duration>,
     /// Multi-tenant replicas unused this long are closed
-    /// (`replicaIdleMs` / `TURSO_REPLICA_IDLE_MS`; default 10 min, 0 =
+    /// (`replicaIdleMs` / `TURSO_REPLICA_IDLE_MS`; default 5 min, 0 =
     /// never).
     pub replica_idle: Option<Duration>,
     /// At most this many multi-tenant replicas are open; the least
     /// recently used idle one is closed first (`maxOpenReplicas` /
-    /// `TURSO_MAX_OPEN_REPLICAS`; default 256, 0 = no cap).
+    /// `TURSO_MAX_OPEN_REPLICAS`; default 64, 0 = no cap).
     pub max_open_replicas: Option<usize>,
 }
 

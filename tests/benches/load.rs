@@ -367,7 +367,7 @@ async fn memory_table() -> String {
     server.shutdown().await;
 
     // 1,000 namespaces touched once each (one write), default replica
-    // settings (idle replicas close, at most 256 open); the server stops
+    // settings (idle replicas close, at most 64 open); the server stops
     // idle children after 1 s so it does not run 1,000 of them.
     let big_dir = BenchDir::new();
     let mut config =
@@ -415,7 +415,7 @@ async fn memory_table() -> String {
          | plugin-turso booted, local mode | {:.1} | {:.2}× |\n\
          | + 100 open namespaces, local mode (one file, 100 handles) | {:.1} | {:.2}× |\n\
          | + 100 open namespaces, multi-tenant (100 replicas) | {:.1} | {:.2}× |\n\
-         | 1,000 multi-tenant namespaces touched once each (one write), at the end ({open_after} replicas still open; cap 256) | {:.1} | {:.2}× |\n\
+         | 1,000 multi-tenant namespaces touched once each (one write), at the end ({open_after} replicas still open; cap 64) | {:.1} | {:.2}× |\n\
          | the same, highest reading while touching | {:.1} | {:.2}× |\n",
         before as f64 / 1024.0,
         booted as f64 / 1024.0,

@@ -113,18 +113,18 @@ async fn plugin_writers(turso: &plugin_api::TursoService, writers: usize, per: u
 /// deadlock the engine).
 async fn direct_writers(db: &turso::sync::Database, writers: usize, per: usize) -> f64 {
     let sync_calls = Arc::new(tokio::sync::Mutex::new(()));
+    let mut conns = Vec::new();
+    for _ in 0..writers {
+        conns.push(db.connect().await.unwrap());
+    }
     let start = Instant::now();
     let mut tasks = Vec::new();
-    for w in 0..writers {
+    for (w, conn) in conns.into_iter().enumerate() {
         let db = db.clone();
-        let conn = {
-            let _one = sync_calls.lock().await;
-            db.connect().await.unwrap()
-        };
         let sync_calls = Arc::clone(&sync_calls);
         tasks.push(tokio::spawn(async move {
             for i in 0..per {
-                db_call(&sync_calls, db.pull()).await;
+                db_call(&sync_calls, || db.pull()).await;
                 loop {
                     let attempt = async {
                         conn.execute("BEGIN DEFERRED", ()).await?;
@@ -143,7 +143,7 @@ async fn direct_writers(db: &turso::sync::Database, writers: usize, per: usize) 
                         }
                     }
                 }
-                db_call(&sync_calls, db.push()).await;
+                db_call(&sync_calls, || db.push()).await;
             }
         }));
     }
@@ -153,12 +153,27 @@ async fn direct_writers(db: &turso::sync::Database, writers: usize, per: usize) 
     (writers * per) as f64 / start.elapsed().as_secs_f64()
 }
 
-async fn db_call<T>(
-    lock: &tokio::sync::Mutex<()>,
-    call: impl std::future::Future<Output = turso::Result<T>>,
-) {
-    let _one = lock.lock().await;
-    call.await.unwrap();
+/// One sync call at a time, retried while the engine answers busy (a
+/// writer's open transaction on another connection), as a direct user
+/// would.
+async fn db_call<T, F, Fut>(lock: &tokio::sync::Mutex<()>, call: F)
+where
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = turso::Result<T>>,
+{
+    loop {
+        let result = {
+            let _one = lock.lock().await;
+            call().await
+        };
+        match result {
+            Ok(_) => return,
+            Err(e) if e.to_string().contains("busy") => {
+                tokio::time::sleep(std::time::Duration::from_millis(1)).await;
+            }
+            Err(e) => panic!("direct sync call: {e}"),
+        }
+    }
 }
 
 fn summary(
