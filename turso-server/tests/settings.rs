@@ -145,10 +145,20 @@ async fn children_get_ports_from_the_backend_range_and_the_startup_timeout_appli
     assert_eq!((status, code(&body)), (500, "CHILD_START_FAILED"), "{body}");
     stop(child);
 
-    // A startup timeout no child can meet.
+    // A startup timeout the child cannot meet: it takes 2 s to start
+    // (a wrapper that sleeps first), the limit is 300 ms.
+    let slow_bin = tmp.path().join("slow-tursodb");
+    std::fs::write(
+        &slow_bin,
+        format!("#!/bin/sh\nsleep 2\nexec '{}' \"$@\"\n", tursodb_bin().display()),
+    )
+    .expect("wrapper");
+    std::fs::set_permissions(&slow_bin, std::os::unix::fs::PermissionsExt::from_mode(0o755))
+        .expect("chmod");
+    let slow = slow_bin.to_str().expect("utf-8");
     let (child, ports, _) = start_binary(
         &tmp.path().join("data2"),
-        &[("TURSO_STARTUP_TIMEOUT", "1ms")],
+        &[("TURSO_STARTUP_TIMEOUT", "300ms"), ("TURSODB_BIN", slow)],
     );
     let data = ports["data_addr"].as_str().expect("data").to_owned();
     let (status, body) = pipeline(&format!("http://{data}/slow"), None, "SELECT 1").await;
