@@ -114,7 +114,10 @@ mod tests {
         for retry in 2..=6 {
             let ceiling = 5 * MS * (1 << (retry - 2));
             let wait = backoff(5 * MS, retry);
-            assert!(wait >= ceiling / 2 && wait <= ceiling, "{wait:?} for {retry}");
+            assert!(
+                wait >= ceiling / 2 && wait <= ceiling,
+                "{wait:?} for {retry}"
+            );
         }
         assert!(backoff(5 * MS, 1000) <= 5 * MS * 64);
         assert_eq!(backoff(Duration::ZERO, 3), Duration::ZERO);

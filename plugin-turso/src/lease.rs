@@ -17,7 +17,7 @@ use std::sync::Arc;
 use plugin_api::Result;
 use tokio::sync::{MappedMutexGuard, Mutex, MutexGuard};
 
-use crate::errors::closed;
+use crate::lifecycle::closed;
 use crate::lifecycle::CallGuard;
 use crate::store::Store;
 
@@ -75,8 +75,8 @@ impl Lease {
         if self.closed.load(Ordering::Acquire) {
             return Err(closed());
         }
-        let conn = MutexGuard::try_map(self.conn.lock().await, Option::as_mut)
-            .map_err(|_| closed())?;
+        let conn =
+            MutexGuard::try_map(self.conn.lock().await, Option::as_mut).map_err(|_| closed())?;
         Ok(LeaseGuard { conn, _call: call })
     }
 
@@ -127,5 +127,5 @@ pub(crate) async fn rollback_if_open(conn: &turso::Connection) -> Result<()> {
     conn.execute("ROLLBACK", ())
         .await
         .map(drop)
-        .map_err(crate::errors::engine_error)
+        .map_err(turso_common::engine_error)
 }

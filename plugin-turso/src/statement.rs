@@ -7,8 +7,8 @@
 use std::sync::{Arc, Mutex};
 
 use plugin_api::provider::StatementProvider;
-use plugin_api::sql::{self, StatementKind};
 use plugin_api::{Error, ErrorCode, Result, RunResult, Value};
+use turso_common::sql::{self, StatementKind};
 
 use crate::lease::{Lease, LeaseGuard};
 use crate::tx_state::TxState;
@@ -50,7 +50,10 @@ impl Scope {
 
     /// Inside the transaction `tx`.
     pub(crate) fn transaction(lease: Arc<Lease>, tx: Arc<TxState>) -> Self {
-        Self { lease, tx: Some(tx) }
+        Self {
+            lease,
+            tx: Some(tx),
+        }
     }
 
     /// Takes a turn on the connection, refusing a finished transaction.
@@ -104,7 +107,12 @@ impl Scope {
                 .await
                 .map_err(|e| self.error(kind, e))?;
             let mut rows = stmt.query(()).await.map_err(|e| self.error(kind, e))?;
-            while rows.next().await.map_err(|e| self.error(kind, e))?.is_some() {}
+            while rows
+                .next()
+                .await
+                .map_err(|e| self.error(kind, e))?
+                .is_some()
+            {}
         }
         Ok(())
     }

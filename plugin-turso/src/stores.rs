@@ -19,7 +19,7 @@ use plugin_api::Result;
 use tokio::sync::OnceCell;
 
 use crate::config::SyncSettings;
-use crate::errors::closed;
+use crate::lifecycle::closed;
 use crate::store::Store;
 
 type StoreCell = Arc<OnceCell<Arc<Store>>>;
@@ -53,7 +53,11 @@ impl StoreMap {
     /// # Errors
     ///
     /// `open`'s error; `TURSO_CLOSED` when the map was poisoned.
-    pub(crate) async fn get_or_open<F, Fut>(self: &Arc<Self>, key: String, open: F) -> Result<Arc<Store>>
+    pub(crate) async fn get_or_open<F, Fut>(
+        self: &Arc<Self>,
+        key: String,
+        open: F,
+    ) -> Result<Arc<Store>>
     where
         F: FnOnce() -> Fut,
         Fut: Future<Output = Result<Store>>,
@@ -126,7 +130,9 @@ impl StoreMap {
             return 0;
         };
         let before = cells.len();
-        cells.retain(|_, cell| !(evictable(cell) && cell.get().is_some_and(|s| s.idle_for() >= idle)));
+        cells.retain(|_, cell| {
+            !(evictable(cell) && cell.get().is_some_and(|s| s.idle_for() >= idle))
+        });
         before - cells.len()
     }
 

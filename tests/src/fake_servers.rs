@@ -99,7 +99,8 @@ fn serve(mut conn: TcpStream, behaviour: Behaviour, stop: &AtomicBool) {
             }
         }
         Behaviour::Trickle => {
-            let answer = b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 2\r\n\r\n{}";
+            let answer =
+                b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 2\r\n\r\n{}";
             for byte in answer {
                 if stop.load(Ordering::SeqCst) || started.elapsed() > HOLD {
                     return;

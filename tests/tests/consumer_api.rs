@@ -56,8 +56,8 @@ async fn the_test_helper_boots_a_fresh_local_service() {
     let turso = started().await;
     let health = turso.service().health().await;
     assert!(health.ok, "{health:?}");
-    assert_eq!(health.mode, "local");
-    assert_eq!(health.tenancy, "single");
+    assert_eq!(health.mode, Some(plugin_api::Mode::Local));
+    assert_eq!(health.tenancy(), Some("single"));
     assert!(turso.data_dir().join("runtime.db").is_file());
     let db = turso.service().connect("runtime").await.unwrap();
     let row = db.get("SELECT 41 + 1 AS n", params![]).await.unwrap();

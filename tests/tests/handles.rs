@@ -80,8 +80,7 @@ async fn clones_of_one_database_used_from_many_tasks_at_once_take_turns() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn after_shutdown_every_old_handle_answers_closed_and_an_open_transaction_is_rolled_back(
-) {
+async fn after_shutdown_every_old_handle_answers_closed_and_an_open_transaction_is_rolled_back() {
     let dir = PluginDir::new();
     let pod = Pod::boot(dir, "runtime.db", "").await;
     let turso = pod.turso.clone();
@@ -101,7 +100,11 @@ async fn after_shutdown_every_old_handle_answers_closed_and_an_open_transaction_
         let err = result.expect_err("a call after shutdown must fail");
         assert_eq!(err.code(), &ErrorCode::Closed, "{err}");
     };
-    closed(db.run("INSERT INTO t VALUES ('after')", params![]).await.map(drop));
+    closed(
+        db.run("INSERT INTO t VALUES ('after')", params![])
+            .await
+            .map(drop),
+    );
     closed(db.exec("INSERT INTO t VALUES ('after')").await);
     closed(db.query("SELECT 1", params![]).await.map(drop));
     closed(db.prepare("SELECT 1").await.map(drop));
@@ -110,7 +113,11 @@ async fn after_shutdown_every_old_handle_answers_closed_and_an_open_transaction_
     closed(db.checkpoint().await);
     closed(stmt.run(params!["after"]).await.map(drop));
     closed(tx_stmt.run(params!["after"]).await.map(drop));
-    closed(tx.run("INSERT INTO t VALUES ('after')", params![]).await.map(drop));
+    closed(
+        tx.run("INSERT INTO t VALUES ('after')", params![])
+            .await
+            .map(drop),
+    );
     closed(tx.commit().await);
     closed(turso.connect("runtime").await.map(drop));
     closed(turso.begin(&TransactionOptions::default()).await.map(drop));
@@ -205,7 +212,10 @@ async fn dropping_open_transactions_never_deadlocks(turso: &TursoService, kind: 
     let rows = db.query("SELECT name FROM t", params![]).await.unwrap();
     let got: Vec<String> = rows.iter().map(|r| r.get(0).unwrap()).collect();
     assert!(got.contains(&"kept".to_owned()), "{got:?}");
-    assert!(got.iter().all(|n| n == "kept"), "a dropped row stayed: {got:?}");
+    assert!(
+        got.iter().all(|n| n == "kept"),
+        "a dropped row stayed: {got:?}"
+    );
 }
 
 #[tokio::test(flavor = "current_thread")]

@@ -44,7 +44,9 @@ async fn several_statements_are_refused_by_prepare_run_query_and_get() {
         db.run(two, params![]).await.map(drop),
         db.query(two, params![]).await.map(drop),
         db.get(two, params![]).await.map(drop),
-        db.query("SELECT 1; DELETE FROM log", params![]).await.map(drop),
+        db.query("SELECT 1; DELETE FROM log", params![])
+            .await
+            .map(drop),
         tx.prepare(two).await.map(drop),
         tx.run(two, params![]).await.map(drop),
     ];
@@ -105,12 +107,18 @@ async fn too_few_and_too_many_bound_values_are_refused() {
         let err = insert.run(values).await.unwrap_err();
         assert_eq!(err.code(), &ErrorCode::Bind, "{err}");
     }
-    let named = db
-        .prepare("SELECT :a + :b + :a")
+    let named = db.prepare("SELECT :a + :b + :a").await.unwrap();
+    assert_eq!(
+        named.get(params![1]).await.unwrap_err().code(),
+        &ErrorCode::Bind
+    );
+    let sum: i64 = named
+        .get(params![1, 2])
         .await
+        .unwrap()
+        .unwrap()
+        .get(0)
         .unwrap();
-    assert_eq!(named.get(params![1]).await.unwrap_err().code(), &ErrorCode::Bind);
-    let sum: i64 = named.get(params![1, 2]).await.unwrap().unwrap().get(0).unwrap();
     assert_eq!(sum, 4);
     let err = db.exec("INSERT INTO log VALUES (?1)").await.unwrap_err();
     assert_eq!(err.code(), &ErrorCode::Bind, "exec binds nothing: {err}");
@@ -125,7 +133,9 @@ async fn every_user_mistake_has_its_own_code_and_none_is_internal() {
     let (_dir, host, turso) = boot_turso().await;
     setup(&turso).await;
     let db = turso.connect("runtime").await.unwrap();
-    db.run("INSERT INTO t VALUES (1, 'a')", params![]).await.unwrap();
+    db.run("INSERT INTO t VALUES (1, 'a')", params![])
+        .await
+        .unwrap();
     let row = db
         .get("SELECT id, name FROM t", params![])
         .await
@@ -138,33 +148,67 @@ async fn every_user_mistake_has_its_own_code_and_none_is_internal() {
 
     let cases: Vec<(&str, Result<()>, ErrorCode)> = vec![
         ("syntax", db.exec("SELEC 1").await, ErrorCode::Sql),
-        ("unknown table", db.exec("SELECT * FROM nowhere").await, ErrorCode::Sql),
-        ("empty prepare", db.prepare("  -- nothing").await.map(drop), ErrorCode::Sql),
+        (
+            "unknown table",
+            db.exec("SELECT * FROM nowhere").await,
+            ErrorCode::Sql,
+        ),
+        (
+            "empty prepare",
+            db.prepare("  -- nothing").await.map(drop),
+            ErrorCode::Sql,
+        ),
         (
             "unique",
-            db.run("INSERT INTO t VALUES (2, 'a')", params![]).await.map(drop),
+            db.run("INSERT INTO t VALUES (2, 'a')", params![])
+                .await
+                .map(drop),
             ErrorCode::Constraint,
         ),
         (
             "not null",
-            db.run("INSERT INTO t VALUES (3, NULL)", params![]).await.map(drop),
+            db.run("INSERT INTO t VALUES (3, NULL)", params![])
+                .await
+                .map(drop),
             ErrorCode::Constraint,
         ),
         (
             "bind count",
-            db.run("INSERT INTO t VALUES (?1, ?2)", params![4]).await.map(drop),
+            db.run("INSERT INTO t VALUES (?1, ?2)", params![4])
+                .await
+                .map(drop),
             ErrorCode::Bind,
         ),
-        ("commit with no transaction", db.exec("COMMIT").await, ErrorCode::Sql),
-        ("closed handle", closed.exec("SELECT 1").await, ErrorCode::Closed),
+        (
+            "commit with no transaction",
+            db.exec("COMMIT").await,
+            ErrorCode::Sql,
+        ),
+        (
+            "closed handle",
+            closed.exec("SELECT 1").await,
+            ErrorCode::Closed,
+        ),
         (
             "finished transaction",
             finished.exec("SELECT 1").await,
             ErrorCode::TransactionFinished,
         ),
-        ("wrong type", row.get::<i64>("name").map(drop), ErrorCode::TypeMismatch),
-        ("missing column", row.get::<i64>("nope").map(drop), ErrorCode::NoSuchColumn),
-        ("column out of range", row.get::<i64>(9).map(drop), ErrorCode::NoSuchColumn),
+        (
+            "wrong type",
+            row.get::<i64>("name").map(drop),
+            ErrorCode::TypeMismatch,
+        ),
+        (
+            "missing column",
+            row.get::<i64>("nope").map(drop),
+            ErrorCode::NoSuchColumn,
+        ),
+        (
+            "column out of range",
+            row.get::<i64>(9).map(drop),
+            ErrorCode::NoSuchColumn,
+        ),
         (
             "ddl in concurrent",
             turso

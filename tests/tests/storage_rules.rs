@@ -54,7 +54,11 @@ async fn an_existing_plain_database_is_refused_and_left_as_it_was() {
     assert_eq!(report.plugin_code(), Some("TURSO_NOT_MVCC"));
     host.shutdown().await;
 
-    assert_eq!(journal_mode(&db).await, before, "the file was not converted");
+    assert_eq!(
+        journal_mode(&db).await,
+        before,
+        "the file was not converted"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -126,8 +130,11 @@ async fn a_corrupted_file_makes_health_say_not_ok_with_the_error() {
     for i in 0..200 {
         pod.turso
             .transaction(TransactionOptions::default(), move |tx| async move {
-                tx.run("INSERT INTO big VALUES (?1)", params![format!("{i:04}{}", "x".repeat(900))])
-                    .await
+                tx.run(
+                    "INSERT INTO big VALUES (?1)",
+                    params![format!("{i:04}{}", "x".repeat(900))],
+                )
+                .await
             })
             .await
             .unwrap();
@@ -141,7 +148,10 @@ async fn a_corrupted_file_makes_health_say_not_ok_with_the_error() {
     let mut bytes = std::fs::read(&file).unwrap();
     // Leave the header, the schema and the table's first pages alone, so
     // the file opens; garble the leaf pages further on.
-    assert!(bytes.len() > 40 * 4096, "the rows reached the database file");
+    assert!(
+        bytes.len() > 40 * 4096,
+        "the rows reached the database file"
+    );
     for b in bytes.iter_mut().skip(20 * 4096) {
         *b = 0xA5;
     }

@@ -57,7 +57,13 @@ async fn rows(turso: &TursoService) -> Vec<String> {
         .await
         .unwrap()
         .iter()
-        .map(|r| format!("{}|{}", r.get::<i64>(0).unwrap(), r.get::<String>(1).unwrap()))
+        .map(|r| {
+            format!(
+                "{}|{}",
+                r.get::<i64>(0).unwrap(),
+                r.get::<String>(1).unwrap()
+            )
+        })
         .collect()
 }
 
@@ -85,7 +91,13 @@ async fn two_pods_writing_in_turn_lose_no_row_to_a_rowid_collision() {
 
     let want = ["1|a1", "2|b1", "3|a2"];
     assert_eq!(server_rows(&url).await, want);
-    b.turso.connect("runtime").await.unwrap().pull().await.unwrap();
+    b.turso
+        .connect("runtime")
+        .await
+        .unwrap()
+        .pull()
+        .await
+        .unwrap();
     assert_eq!(rows(&b.turso).await, want);
     a.stop().await;
     b.stop().await;
@@ -98,7 +110,11 @@ async fn a_counter_incremented_in_turn_from_two_pods_counts_every_increment() {
     let server = start_server(data.path()).await;
     let url = server_url(&server);
     let a = pod(&url, "").await;
-    ddl(&a.turso, "CREATE TABLE counter (id INTEGER PRIMARY KEY, n INTEGER NOT NULL)").await;
+    ddl(
+        &a.turso,
+        "CREATE TABLE counter (id INTEGER PRIMARY KEY, n INTEGER NOT NULL)",
+    )
+    .await;
     a.turso
         .transaction(TransactionOptions::default(), |tx| async move {
             tx.run("INSERT INTO counter VALUES (1, 0)", params![]).await
@@ -138,7 +154,11 @@ async fn four_pods_interleaving_autoincrement_inserts_leave_every_row_on_the_ser
     let server = start_server(data.path()).await;
     let url = server_url(&server);
     let first = pod(&url, "").await;
-    ddl(&first.turso, "CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT)").await;
+    ddl(
+        &first.turso,
+        "CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT)",
+    )
+    .await;
     let mut pods = vec![first];
     for _ in 1..4 {
         pods.push(pod(&url, "").await);
@@ -150,8 +170,10 @@ async fn four_pods_interleaving_autoincrement_inserts_leave_every_row_on_the_ser
     }
     let on_server = server_rows(&url).await;
     assert_eq!(on_server.len(), 1000);
-    let ids: std::collections::BTreeSet<&str> =
-        on_server.iter().map(|r| r.split('|').nth(1).unwrap()).collect();
+    let ids: std::collections::BTreeSet<&str> = on_server
+        .iter()
+        .map(|r| r.split('|').nth(1).unwrap())
+        .collect();
     assert_eq!(ids.len(), 1000, "every value once");
     for pod in pods {
         pod.stop().await;
@@ -167,7 +189,11 @@ async fn a_replica_made_for_one_server_is_refused_for_another_and_never_pushed_t
     let sync = |url: String| format!("mode: sync\nsync:\n  url: \"{url}\"\n");
 
     let pod = Pod::boot(dir, "replica.db", &sync(one.url())).await;
-    ddl(&pod.turso, "CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT)").await;
+    ddl(
+        &pod.turso,
+        "CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT)",
+    )
+    .await;
     insert(&pod.turso, "for-one").await;
     let dir = pod.stop().await;
 
@@ -192,7 +218,10 @@ async fn a_replica_made_for_one_server_is_refused_for_another_and_never_pushed_t
     // The same URL with a trailing slash is the same server.
     let again = Pod::boot(dir, "replica.db", &sync(format!("{}/", one.url()))).await;
     let db = again.turso.connect("runtime").await.unwrap();
-    assert_eq!(db.query("SELECT v FROM t", params![]).await.unwrap().len(), 1);
+    assert_eq!(
+        db.query("SELECT v FROM t", params![]).await.unwrap().len(),
+        1
+    );
     again.stop().await;
 }
 
@@ -202,7 +231,11 @@ async fn an_idle_replica_pulls_in_the_background_when_an_interval_is_set() {
     let server = start_server(data.path()).await;
     let url = server_url(&server);
     let writer = pod(&url, "").await;
-    ddl(&writer.turso, "CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT)").await;
+    ddl(
+        &writer.turso,
+        "CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT)",
+    )
+    .await;
     let idle = pod(&url, "pullIntervalMs: 100\n").await;
     insert(&writer.turso, "fresh").await;
 

@@ -76,7 +76,7 @@ async fn a_row_committed_by_one_pod_is_read_by_another_after_pull() {
 
     let health = b.turso.health().await;
     assert!(health.ok, "{health:?}");
-    assert_eq!(health.mode, "sync");
+    assert_eq!(health.mode, Some(plugin_api::Mode::Sync));
     assert!(health.sync.enabled);
     assert_eq!(health.sync.url.as_deref(), Some(server.url().as_str()));
     assert!(health.sync.stats.is_some());

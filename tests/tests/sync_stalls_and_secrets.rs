@@ -9,7 +9,9 @@ use std::time::{Duration, Instant};
 
 use plugin_api::{params, ErrorCode, TransactionKind, TransactionOptions, TursoService};
 use turso_plugin_tests::fake_servers::{Behaviour, FakeServer};
-use turso_plugin_tests::{host_binary, turso_manifest, PluginDir, Pod, SyncServer, TURSO, TURSO_ENV};
+use turso_plugin_tests::{
+    host_binary, turso_manifest, PluginDir, Pod, SyncServer, TURSO, TURSO_ENV,
+};
 
 const TOKEN: &str = "tok-SECRET-4242";
 
@@ -59,7 +61,11 @@ async fn stalled_server_bounds_every_sync_call(behaviour: Behaviour) {
         .await
         .expect("the commit stands when its pull and push cannot go out");
     // Pull before write and push after commit each wait 0.5 s at most.
-    assert!(started.elapsed() < Duration::from_secs(10), "{:?}", started.elapsed());
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "{:?}",
+        started.elapsed()
+    );
     assert_eq!(count(&pod.turso).await, 1);
 
     let db = pod.turso.connect("runtime").await.unwrap();
@@ -78,7 +84,12 @@ async fn stalled_server_bounds_every_sync_call(behaviour: Behaviour) {
         assert_eq!(err.code(), &ErrorCode::SyncTimeout, "{err}");
         assert!(Instant::now() < deadline, "pushes never recover: {err}");
     }
-    let fresh = Pod::boot(PluginDir::new(), "replica.db", &sync_yaml(&server.url(), "")).await;
+    let fresh = Pod::boot(
+        PluginDir::new(),
+        "replica.db",
+        &sync_yaml(&server.url(), ""),
+    )
+    .await;
     assert_eq!(count(&fresh.turso).await, 1);
     fresh.stop().await;
     pod.stop().await;
@@ -98,14 +109,21 @@ async fn a_server_answering_a_byte_a_second_times_sync_calls_out_and_the_commit_
 async fn init_against_a_stalled_server_fails_with_the_timeout_code_in_time() {
     let dir = PluginDir::new();
     let port = turso_plugin_tests::free_port();
-    let fake = FakeServer::start(format!("127.0.0.1:{port}").parse().unwrap(), Behaviour::BlackHole);
+    let fake = FakeServer::start(
+        format!("127.0.0.1:{port}").parse().unwrap(),
+        Behaviour::BlackHole,
+    );
     dir.write(
         "plugin-turso",
         &turso_manifest(&dir.data("replica.db"), &sync_yaml(&fake.url(), "")),
     );
     let started = Instant::now();
     let host = dir.boot().await;
-    assert!(started.elapsed() < Duration::from_secs(10), "{:?}", started.elapsed());
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "{:?}",
+        started.elapsed()
+    );
     let report = host.report(TURSO).unwrap();
     assert_eq!(report.plugin_code(), Some("TURSO_SYNC_TIMEOUT"));
     host.shutdown().await;
@@ -114,7 +132,10 @@ async fn init_against_a_stalled_server_fails_with_the_timeout_code_in_time() {
 /// Everything a person could see: CLI output, logs, health, reports.
 fn assert_clean(what: &str, text: &str) {
     assert!(!text.contains(TOKEN), "{what} shows the token: {text}");
-    assert!(!text.contains("SECRET"), "{what} shows part of the token: {text}");
+    assert!(
+        !text.contains("SECRET"),
+        "{what} shows part of the token: {text}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -122,7 +143,10 @@ async fn an_echoing_server_never_gets_the_token_into_reports_logs_or_health() {
     // At init: the bootstrap's error is echoed back.
     let dir = PluginDir::new();
     let port = turso_plugin_tests::free_port();
-    let echo = FakeServer::start(format!("127.0.0.1:{port}").parse().unwrap(), Behaviour::Echo);
+    let echo = FakeServer::start(
+        format!("127.0.0.1:{port}").parse().unwrap(),
+        Behaviour::Echo,
+    );
     dir.write(
         "plugin-turso",
         &turso_manifest(&dir.data("replica.db"), &sync_yaml(&echo.url(), "")),
@@ -149,14 +173,28 @@ async fn an_echoing_server_never_gets_the_token_into_reports_logs_or_health() {
     let health = serde_json::to_string(&pod.turso.health().await).unwrap();
     assert_clean("health", &health);
     assert!(health.contains("TURSO_SYNC_ERROR"), "{health}");
-    let err = pod.turso.connect("runtime").await.unwrap().push().await.unwrap_err();
+    let err = pod
+        .turso
+        .connect("runtime")
+        .await
+        .unwrap()
+        .push()
+        .await
+        .unwrap_err();
     assert_clean("push error", &err.to_string());
     let dir = pod.stop().await;
 
     // The same through the CLI, logs on, so the WARN lines are seen too.
-    let out = dir.cli(&["sql", "INSERT INTO t VALUES ('y')"], &[("RUST_LOG", "trace")]);
+    let out = dir.cli(
+        &["sql", "INSERT INTO t VALUES ('y')"],
+        &[("RUST_LOG", "trace")],
+    );
     assert_eq!(out.code, 0, "{out:#?}");
-    assert!(out.stderr.contains("push after commit failed"), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("push after commit failed"),
+        "{}",
+        out.stderr
+    );
     assert_clean("sql stderr", &out.stderr);
     assert_clean("sql stdout", &out.stdout);
     drop(echo);

@@ -10,7 +10,7 @@
 //! keyword.
 //!
 //! ```
-//! use plugin_api::sql::{split, StatementKind};
+//! use turso_common::sql::{split, StatementKind};
 //!
 //! let script = split("/* setup */ CREATE TABLE t(a); INSERT INTO t VALUES (?1, :b) RETURNING a;").unwrap();
 //! assert_eq!(script.len(), 2);
@@ -234,10 +234,13 @@ mod tests {
 
     #[test]
     fn statements_are_split_by_the_parser_not_by_semicolons() {
-        let script = "INSERT INTO t VALUES ('a;b'); -- c;\n SELECT \";\" FROM t;;\n/* x; */ DELETE FROM t";
+        let script =
+            "INSERT INTO t VALUES ('a;b'); -- c;\n SELECT \";\" FROM t;;\n/* x; */ DELETE FROM t";
         let statements = split(script).unwrap();
         assert_eq!(statements.len(), 3);
-        assert!(statements[0].text.starts_with("INSERT INTO t VALUES ('a;b');"));
+        assert!(statements[0]
+            .text
+            .starts_with("INSERT INTO t VALUES ('a;b');"));
         assert!(statements[2].text.ends_with("DELETE FROM t"));
         assert_eq!(
             kinds(script),
