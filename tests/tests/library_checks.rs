@@ -17,7 +17,6 @@ fn a_plugin_built_against_another_interface_version_is_refused_in_one_line() {
     assert_eq!(message.lines().count(), 1, "{message}");
     assert!(message.contains("99.0.0"), "{message}");
     assert!(message.contains(INTERFACE_VERSION), "{message}");
-    assert!(message.contains("rebuild the plugin"), "{message}");
 }
 
 #[test]
@@ -104,8 +103,4 @@ fn a_stale_build_with_the_same_version_but_other_types_is_refused_in_one_line() 
     );
     let message = err.to_string();
     assert_eq!(message.lines().count(), 1, "{message}");
-    assert!(
-        message.contains("stale build") && message.contains("rebuild"),
-        "{message}"
-    );
 }

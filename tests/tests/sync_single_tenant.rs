@@ -4,8 +4,8 @@
 
 use std::path::Path;
 
-use plugin_api::{params, ErrorCode, TransactionKind, TransactionOptions, TursoService};
-use turso_plugin_tests::{turso_manifest, PluginDir, Pod, SyncServer, TURSO};
+use plugin_api::{params, ErrorCode, TransactionOptions, TursoService};
+use turso_plugin_tests::{create_notes, turso_manifest, PluginDir, Pod, SyncServer, TURSO};
 
 /// A pod in single-tenant sync mode against `url`, replica `replica.db`.
 async fn sync_pod(dir: PluginDir, url: &str) -> Pod {
@@ -15,19 +15,6 @@ async fn sync_pod(dir: PluginDir, url: &str) -> Pod {
         &format!("mode: sync\nsync:\n  url: \"{url}\"\n"),
     )
     .await
-}
-
-async fn create_notes(turso: &TursoService) {
-    turso
-        .transaction(
-            TransactionOptions::kind(TransactionKind::Exclusive),
-            |tx| async move {
-                tx.exec("CREATE TABLE IF NOT EXISTS notes (id INTEGER PRIMARY KEY, body TEXT)")
-                    .await
-            },
-        )
-        .await
-        .unwrap();
 }
 
 async fn insert_note(turso: &TursoService, id: i64, body: &str) {

@@ -32,7 +32,7 @@
 //! assert_eq!(bound[2], Value::Null);
 //! ```
 #![warn(missing_docs, missing_debug_implementations, unreachable_pub)]
-#![doc(test(attr(deny(warnings))))]
+#![doc(test(attr(deny(warnings), allow(dead_code, unused_variables))))]
 
 #[cfg(feature = "engine")]
 mod engine;
