@@ -129,15 +129,14 @@ impl fmt::Display for LoadError {
 
 impl std::error::Error for LoadError {}
 
-impl From<plugin_api::host::LibraryOpenError> for LoadError {
-    fn from(err: plugin_api::host::LibraryOpenError) -> Self {
-        use plugin_api::host::LibraryOpenError as E;
+impl From<crate::library::LibraryOpenError> for LoadError {
+    fn from(err: crate::library::LibraryOpenError) -> Self {
+        use crate::library::LibraryOpenError as E;
         let code = match &err {
             E::Missing(_) => LoadErrorCode::LibraryMissing,
             E::NotAPlugin { .. } => LoadErrorCode::NotAPlugin,
             E::InterfaceMismatch { .. } => LoadErrorCode::InterfaceMismatch,
             E::StaleBuild { .. } => LoadErrorCode::StaleBuild,
-            _ => LoadErrorCode::NotAPlugin,
         };
         Self::new(code, err.to_string())
     }

@@ -21,6 +21,7 @@
 pub mod cli;
 mod error;
 pub mod exit;
+pub mod library;
 mod loader;
 pub mod manifest;
 mod registry;

@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use plugin_api::host::{HostServices, PluginInstance, PluginLibrary};
+use crate::library::{HostServices, PluginInstance, PluginLibrary};
 use plugin_api::{Provided, TursoService};
 use serde::Serialize;
 

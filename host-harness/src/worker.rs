@@ -40,20 +40,12 @@ use std::ffi::{OsStr, OsString};
 use std::fmt;
 use std::path::{Path, PathBuf};
 
-/// Worker variable: turso-server data URL (sync mode when set).
-pub const RUNTIME_TURSO_SERVER_URL: &str = "RUNTIME_TURSO_SERVER_URL";
-/// Worker variable: bearer token for turso-server.
-pub const RUNTIME_TURSO_SERVER_TOKEN: &str = "RUNTIME_TURSO_SERVER_TOKEN";
-/// Worker variable: directory of the worker's `<ns>.db` files.
-pub const RUNTIME_TURSO_DIR: &str = "RUNTIME_TURSO_DIR";
-/// Host variable: the multi-tenant turso-server URL (as plugin-turso reads it).
-pub const TURSO_SERVER_URL: &str = "TURSO_SERVER_URL";
-/// Host variable: the data-plane token of turso-server.
-pub const TURSO_SERVER_TOKEN: &str = "TURSO_SERVER_TOKEN";
-/// Host variable: plugin-turso's local database path.
-pub const TURSO_LOCAL_PATH: &str = "TURSO_LOCAL_PATH";
-/// plugin-turso's local path when `TURSO_LOCAL_PATH` is unset.
-pub const DEFAULT_LOCAL_PATH: &str = "./data/turso/runtime.db";
+/// The variable names and plugin-turso's default local path, named once
+/// in turso-common.
+pub use turso_common::env::{
+    DEFAULT_LOCAL_PATH, RUNTIME_TURSO_DIR, RUNTIME_TURSO_SERVER_TOKEN, RUNTIME_TURSO_SERVER_URL,
+    TURSO_LOCAL_PATH, TURSO_SERVER_TOKEN, TURSO_SERVER_URL,
+};
 /// The subdirectory, beside the host's database, that holds worker files.
 pub const WORKERS_SUBDIR: &str = "workers";
 

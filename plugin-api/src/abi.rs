@@ -26,9 +26,9 @@ use abi_stable::{
 };
 pub use async_ffi::FfiFuture;
 
-use crate::error::{Error, ErrorCode};
-use crate::options::TransactionKind;
-use crate::value::{RunResult, Value};
+use crate::health::{Health, SyncHealth, SyncStats};
+use crate::options::{Mode, TransactionKind};
+use crate::{Error, ErrorCode, RunResult, Value};
 
 /// A [`Value`] as it crosses the boundary.
 #[repr(C, u8)]
@@ -176,6 +176,177 @@ impl From<FfiTransactionKind> for TransactionKind {
     }
 }
 
+/// A service mode as it crosses the boundary. The layout check at load
+/// refuses a plugin whose enum differs, so an unknown mode cannot arrive.
+#[repr(u8)]
+#[derive(StableAbi, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FfiMode {
+    Local,
+    Sync,
+    MultiTenant,
+}
+
+impl From<Mode> for FfiMode {
+    fn from(mode: Mode) -> Self {
+        match mode {
+            Mode::Local => Self::Local,
+            Mode::Sync => Self::Sync,
+            Mode::MultiTenant => Self::MultiTenant,
+        }
+    }
+}
+
+impl From<FfiMode> for Mode {
+    fn from(mode: FfiMode) -> Self {
+        match mode {
+            FfiMode::Local => Self::Local,
+            FfiMode::Sync => Self::Sync,
+            FfiMode::MultiTenant => Self::MultiTenant,
+        }
+    }
+}
+
+/// [`SyncStats`] as they cross the boundary.
+#[repr(C)]
+#[derive(StableAbi, Debug, Clone)]
+pub struct FfiSyncStats {
+    pub cdc_operations: i64,
+    pub main_wal_size: u64,
+    pub revert_wal_size: u64,
+    pub network_sent_bytes: u64,
+    pub network_received_bytes: u64,
+    pub last_pull_unix_time: ROption<i64>,
+    pub last_push_unix_time: ROption<i64>,
+    pub revision: ROption<RString>,
+}
+
+impl From<SyncStats> for FfiSyncStats {
+    fn from(s: SyncStats) -> Self {
+        Self {
+            cdc_operations: s.cdc_operations,
+            main_wal_size: s.main_wal_size,
+            revert_wal_size: s.revert_wal_size,
+            network_sent_bytes: s.network_sent_bytes,
+            network_received_bytes: s.network_received_bytes,
+            last_pull_unix_time: s.last_pull_unix_time.into(),
+            last_push_unix_time: s.last_push_unix_time.into(),
+            revision: s.revision.map(RString::from).into(),
+        }
+    }
+}
+
+impl From<FfiSyncStats> for SyncStats {
+    fn from(s: FfiSyncStats) -> Self {
+        Self {
+            cdc_operations: s.cdc_operations,
+            main_wal_size: s.main_wal_size,
+            revert_wal_size: s.revert_wal_size,
+            network_sent_bytes: s.network_sent_bytes,
+            network_received_bytes: s.network_received_bytes,
+            last_pull_unix_time: s.last_pull_unix_time.into_option(),
+            last_push_unix_time: s.last_push_unix_time.into_option(),
+            revision: s.revision.into_option().map(RString::into_string),
+        }
+    }
+}
+
+/// [`SyncHealth`] as it crosses the boundary.
+#[repr(C)]
+#[derive(StableAbi, Debug, Clone)]
+pub struct FfiSyncHealth {
+    pub enabled: bool,
+    pub url: ROption<RString>,
+    pub stats: ROption<FfiSyncStats>,
+    pub last_error: ROption<RString>,
+    pub last_pull_at_ms: ROption<u64>,
+    pub last_pull_error: ROption<RString>,
+    pub open_replicas: ROption<u64>,
+}
+
+fn ropt_string(s: Option<String>) -> ROption<RString> {
+    s.map(RString::from).into()
+}
+
+fn opt_string(s: ROption<RString>) -> Option<String> {
+    s.into_option().map(RString::into_string)
+}
+
+impl From<SyncHealth> for FfiSyncHealth {
+    fn from(s: SyncHealth) -> Self {
+        Self {
+            enabled: s.enabled,
+            url: ropt_string(s.url),
+            stats: s.stats.map(FfiSyncStats::from).into(),
+            last_error: ropt_string(s.last_error),
+            last_pull_at_ms: s.last_pull_at_ms.into(),
+            last_pull_error: ropt_string(s.last_pull_error),
+            open_replicas: s
+                .open_replicas
+                .map(|n| u64::try_from(n).unwrap_or(u64::MAX))
+                .into(),
+        }
+    }
+}
+
+impl From<FfiSyncHealth> for SyncHealth {
+    fn from(s: FfiSyncHealth) -> Self {
+        Self {
+            enabled: s.enabled,
+            url: opt_string(s.url),
+            stats: s.stats.into_option().map(SyncStats::from),
+            last_error: opt_string(s.last_error),
+            last_pull_at_ms: s.last_pull_at_ms.into_option(),
+            last_pull_error: opt_string(s.last_pull_error),
+            open_replicas: s
+                .open_replicas
+                .into_option()
+                .map(|n| usize::try_from(n).unwrap_or(usize::MAX)),
+        }
+    }
+}
+
+/// [`Health`] as it crosses the boundary. `mode` is `None` only when the
+/// provider could not report at all (it panicked).
+#[repr(C)]
+#[derive(StableAbi, Debug, Clone)]
+pub struct FfiHealth {
+    pub ok: bool,
+    pub connected: bool,
+    pub error: ROption<RString>,
+    pub local_path: RString,
+    pub mode: ROption<FfiMode>,
+    pub namespaces: RVec<RString>,
+    pub sync: FfiSyncHealth,
+}
+
+impl From<Health> for FfiHealth {
+    fn from(h: Health) -> Self {
+        Self {
+            ok: h.ok,
+            connected: h.connected,
+            error: ropt_string(h.error),
+            local_path: h.local_path.into(),
+            mode: h.mode.map(FfiMode::from).into(),
+            namespaces: h.namespaces.into_iter().map(RString::from).collect(),
+            sync: h.sync.into(),
+        }
+    }
+}
+
+impl From<FfiHealth> for Health {
+    fn from(h: FfiHealth) -> Self {
+        Self {
+            ok: h.ok,
+            connected: h.connected,
+            error: opt_string(h.error),
+            local_path: h.local_path.into_string(),
+            mode: h.mode.into_option().map(Mode::from),
+            namespaces: h.namespaces.into_iter().map(RString::into_string).collect(),
+            sync: h.sync.into(),
+        }
+    }
+}
+
 /// A prepared statement.
 #[sabi_trait]
 pub trait FfiStatement: Send + Sync {
@@ -199,10 +370,12 @@ pub trait FfiDatabase: Send + Sync {
     fn push(&self) -> FfiFuture<FfiResult<()>>;
     fn pull(&self) -> FfiFuture<FfiResult<bool>>;
     fn checkpoint(&self) -> FfiFuture<FfiResult<()>>;
-    /// The engine's sync stats as JSON, `None` in local mode.
-    fn sync_stats(&self) -> FfiFuture<FfiResult<ROption<RString>>>;
+    /// The engine's sync stats, `None` in local mode.
+    fn sync_stats(&self) -> FfiFuture<FfiResult<ROption<FfiSyncStats>>>;
     fn local_path(&self) -> RString;
-    fn mode(&self) -> RString;
+    /// The service's mode, or `PLUGIN_PANICKED` when the provider
+    /// panicked: never a guess.
+    fn mode(&self) -> FfiResult<FfiMode>;
     fn namespace(&self) -> RString;
     #[sabi(last_prefix_field)]
     fn close(&self) -> FfiFuture<FfiResult<()>>;
@@ -239,8 +412,8 @@ pub trait FfiTursoService: Send + Sync {
         attempt: u32,
         max_wait_ms: u64,
     ) -> FfiFuture<FfiResult<FfiTransactionBox>>;
-    /// Health as JSON (see [`crate::Health`]).
-    fn health(&self) -> FfiFuture<RString>;
+    /// Health (see [`crate::Health`]).
+    fn health(&self) -> FfiFuture<FfiHealth>;
     /// Waits on the provider's own runtime, so callers on any executor can
     /// back off between retries.
     fn delay(&self, millis: u64) -> FfiFuture<()>;

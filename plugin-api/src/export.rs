@@ -14,10 +14,10 @@ use crate::abi::{
     to_ffi_result, FfiHostArc, FfiPlugin, FfiPluginBox, FfiPlugin_TO, FfiProvided, FfiResult,
     PluginModule, PluginModuleRef,
 };
-use crate::error::{Error, ErrorCode, Result};
 use crate::guard::{guard, guard_or, Guarded};
 use crate::provider::Provided;
 use crate::service::TursoService;
+use crate::{Error, ErrorCode, Result};
 
 /// A plugin: what a `cdylib` implements and exports with
 /// [`export_plugin!`](crate::export_plugin).
@@ -85,7 +85,7 @@ impl PluginContext {
         self.host
             .get_plugin(RStr::from_str(name))
             .into_option()
-            .map(Provided)
+            .map(Provided::from_ffi)
     }
 
     /// The Turso service provided by the plugin called `name`, if any.
@@ -257,7 +257,7 @@ impl<P: Plugin> FfiPlugin for PluginAdapter<P> {
 
     fn provides(&self) -> FfiProvided {
         guard_or(
-            || self.0.provides().0,
+            || self.0.provides().into_ffi(),
             |err| {
                 tracing::error!(error = %err, "provides() panicked; providing nothing");
                 FfiProvided::Nothing

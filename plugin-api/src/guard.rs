@@ -7,7 +7,7 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
-use crate::error::{Error, ErrorCode, Result};
+use crate::{Error, ErrorCode, Result};
 
 /// Turns a panic payload into an error.
 pub(crate) fn panic_error(payload: Box<dyn Any + Send>) -> Error {

@@ -1,10 +1,14 @@
 //! Health and sync stats: what `health()` and `sync_stats()` report.
 
-use serde::{Deserialize, Serialize};
+use serde::{Serialize, Serializer};
+
+use crate::Mode;
 
 /// The service's health. Never contains a token.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
-#[serde(rename_all = "camelCase")]
+///
+/// As JSON (`serde`), `mode` reads `local` or `sync` as the original
+/// reports it, and `tenancy` `single` or `multi` (see [`Health::tenancy`]).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Health {
     /// True when the last check (`SELECT 1` and, in sync mode, the stats)
     /// passed.
@@ -12,53 +16,88 @@ pub struct Health {
     /// True once a database was opened.
     pub connected: bool,
     /// Why `ok` is false, when it is.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
     /// The local database file (local mode) or replica file.
     pub local_path: String,
-    /// `local` or `sync`, as the original reports it (multi-tenant
-    /// services sync too: see [`Health::tenancy`]).
-    pub mode: String,
-    /// `single` (one database, or one replica, for every namespace) or
-    /// `multi` (one replica per namespace, synced with
-    /// `TURSO_SERVER_URL/<namespace>`).
-    #[serde(default)]
-    pub tenancy: String,
+    /// The service's mode; `None` only when the provider could not
+    /// report at all (it panicked: see [`Health::error`]).
+    pub mode: Option<Mode>,
     /// Every namespace requested so far, sorted.
     pub namespaces: Vec<String>,
     /// Sync state.
     pub sync: SyncHealth,
 }
 
+impl Health {
+    /// `single` (one database, or one replica, for every namespace) or
+    /// `multi` (one replica per namespace, synced with
+    /// `TURSO_SERVER_URL/<namespace>`); `None` when the mode is unknown.
+    pub fn tenancy(&self) -> Option<&'static str> {
+        self.mode.map(Mode::tenancy)
+    }
+}
+
+/// The JSON shape of [`Health`]: the original's `mode` string plus
+/// `tenancy`.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct HealthJson<'a> {
+    ok: bool,
+    connected: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    error: Option<&'a str>,
+    local_path: &'a str,
+    mode: &'static str,
+    tenancy: &'static str,
+    namespaces: &'a [String],
+    sync: &'a SyncHealth,
+}
+
+impl Serialize for Health {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        HealthJson {
+            ok: self.ok,
+            connected: self.connected,
+            error: self.error.as_deref(),
+            local_path: &self.local_path,
+            mode: self.mode.map_or("", Mode::health_mode),
+            tenancy: self.tenancy().unwrap_or(""),
+            namespaces: &self.namespaces,
+            sync: &self.sync,
+        }
+        .serialize(serializer)
+    }
+}
+
 /// The sync part of [`Health`].
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Default)]
 #[serde(rename_all = "camelCase")]
 pub struct SyncHealth {
     /// Whether the service syncs with a server.
     pub enabled: bool,
     /// The sync server URL, without credentials.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub url: Option<String>,
     /// The engine's stats for the default namespace.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub stats: Option<SyncStats>,
     /// The last push or pull failure, if the last attempt failed.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub last_error: Option<String>,
     /// When the last pull (before a write, by hand or in the background)
     /// succeeded, in Unix milliseconds.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub last_pull_at_ms: Option<u64>,
     /// The last pull failure, if the last pull failed.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub last_pull_error: Option<String>,
     /// How many replicas are open (multi-tenant mode closes idle ones).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub open_replicas: Option<usize>,
 }
 
 /// The sync engine's statistics for one replica.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Default)]
 #[serde(rename_all = "camelCase")]
 pub struct SyncStats {
     /// Local changes not yet pushed.

@@ -2,9 +2,9 @@
 //! contract of the Turso service that `@buntime/plugin-turso` provides.
 //!
 //! A plugin is a `cdylib` that implements [`Plugin`] and exports it with
-//! [`export_plugin!`]. The host opens it with [`host::PluginLibrary`],
-//! which refuses a plugin built against another interface version in one
-//! line, then runs `init` → `provides` → `shutdown`. What a plugin
+//! [`export_plugin!`]. The host (host-harness) opens it, refusing a plugin
+//! built against another interface version in one line, then runs `init`
+//! → `provides` → `shutdown`. What a plugin
 //! provides is registered under its name; another plugin fetches it with
 //! [`PluginContext::get_turso`] and uses plain async Rust:
 //!
@@ -39,32 +39,32 @@
 //! plugin's own runtime ([`export::on_plugin_runtime`]); only wakers cross.
 //!
 //! Modules: [`abi`] is the only one naming `R*` types; [`provider`] is what
-//! a service implements; [`service`] is what callers use; [`host`] is what
-//! the host uses.
+//! a service implements; [`service`] is what callers use, with the
+//! [`Queryable`] trait shared by [`Database`] and [`Transaction`].
+//!
+//! Values, rows, errors and the namespace rule come from `turso-common`,
+//! re-exported here so plugin authors only name `plugin_api`.
 #![warn(missing_docs, missing_debug_implementations, unreachable_pub)]
 #![doc(test(attr(deny(warnings), allow(dead_code, unused_variables))))]
 
 pub mod abi;
-mod error;
 pub mod export;
 mod guard;
 mod health;
-pub mod host;
 mod options;
 pub mod provider;
 mod retry;
 pub mod service;
-pub mod sql;
-mod value;
 
-pub use error::{Error, ErrorCode, Result};
 pub use export::{Plugin, PluginContext};
 pub use health::{Health, SyncHealth, SyncStats};
 pub use options::{Mode, TransactionKind, TransactionOptions};
 pub use provider::Provided;
-pub use service::{Database, Statement, Transaction, TursoService};
-pub use turso_namespace::{validate_namespace, NamespaceError, DEFAULT_NAMESPACE};
-pub use value::{ColumnIndex, FromValue, Row, RunResult, Value};
+pub use service::{Database, Queryable, Statement, Transaction, TursoService};
+pub use turso_common::{
+    params, try_params, validate_namespace, ColumnIndex, Error, ErrorCode, FromValue,
+    NamespaceError, Result, Row, RunResult, Value, DEFAULT_NAMESPACE,
+};
 
 /// The interface version: the version of this crate. A host refuses a
 /// plugin built against another major version, or a newer minor one.

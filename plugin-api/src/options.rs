@@ -5,7 +5,7 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 
-use crate::error::{Error, ErrorCode, Result};
+use crate::{Error, ErrorCode, Result};
 
 /// How a transaction begins.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -96,7 +96,7 @@ impl Default for TransactionOptions {
     fn default() -> Self {
         Self {
             kind: TransactionKind::Concurrent,
-            namespace: turso_namespace::DEFAULT_NAMESPACE.to_owned(),
+            namespace: turso_common::DEFAULT_NAMESPACE.to_owned(),
             max_retries: 5,
             retry_delay_ms: 5,
         }

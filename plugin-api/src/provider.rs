@@ -17,16 +17,16 @@ use abi_stable::{
 use async_ffi::{FfiFuture, FutureExt};
 
 use crate::abi::{
-    to_ffi_result, values_from_ffi, FfiDatabase, FfiDatabaseBox, FfiDatabase_TO, FfiResult,
-    FfiRowValues, FfiRunResult, FfiStatement, FfiStatementBox, FfiStatement_TO, FfiTransaction,
-    FfiTransactionBox, FfiTransactionKind, FfiTransaction_TO, FfiTursoService, FfiTursoServiceArc,
-    FfiTursoService_TO, FfiValue,
+    to_ffi_result, values_from_ffi, FfiDatabase, FfiDatabaseBox, FfiDatabase_TO, FfiHealth,
+    FfiMode, FfiResult, FfiRowValues, FfiRunResult, FfiStatement, FfiStatementBox, FfiStatement_TO,
+    FfiSyncStats, FfiTransaction, FfiTransactionBox, FfiTransactionKind, FfiTransaction_TO,
+    FfiTursoService, FfiTursoServiceArc, FfiTursoService_TO, FfiValue,
 };
-use crate::error::{Error, ErrorCode, Result};
-use crate::guard::{guard_or, Guarded};
+use crate::guard::{guard, guard_or, Guarded};
 use crate::health::{Health, SyncStats};
 use crate::options::{Mode, TransactionKind};
-use crate::value::{RunResult, Value};
+use crate::Result;
+use crate::{RunResult, Value};
 
 /// A prepared statement, provider side.
 pub trait StatementProvider: Send + Sync + 'static {
@@ -195,15 +195,11 @@ impl<D: DatabaseProvider> FfiDatabase for DatabaseAdapter<D> {
         ffi_call(async move { d.checkpoint().await })
     }
 
-    fn sync_stats(&self) -> FfiFuture<FfiResult<ROption<RString>>> {
+    fn sync_stats(&self) -> FfiFuture<FfiResult<ROption<FfiSyncStats>>> {
         let d = Arc::clone(&self.0);
         ffi_call(async move {
             let stats = d.sync_stats().await?;
-            let json = stats
-                .map(|s| serde_json::to_string(&s))
-                .transpose()
-                .map_err(|e| Error::new(ErrorCode::Internal, e.to_string()))?;
-            Ok(ROption::from(json.map(RString::from)))
+            Ok(ROption::from(stats.map(FfiSyncStats::from)))
         })
     }
 
@@ -211,8 +207,8 @@ impl<D: DatabaseProvider> FfiDatabase for DatabaseAdapter<D> {
         guarded_string(|| self.0.local_path())
     }
 
-    fn mode(&self) -> RString {
-        guarded_string(|| self.0.mode().as_str().to_owned())
+    fn mode(&self) -> FfiResult<FfiMode> {
+        to_ffi_result(guard(|| Ok(self.0.mode())))
     }
 
     fn namespace(&self) -> RString {
@@ -287,7 +283,7 @@ impl<P: TursoProvider> FfiTursoService for ServiceAdapter<P> {
         })
     }
 
-    fn health(&self) -> FfiFuture<RString> {
+    fn health(&self) -> FfiFuture<FfiHealth> {
         let p = Arc::clone(&self.0);
         let guarded = Guarded::new(async move { Ok(p.health().await) });
         async move {
@@ -295,9 +291,7 @@ impl<P: TursoProvider> FfiTursoService for ServiceAdapter<P> {
                 error: Some(err.to_string()),
                 ..Health::default()
             });
-            serde_json::to_string(&health)
-                .unwrap_or_else(|_| "{\"ok\":false}".to_owned())
-                .into()
+            FfiHealth::from(health)
         }
         .into_ffi()
     }
@@ -322,9 +316,19 @@ impl<P: TursoProvider> FfiTursoService for ServiceAdapter<P> {
 
 /// What a plugin provides to the others: registered by the host under the
 /// plugin's name and handed out by `get_plugin`.
-pub struct Provided(pub(crate) crate::abi::FfiProvided);
+pub struct Provided(crate::abi::FfiProvided);
 
 impl Provided {
+    /// Wraps what crossed the boundary (the host's side of `provides`).
+    pub fn from_ffi(provided: crate::abi::FfiProvided) -> Self {
+        Self(provided)
+    }
+
+    /// What crosses the boundary (the host hands it to other plugins).
+    pub fn into_ffi(self) -> crate::abi::FfiProvided {
+        self.0
+    }
+
     /// Nothing: a plugin that only runs hooks.
     pub fn nothing() -> Self {
         Self(crate::abi::FfiProvided::Nothing)

@@ -19,15 +19,15 @@
 //! logged as a warning naming the closest known key, so a typo such as
 //! `localPth` does not pass silently.
 
-use std::fmt;
 use std::path::PathBuf;
 use std::time::Duration;
 
 use plugin_api::{Error, ErrorCode, Mode, Result};
 use serde_json::Value as Json;
+use turso_common::env;
 
-/// The local database path when nothing else is configured.
-pub const DEFAULT_LOCAL_PATH: &str = "./data/turso/runtime.db";
+pub use turso_common::env::DEFAULT_LOCAL_PATH;
+pub use turso_common::Secret;
 
 /// How long shutdown waits for calls in flight when nothing else is
 /// configured.
@@ -98,28 +98,6 @@ pub const KNOWN_KEYS: [&str; 14] = [
     "replicaIdleMs",
     "maxOpenReplicas",
 ];
-
-/// A credential: printed as `***` by `Debug` and never logged.
-#[derive(Clone, PartialEq, Eq)]
-pub struct Secret(String);
-
-impl Secret {
-    /// Wraps a credential.
-    pub fn new(token: String) -> Self {
-        Self(token)
-    }
-
-    /// The token itself, for the one place that sends it.
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Debug for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("Secret(***)")
-    }
-}
 
 /// Where sync goes, when it does.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -284,7 +262,7 @@ impl Resolver<'_> {
     }
 
     fn secret(&self, env_name: &str, path: &str) -> Result<Option<Secret>> {
-        Ok(self.value(env_name, path)?.map(Secret))
+        Ok(self.value(env_name, path)?.map(Secret::new))
     }
 
     /// A yes/no setting: the environment (`1`/`true`/`yes`,
@@ -360,8 +338,8 @@ impl Resolver<'_> {
     ///
     /// `INVALID_TURSO_CONFIG` when both keys are set to different values.
     fn server_token(&self) -> Result<Option<Secret>> {
-        if let Some(v) = self.env_value("TURSO_SERVER_TOKEN")? {
-            return Ok(Some(Secret(v)));
+        if let Some(v) = self.env_value(env::TURSO_SERVER_TOKEN)? {
+            return Ok(Some(Secret::new(v)));
         }
         let auth_token = self.config_value("server.authToken")?;
         let token = self.config_value("server.token")?;
@@ -370,7 +348,7 @@ impl Resolver<'_> {
                 ErrorCode::InvalidConfig,
                 "server.authToken and server.token are both set, to different values: keep one",
             )),
-            (a, t) => Ok(a.or(t).map(Secret)),
+            (a, t) => Ok(a.or(t).map(Secret::new)),
         }
     }
 }
@@ -380,7 +358,7 @@ fn sync_settings(r: &Resolver<'_>) -> Result<SyncSettings> {
     let defaults = SyncSettings::default();
     let non_zero = |d: Duration| (!d.is_zero()).then_some(d);
     let timeout = r
-        .millis("TURSO_SYNC_TIMEOUT_MS", "syncTimeoutMs")?
+        .millis(env::TURSO_SYNC_TIMEOUT_MS, "syncTimeoutMs")?
         .unwrap_or(defaults.timeout);
     if timeout.is_zero() {
         return Err(Error::new(
@@ -391,16 +369,16 @@ fn sync_settings(r: &Resolver<'_>) -> Result<SyncSettings> {
     Ok(SyncSettings {
         timeout,
         pull_before_write: r
-            .flag("TURSO_PULL_BEFORE_WRITE", "pullBeforeWrite")?
+            .flag(env::TURSO_PULL_BEFORE_WRITE, "pullBeforeWrite")?
             .unwrap_or(defaults.pull_before_write),
         pull_interval: r
-            .millis("TURSO_PULL_INTERVAL_MS", "pullIntervalMs")?
+            .millis(env::TURSO_PULL_INTERVAL_MS, "pullIntervalMs")?
             .and_then(non_zero),
-        replica_idle: match r.millis("TURSO_REPLICA_IDLE_MS", "replicaIdleMs")? {
+        replica_idle: match r.millis(env::TURSO_REPLICA_IDLE_MS, "replicaIdleMs")? {
             Some(idle) => non_zero(idle),
             None => defaults.replica_idle,
         },
-        max_open_replicas: match r.count("TURSO_MAX_OPEN_REPLICAS", "maxOpenReplicas")? {
+        max_open_replicas: match r.count(env::TURSO_MAX_OPEN_REPLICAS, "maxOpenReplicas")? {
             Some(0) => None,
             Some(cap) => Some(cap),
             None => defaults.max_open_replicas,
@@ -496,21 +474,21 @@ pub fn resolve(config: &Json, env: &dyn Env) -> Result<TursoConfig> {
     warn_unknown_keys(config);
     let r = Resolver { config, env };
     let local_path = PathBuf::from(
-        r.value("TURSO_LOCAL_PATH", "localPath")?
+        r.value(env::TURSO_LOCAL_PATH, "localPath")?
             .unwrap_or_else(|| DEFAULT_LOCAL_PATH.to_owned()),
     );
     let base = TursoConfig {
         local_path,
         convert_to_mvcc: r
-            .flag("TURSO_CONVERT_TO_MVCC", "convertToMvcc")?
+            .flag(env::TURSO_CONVERT_TO_MVCC, "convertToMvcc")?
             .unwrap_or(false),
         shutdown_timeout: r
-            .millis("TURSO_SHUTDOWN_TIMEOUT_MS", "shutdownTimeoutMs")?
+            .millis(env::TURSO_SHUTDOWN_TIMEOUT_MS, "shutdownTimeoutMs")?
             .unwrap_or(DEFAULT_SHUTDOWN_TIMEOUT),
         sync_settings: sync_settings(&r)?,
         ..TursoConfig::default()
     };
-    if let Some(url) = r.value("TURSO_SERVER_URL", "server.url")? {
+    if let Some(url) = r.value(env::TURSO_SERVER_URL, "server.url")? {
         return Ok(TursoConfig {
             mode: Mode::MultiTenant,
             sync: Some(SyncTarget {
@@ -520,8 +498,8 @@ pub fn resolve(config: &Json, env: &dyn Env) -> Result<TursoConfig> {
             ..base
         });
     }
-    let sync_url = r.value("TURSO_SYNC_URL", "sync.url")?;
-    let mode = match r.value("TURSO_MODE", "mode")?.as_deref() {
+    let sync_url = r.value(env::TURSO_SYNC_URL, "sync.url")?;
+    let mode = match r.value(env::TURSO_MODE, "mode")?.as_deref() {
         Some("local") => Mode::Local,
         Some("sync") => Mode::Sync,
         Some(other) => {
@@ -546,7 +524,7 @@ pub fn resolve(config: &Json, env: &dyn Env) -> Result<TursoConfig> {
         mode,
         sync: Some(SyncTarget {
             url: url.trim_end_matches('/').to_owned(),
-            auth_token: r.secret("TURSO_SYNC_AUTH_TOKEN", "sync.authToken")?,
+            auth_token: r.secret(env::TURSO_SYNC_AUTH_TOKEN, "sync.authToken")?,
         }),
         ..base
     })

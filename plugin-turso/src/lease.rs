@@ -17,7 +17,7 @@ use std::sync::Arc;
 use plugin_api::Result;
 use tokio::sync::{MappedMutexGuard, Mutex, MutexGuard};
 
-use crate::errors::closed;
+use crate::lifecycle::closed;
 use crate::lifecycle::CallGuard;
 use crate::store::Store;
 
@@ -127,5 +127,5 @@ pub(crate) async fn rollback_if_open(conn: &turso::Connection) -> Result<()> {
     conn.execute("ROLLBACK", ())
         .await
         .map(drop)
-        .map_err(crate::errors::engine_error)
+        .map_err(turso_common::engine_error)
 }

@@ -18,7 +18,6 @@
 
 pub mod config;
 mod database;
-mod errors;
 mod gate;
 mod lease;
 mod lifecycle;

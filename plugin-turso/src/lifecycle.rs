@@ -8,10 +8,8 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use plugin_api::Result;
+use plugin_api::{Error, ErrorCode, Result};
 use tokio::sync::Notify;
-
-use crate::errors::closed;
 
 /// The open/closed state of a service and its count of calls in flight.
 #[derive(Debug, Default)]
@@ -79,6 +77,11 @@ impl Lifecycle {
         };
         tokio::time::timeout(grace, drained).await.is_ok()
     }
+}
+
+/// The error for any call after the service was closed.
+pub(crate) fn closed() -> Error {
+    Error::new(ErrorCode::Closed, "the Turso service is closed")
 }
 
 #[cfg(test)]

@@ -24,11 +24,8 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use plugin_api::export::on_plugin_runtime;
 use plugin_api::{Error, ErrorCode, Result, SyncStats};
 
-use crate::config::{Secret, SyncSettings};
-use crate::errors::engine_error;
-
-/// The longest engine message kept in an error, in characters.
-const MAX_MESSAGE_CHARS: usize = 300;
+use crate::config::SyncSettings;
+use turso_common::{redact_url, sync_builder, sync_error, Secret};
 
 /// What health shows of a replica's sync.
 #[derive(Debug, Clone, Default)]
@@ -81,20 +78,9 @@ impl Replica {
         token: Option<&Secret>,
         settings: SyncSettings,
     ) -> Result<Self> {
-        let path_str = path.to_str().ok_or_else(|| {
-            Error::new(
-                ErrorCode::Io,
-                format!("replica path {} is not UTF-8", path.display()),
-            )
-        })?;
         let shown = redact_url(url);
         check_made_for(path, url, &shown)?;
-        let mut builder = turso::sync::Builder::new_remote(path_str)
-            .with_remote_url(url)
-            .bootstrap_if_empty(true);
-        if let Some(token) = token {
-            builder = builder.with_auth_token(token.expose());
-        }
+        let builder = sync_builder(path, url, token)?;
         let timeout = settings.timeout;
         let (what, clean_url, clean_token) = ("open", shown.clone(), token.cloned());
         let db = on_plugin_runtime(async move {
@@ -375,34 +361,6 @@ fn normalize(url: &str) -> String {
     redact_url(url.trim_end_matches('/'))
 }
 
-/// `url` without any `user:password@` part, for messages, logs and health.
-pub(crate) fn redact_url(url: &str) -> String {
-    let Some((scheme, rest)) = url.split_once("://") else {
-        return url.to_owned();
-    };
-    let (authority, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
-    match authority.rsplit_once('@') {
-        Some((_, host)) => format!("{scheme}://{host}{path}"),
-        None => url.to_owned(),
-    }
-}
-
-/// An engine error of a sync call, cleaned for logs and callers.
-fn sync_error(url: &str, token: Option<&Secret>, err: turso::Error) -> Error {
-    let mapped = engine_error(err);
-    let code = match mapped.code() {
-        ErrorCode::Busy => ErrorCode::Busy,
-        _ => ErrorCode::Sync,
-    };
-    Error::new(
-        code,
-        format!(
-            "sync with {url} failed: {}",
-            clean_message(mapped.message(), token)
-        ),
-    )
-}
-
 fn timeout_error(what: &str, url: &str, after: Duration) -> Error {
     Error::new(
         ErrorCode::SyncTimeout,
@@ -411,52 +369,6 @@ fn timeout_error(what: &str, url: &str, after: Duration) -> Error {
             after.as_millis()
         ),
     )
-}
-
-/// An engine message made safe to show: the token (and anything after a
-/// `Bearer `) masked, control characters turned into spaces, cut to one
-/// bounded line.
-pub(crate) fn clean_message(message: &str, token: Option<&Secret>) -> String {
-    let mut text = message.to_owned();
-    if let Some(token) = token.map(Secret::expose).filter(|t| !t.is_empty()) {
-        text = text.replace(token, "***");
-    }
-    text = mask_bearer(&text);
-    let mut out = String::with_capacity(text.len().min(MAX_MESSAGE_CHARS + 3));
-    let mut last_space = false;
-    for c in text.chars() {
-        let c = if c.is_control() { ' ' } else { c };
-        if c == ' ' && last_space {
-            continue;
-        }
-        last_space = c == ' ';
-        if out.chars().count() >= MAX_MESSAGE_CHARS {
-            out.push('…');
-            break;
-        }
-        out.push(c);
-    }
-    out.trim().to_owned()
-}
-
-/// Masks the credential after every `bearer ` (any case).
-fn mask_bearer(text: &str) -> String {
-    let lower = text.to_ascii_lowercase();
-    let mut out = String::with_capacity(text.len());
-    let mut rest = 0;
-    let mut from = 0;
-    while let Some(found) = lower[from..].find("bearer ") {
-        let start = from + found + "bearer ".len();
-        let end = text[start..]
-            .find(|c: char| c.is_whitespace() || c == '"' || c == '\'' || c == ',')
-            .map_or(text.len(), |e| start + e);
-        out.push_str(&text[rest..start]);
-        out.push_str("***");
-        rest = end;
-        from = end.max(start);
-    }
-    out.push_str(&text[rest..]);
-    out
 }
 
 fn unix_ms() -> u64 {
@@ -470,27 +382,9 @@ mod tests {
     use super::*;
 
     #[test]
-    fn engine_messages_lose_tokens_control_characters_and_length() {
-        let token = Secret::new("s3cret".to_owned());
-        let echoed = "http error 500: body=GET /v2/pipeline\r\nAuthorization: Bearer s3cret\r\nx-other: Bearer abc.def\n\u{1b}[31m";
-        let clean = clean_message(&echoed.repeat(20), Some(&token));
-        assert!(
-            !clean.contains("s3cret") && !clean.contains("abc.def"),
-            "{clean}"
-        );
-        assert!(!clean.chars().any(char::is_control), "{clean}");
-        assert!(clean.chars().count() <= MAX_MESSAGE_CHARS + 1, "{clean}");
-        assert_eq!(clean_message("plain", None), "plain");
-    }
-
-    #[test]
     fn urls_are_compared_as_the_engine_keeps_them() {
         assert_eq!(normalize("http://h:1/ns/"), "http://h:1/ns");
         assert_eq!(normalize("libsql://db.example"), "https://db.example");
         assert_eq!(normalize("http://u:p@h/ns"), "http://h/ns");
-        assert_eq!(
-            redact_url("http://user:pw@host:8080/ns"),
-            "http://host:8080/ns"
-        );
     }
 }

@@ -7,8 +7,8 @@
 use std::sync::{Arc, Mutex};
 
 use plugin_api::provider::StatementProvider;
-use plugin_api::sql::{self, StatementKind};
 use plugin_api::{Error, ErrorCode, Result, RunResult, Value};
+use turso_common::sql::{self, StatementKind};
 
 use crate::lease::{Lease, LeaseGuard};
 use crate::tx_state::TxState;

@@ -12,13 +12,15 @@ use std::time::Instant;
 
 use plugin_api::export::plugin_runtime;
 use plugin_api::{Error, ErrorCode, Result};
+pub(crate) use turso_common::PlainDatabase;
+use turso_common::Secret;
 
 use crate::config::SyncSettings;
-use crate::errors::engine_error;
 use crate::gate::Gate;
 use crate::lease::{rollback_if_open, Lease};
 use crate::lifecycle::Lifecycle;
 use crate::replica::Replica;
+use turso_common::engine_error;
 
 /// How many idle connections a store keeps for reuse.
 const MAX_IDLE_CONNECTIONS: usize = 32;
@@ -29,16 +31,6 @@ pub(crate) enum Engine {
     Local(turso::Database),
     /// An embedded replica and its sync-engine calls.
     Synced(Box<Replica>),
-}
-
-/// How a local file that already holds a plain (non-MVCC) SQLite database
-/// is treated.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum PlainDatabase {
-    /// Refuse it with `TURSO_NOT_MVCC` (the default).
-    Refuse,
-    /// Convert it to MVCC for good (`convertToMvcc: true`).
-    Convert,
 }
 
 /// One open database file and its idle connections.
@@ -86,14 +78,7 @@ impl Store {
         plain: PlainDatabase,
         lifecycle: Arc<Lifecycle>,
     ) -> Result<Self> {
-        create_parent_dir(path)?;
-        let path_str = utf8_path(path)?;
-        let db = turso::Builder::new_local(path_str)
-            .build()
-            .await
-            .map_err(|e| open_error(path, e))?;
-        let conn = db.connect().map_err(|e| open_error(path, e))?;
-        ensure_mvcc(path, &conn, plain).await?;
+        let (db, conn) = turso_common::open_local(path, plain).await?;
         let store = Self::with_engine(path, Engine::Local(db), lifecycle);
         store.give_back(conn);
         Ok(store)
@@ -110,11 +95,10 @@ impl Store {
     pub(crate) async fn open_synced(
         path: &Path,
         url: &str,
-        auth_token: Option<&crate::config::Secret>,
+        auth_token: Option<&Secret>,
         settings: SyncSettings,
         lifecycle: Arc<Lifecycle>,
     ) -> Result<Self> {
-        create_parent_dir(path)?;
         let replica = Replica::open(path, url, auth_token, settings).await?;
         let conn = replica.connect().await?;
         let store = Self::with_engine(path, Engine::Synced(Box::new(replica)), lifecycle);
@@ -266,87 +250,6 @@ impl Store {
             idle.clear();
         }
     }
-}
-
-/// Makes sure the local database behind `conn` runs with MVCC (see
-/// [`Store::open_local`]).
-async fn ensure_mvcc(path: &Path, conn: &turso::Connection, plain: PlainDatabase) -> Result<()> {
-    let mode = single_text(conn, "PRAGMA journal_mode")
-        .await
-        .map_err(|e| open_error(path, e))?;
-    if mode.to_ascii_lowercase().contains("mvcc") {
-        return Ok(());
-    }
-    let objects = single_text(conn, "SELECT count(*) FROM sqlite_schema")
-        .await
-        .map_err(|e| open_error(path, e))?;
-    let has_schema = objects != "0";
-    if has_schema && plain == PlainDatabase::Refuse {
-        return Err(Error::new(
-            ErrorCode::NotMvcc,
-            format!(
-                "{} holds a plain SQLite database (journal mode {mode}, {objects} schema objects); opening it would convert it to MVCC for good, after which the sqlite3 CLI cannot read it. Set convertToMvcc: true (or TURSO_CONVERT_TO_MVCC=1) to convert it, or point localPath at another file",
-                path.display()
-            ),
-        ));
-    }
-    turso_worker::rules::enable_mvcc(conn)
-        .await
-        .map_err(|e| open_error(path, e))?;
-    if has_schema {
-        tracing::info!(path = %path.display(), from = %mode, "converted a plain SQLite database to MVCC (convertToMvcc)");
-    }
-    Ok(())
-}
-
-/// The first column of the first row of `sql`, as text.
-async fn single_text(conn: &turso::Connection, sql: &str) -> turso::Result<String> {
-    let mut rows = conn.query(sql, ()).await?;
-    let value = match rows.next().await? {
-        Some(row) => row.get_value(0)?,
-        None => turso::Value::Null,
-    };
-    while rows.next().await?.is_some() {}
-    Ok(match value {
-        turso::Value::Text(t) => t,
-        turso::Value::Integer(i) => i.to_string(),
-        other => format!("{other:?}"),
-    })
-}
-
-fn utf8_path(path: &Path) -> Result<&str> {
-    path.to_str().ok_or_else(|| {
-        Error::new(
-            ErrorCode::Io,
-            format!("database path {} is not UTF-8", path.display()),
-        )
-    })
-}
-
-pub(crate) use crate::replica::redact_url;
-
-fn create_parent_dir(path: &Path) -> Result<()> {
-    match path.parent() {
-        Some(dir) if !dir.as_os_str().is_empty() => std::fs::create_dir_all(dir).map_err(|e| {
-            Error::new(
-                ErrorCode::Io,
-                format!("cannot create directory {}: {e}", dir.display()),
-            )
-        }),
-        _ => Ok(()),
-    }
-}
-
-fn open_error(path: &Path, err: turso::Error) -> Error {
-    let inner = engine_error(err);
-    Error::new(
-        ErrorCode::Io,
-        format!(
-            "cannot open database {}: {}",
-            path.display(),
-            inner.message()
-        ),
-    )
 }
 
 impl Store {

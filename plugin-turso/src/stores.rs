@@ -19,7 +19,7 @@ use plugin_api::Result;
 use tokio::sync::OnceCell;
 
 use crate::config::SyncSettings;
-use crate::errors::closed;
+use crate::lifecycle::closed;
 use crate::store::Store;
 
 type StoreCell = Arc<OnceCell<Arc<Store>>>;

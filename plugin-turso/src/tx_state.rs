@@ -5,7 +5,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use plugin_api::{Error, ErrorCode, Result, TransactionKind};
 
-use crate::errors::ddl_in_concurrent;
+use turso_common::ddl_in_concurrent;
 
 /// The state a transaction shares with its statements.
 #[derive(Debug)]

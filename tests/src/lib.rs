@@ -15,7 +15,7 @@ mod sync_server;
 pub use sync_server::{free_port, tursodb_bin, SyncServer};
 
 use host_harness::{Host, PluginLoader};
-use plugin_api::TursoService;
+use plugin_api::{TransactionKind, TransactionOptions, TursoService};
 use tempfile::TempDir;
 
 /// The name plugin-turso registers under.
@@ -284,4 +284,26 @@ pub fn crash_payload(n: i64) -> String {
         i += 1;
     }
     text
+}
+
+/// Runs `sql` (DDL, say) in an exclusive transaction (`BEGIN CONCURRENT`
+/// refuses DDL), panicking when it fails.
+pub async fn exec_exclusive(turso: &TursoService, sql: &str) {
+    let sql = sql.to_owned();
+    turso
+        .transaction(TransactionOptions::kind(TransactionKind::Exclusive), |tx| {
+            let sql = sql.clone();
+            async move { tx.exec(&sql).await }
+        })
+        .await
+        .unwrap_or_else(|err| panic!("{sql}: {err}"));
+}
+
+/// Creates the `notes (id, body)` table the sync tests write to.
+pub async fn create_notes(turso: &TursoService) {
+    exec_exclusive(
+        turso,
+        "CREATE TABLE IF NOT EXISTS notes (id INTEGER PRIMARY KEY, body TEXT)",
+    )
+    .await;
 }

@@ -4,7 +4,7 @@
 
 use host_harness::testing::TestTurso;
 use plugin_api::{
-    params, try_params, Database, ErrorCode, TransactionKind, TransactionOptions, Value,
+    params, try_params, Database, ErrorCode, Queryable, TransactionKind, TransactionOptions, Value,
 };
 use serde::Deserialize;
 
@@ -56,8 +56,8 @@ async fn the_test_helper_boots_a_fresh_local_service() {
     let turso = started().await;
     let health = turso.service().health().await;
     assert!(health.ok, "{health:?}");
-    assert_eq!(health.mode, "local");
-    assert_eq!(health.tenancy, "single");
+    assert_eq!(health.mode, Some(plugin_api::Mode::Local));
+    assert_eq!(health.tenancy(), Some("single"));
     assert!(turso.data_dir().join("runtime.db").is_file());
     let db = turso.service().connect("runtime").await.unwrap();
     let row = db.get("SELECT 41 + 1 AS n", params![]).await.unwrap();
@@ -125,6 +125,45 @@ async fn rows_deserialize_into_structs_by_column_name() {
         ("open", vec![0, 255]),
         "tuples read by position"
     );
+    turso.shutdown().await;
+}
+
+/// A consumer's adapter: written once over `Queryable`, it runs on a
+/// database handle and inside a transaction alike.
+async fn note_ids(on: &impl Queryable) -> plugin_api::Result<Vec<(i64, String)>> {
+    on.query_as("SELECT id, body FROM notes ORDER BY id", params![])
+        .await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn query_as_reads_typed_rows_on_a_handle_and_in_a_transaction() {
+    let turso = started().await;
+    let db = notes_db(&turso).await;
+    db.run(
+        "INSERT INTO notes (id, body, score, pinned, data, status) VALUES (1, 'a', 0, 0, x'', 'open')",
+        params![],
+    )
+    .await
+    .unwrap();
+    assert_eq!(note_ids(&db).await.unwrap(), [(1, "a".to_owned())]);
+    let in_tx = turso
+        .service()
+        .transaction(TransactionOptions::default(), |tx| async move {
+            tx.run(
+                "INSERT INTO notes (id, body, score, pinned, data, status) VALUES (2, 'b', 0, 0, x'', 'done')",
+                params![],
+            )
+            .await?;
+            note_ids(&tx).await
+        })
+        .await
+        .unwrap();
+    assert_eq!(in_tx, [(1, "a".to_owned()), (2, "b".to_owned())]);
+    let err = db
+        .query_as::<(String,)>("SELECT id FROM notes", params![])
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), &ErrorCode::TypeMismatch);
     turso.shutdown().await;
 }
 

@@ -7,17 +7,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use plugin_api::{params, ErrorCode, TransactionKind, TransactionOptions, TursoService};
-use turso_plugin_tests::{boot_turso, PluginDir, Pod, SyncServer};
-
-async fn create(turso: &TursoService, sql: &'static str) {
-    turso
-        .transaction(
-            TransactionOptions::kind(TransactionKind::Exclusive),
-            |tx| async move { tx.exec(sql).await },
-        )
-        .await
-        .unwrap();
-}
+use turso_plugin_tests::{boot_turso, exec_exclusive, PluginDir, Pod, SyncServer};
 
 async fn names(turso: &TursoService) -> Vec<String> {
     let db = turso.connect("runtime").await.unwrap();
@@ -31,7 +21,7 @@ async fn names(turso: &TursoService) -> Vec<String> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_statement_that_outlives_its_database_never_runs_inside_another_transaction() {
     let (_dir, host, turso) = boot_turso().await;
-    create(&turso, "CREATE TABLE t (name TEXT)").await;
+    exec_exclusive(&turso, "CREATE TABLE t (name TEXT)").await;
     let db = turso.connect("runtime").await.unwrap();
     let stray = db.prepare("INSERT INTO t VALUES (?1)").await.unwrap();
     drop(db);
@@ -55,7 +45,7 @@ async fn a_statement_that_outlives_its_database_never_runs_inside_another_transa
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn clones_of_one_database_used_from_many_tasks_at_once_take_turns() {
     let (_dir, host, turso) = boot_turso().await;
-    create(&turso, "CREATE TABLE t (name TEXT)").await;
+    exec_exclusive(&turso, "CREATE TABLE t (name TEXT)").await;
     let db = turso.connect("runtime").await.unwrap();
     let stmt = db.prepare("SELECT count(*) FROM t").await.unwrap();
     let mut tasks = Vec::new();
@@ -84,7 +74,7 @@ async fn after_shutdown_every_old_handle_answers_closed_and_an_open_transaction_
     let dir = PluginDir::new();
     let pod = Pod::boot(dir, "runtime.db", "").await;
     let turso = pod.turso.clone();
-    create(&turso, "CREATE TABLE t (name TEXT)").await;
+    exec_exclusive(&turso, "CREATE TABLE t (name TEXT)").await;
     let db = turso.connect("runtime").await.unwrap();
     let stmt = db.prepare("INSERT INTO t VALUES (?1)").await.unwrap();
     stmt.run(params!["before"]).await.unwrap();
@@ -131,7 +121,7 @@ async fn after_shutdown_every_old_handle_answers_closed_and_an_open_transaction_
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn closing_a_database_closes_that_handle_and_its_statements_only() {
     let (_dir, host, turso) = boot_turso().await;
-    create(&turso, "CREATE TABLE t (name TEXT)").await;
+    exec_exclusive(&turso, "CREATE TABLE t (name TEXT)").await;
     let db = turso.connect("runtime").await.unwrap();
     let clone = db.clone();
     let stmt = db.prepare("SELECT count(*) FROM t").await.unwrap();
@@ -221,7 +211,7 @@ async fn dropping_open_transactions_never_deadlocks(turso: &TursoService, kind: 
 #[tokio::test(flavor = "current_thread")]
 async fn dropped_transactions_roll_back_without_blocking_a_current_thread_runtime() {
     let (_dir, host, turso) = boot_turso().await;
-    create(&turso, "CREATE TABLE t (name TEXT)").await;
+    exec_exclusive(&turso, "CREATE TABLE t (name TEXT)").await;
     dropping_open_transactions_never_deadlocks(&turso, TransactionKind::Concurrent).await;
     dropping_open_transactions_never_deadlocks(&turso, TransactionKind::Immediate).await;
     host.shutdown().await;
@@ -233,7 +223,7 @@ async fn dropped_transactions_roll_back_without_blocking_in_sync_mode() {
     let server = SyncServer::start(&dir.data("server.db"));
     let extra = format!("sync:\n  url: {}\n", server.url());
     let pod = Pod::boot(dir, "replica.db", &extra).await;
-    create(&pod.turso, "CREATE TABLE t (name TEXT)").await;
+    exec_exclusive(&pod.turso, "CREATE TABLE t (name TEXT)").await;
     dropping_open_transactions_never_deadlocks(&pod.turso, TransactionKind::Deferred).await;
     pod.stop().await;
     drop(server);
@@ -242,7 +232,7 @@ async fn dropped_transactions_roll_back_without_blocking_in_sync_mode() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn with_the_write_lock_held_busy_comes_soon_after_the_retry_budget() {
     let (_dir, host, turso) = boot_turso().await;
-    create(&turso, "CREATE TABLE t (name TEXT)").await;
+    exec_exclusive(&turso, "CREATE TABLE t (name TEXT)").await;
     let holder = turso
         .begin(&TransactionOptions::kind(TransactionKind::Exclusive))
         .await

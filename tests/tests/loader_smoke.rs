@@ -35,7 +35,7 @@ async fn both_plugins_boot_from_manifests_and_the_consumer_uses_the_service() {
 
     let health = turso.health().await;
     assert!(health.ok && health.connected, "{health:?}");
-    assert_eq!(health.mode, "local");
+    assert_eq!(health.mode, Some(plugin_api::Mode::Local));
     assert_eq!(health.namespaces, ["notes", "runtime"]);
     assert!(!health.sync.enabled);
     host.shutdown().await;

@@ -18,8 +18,10 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use fault_proxy::{FaultProxy, Mode};
-use plugin_api::{params, ErrorCode, TransactionKind, TransactionOptions, TursoService};
-use turso_plugin_tests::{turso_manifest, tursodb_bin, PluginDir, Pod, SyncServer, TURSO};
+use plugin_api::{params, ErrorCode, TransactionOptions, TursoService};
+use turso_plugin_tests::{
+    create_notes, turso_manifest, tursodb_bin, PluginDir, Pod, SyncServer, TURSO,
+};
 use turso_server::{RunningServer, Secret, ServerConfig, TursoServer};
 
 /// The token every single-tenant pod sends (`tursodb` ignores it).
@@ -53,19 +55,6 @@ fn sync_yaml(url: &str) -> String {
 
 fn multi_tenant_yaml(url: &str, token: &str) -> String {
     format!("server:\n  url: \"{url}/\"\n  token: \"{token}\"\n")
-}
-
-async fn create_notes(turso: &TursoService) {
-    turso
-        .transaction(
-            TransactionOptions::kind(TransactionKind::Exclusive),
-            |tx| async move {
-                tx.exec("CREATE TABLE IF NOT EXISTS notes (id INTEGER PRIMARY KEY, body TEXT)")
-                    .await
-            },
-        )
-        .await
-        .unwrap();
 }
 
 /// Commits one row (default options: `concurrent`, run as `deferred` on a

@@ -99,8 +99,8 @@ async fn namespaces_get_their_own_replicas_and_server_databases_and_never_mix() 
         .is_err());
 
     let health = b.health().await;
-    assert_eq!(health.mode, "sync");
-    assert_eq!(health.tenancy, "multi");
+    assert_eq!(health.mode, Some(plugin_api::Mode::MultiTenant));
+    assert_eq!(health.tenancy(), Some("multi"));
     assert_eq!(health.sync.url.as_deref(), Some(url.as_str()));
     assert!(!serde_json::to_string(&health).unwrap().contains(TOKEN));
 

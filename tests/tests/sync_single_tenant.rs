@@ -4,8 +4,8 @@
 
 use std::path::Path;
 
-use plugin_api::{params, ErrorCode, TransactionKind, TransactionOptions, TursoService};
-use turso_plugin_tests::{turso_manifest, PluginDir, Pod, SyncServer, TURSO};
+use plugin_api::{params, ErrorCode, TransactionOptions, TursoService};
+use turso_plugin_tests::{create_notes, turso_manifest, PluginDir, Pod, SyncServer, TURSO};
 
 /// A pod in single-tenant sync mode against `url`, replica `replica.db`.
 async fn sync_pod(dir: PluginDir, url: &str) -> Pod {
@@ -15,19 +15,6 @@ async fn sync_pod(dir: PluginDir, url: &str) -> Pod {
         &format!("mode: sync\nsync:\n  url: \"{url}\"\n"),
     )
     .await
-}
-
-async fn create_notes(turso: &TursoService) {
-    turso
-        .transaction(
-            TransactionOptions::kind(TransactionKind::Exclusive),
-            |tx| async move {
-                tx.exec("CREATE TABLE IF NOT EXISTS notes (id INTEGER PRIMARY KEY, body TEXT)")
-                    .await
-            },
-        )
-        .await
-        .unwrap();
 }
 
 async fn insert_note(turso: &TursoService, id: i64, body: &str) {
@@ -76,7 +63,7 @@ async fn a_row_committed_by_one_pod_is_read_by_another_after_pull() {
 
     let health = b.turso.health().await;
     assert!(health.ok, "{health:?}");
-    assert_eq!(health.mode, "sync");
+    assert_eq!(health.mode, Some(plugin_api::Mode::Sync));
     assert!(health.sync.enabled);
     assert_eq!(health.sync.url.as_deref(), Some(server.url().as_str()));
     assert!(health.sync.stats.is_some());

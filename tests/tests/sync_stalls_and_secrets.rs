@@ -7,10 +7,10 @@ use std::os::unix::ffi::OsStrExt;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use plugin_api::{params, ErrorCode, TransactionKind, TransactionOptions, TursoService};
+use plugin_api::{params, ErrorCode, TransactionOptions, TursoService};
 use turso_plugin_tests::fake_servers::{Behaviour, FakeServer};
 use turso_plugin_tests::{
-    host_binary, turso_manifest, PluginDir, Pod, SyncServer, TURSO, TURSO_ENV,
+    exec_exclusive, host_binary, turso_manifest, PluginDir, Pod, SyncServer, TURSO, TURSO_ENV,
 };
 
 const TOKEN: &str = "tok-SECRET-4242";
@@ -19,22 +19,12 @@ fn sync_yaml(url: &str, extra: &str) -> String {
     format!("mode: sync\nsync:\n  url: \"{url}\"\n  authToken: \"{TOKEN}\"\nsyncTimeoutMs: 500\n{extra}")
 }
 
-async fn make_table(turso: &TursoService) {
-    turso
-        .transaction(
-            TransactionOptions::kind(TransactionKind::Exclusive),
-            |tx| async move { tx.exec("CREATE TABLE t (v TEXT)").await },
-        )
-        .await
-        .unwrap();
-}
-
 /// A pod whose replica was bootstrapped from a real server that then
 /// stopped; the server's port is handed back for a fake to take.
 async fn pod_then_server_gone(dir: PluginDir) -> (Pod, SyncServer) {
     let mut server = SyncServer::start(&dir.data("server/server.db"));
     let pod = Pod::boot(dir, "replica.db", &sync_yaml(&server.url(), "")).await;
-    make_table(&pod.turso).await;
+    exec_exclusive(&pod.turso, "CREATE TABLE t (v TEXT)").await;
     server.stop();
     (pod, server)
 }

@@ -4,23 +4,13 @@
 
 use std::sync::Arc;
 
-use plugin_api::{params, ErrorCode, TransactionKind, TransactionOptions, TursoService};
-use turso_plugin_tests::boot_turso;
-
-async fn create(turso: &TursoService, sql: &'static str) {
-    turso
-        .transaction(
-            TransactionOptions::kind(TransactionKind::Exclusive),
-            |tx| async move { tx.exec(sql).await },
-        )
-        .await
-        .unwrap();
-}
+use plugin_api::{params, ErrorCode, TransactionKind, TransactionOptions};
+use turso_plugin_tests::{boot_turso, exec_exclusive};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_concurrent_writers_on_distinct_rows_both_commit() {
     let (_dir, host, turso) = boot_turso().await;
-    create(&turso, "CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT)").await;
+    exec_exclusive(&turso, "CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT)").await;
 
     let opts = TransactionOptions::default();
     let a = turso.begin(&opts).await.unwrap();
@@ -47,7 +37,7 @@ async fn two_concurrent_writers_on_distinct_rows_both_commit() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_write_write_conflict_fails_with_the_conflict_code() {
     let (_dir, host, turso) = boot_turso().await;
-    create(&turso, "CREATE TABLE c (id INTEGER PRIMARY KEY, n INTEGER)").await;
+    exec_exclusive(&turso, "CREATE TABLE c (id INTEGER PRIMARY KEY, n INTEGER)").await;
     let db = turso.connect("runtime").await.unwrap();
     db.run("INSERT INTO c VALUES (1, 0)", params![])
         .await
@@ -81,7 +71,7 @@ async fn a_write_write_conflict_fails_with_the_conflict_code() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn conflicting_increments_are_retried_with_no_lost_update() {
     let (_dir, host, turso) = boot_turso().await;
-    create(
+    exec_exclusive(
         &turso,
         "CREATE TABLE counter (id INTEGER PRIMARY KEY, n INTEGER NOT NULL)",
     )
@@ -175,7 +165,7 @@ async fn ddl_outside_exclusive_fails_with_code_and_inside_exclusive_works() {
     let db = turso.connect("runtime").await.unwrap();
     let tables = db
         .query(
-            "SELECT name FROM sqlite_master WHERE type = 'table' AND name LIKE 'yes_%' OR name LIKE 'nope%' ORDER BY name",
+            "SELECT name FROM sqlite_master WHERE type = 'table' AND (name LIKE 'yes_%' OR name LIKE 'nope%') ORDER BY name",
             params![],
         )
         .await
@@ -188,7 +178,7 @@ async fn ddl_outside_exclusive_fails_with_code_and_inside_exclusive_works() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_dropped_transaction_rolls_back_and_a_finished_one_refuses_work() {
     let (_dir, host, turso) = boot_turso().await;
-    create(&turso, "CREATE TABLE d (id INTEGER PRIMARY KEY)").await;
+    exec_exclusive(&turso, "CREATE TABLE d (id INTEGER PRIMARY KEY)").await;
     {
         let tx = turso.begin(&TransactionOptions::default()).await.unwrap();
         tx.run("INSERT INTO d VALUES (1)", params![]).await.unwrap();

@@ -22,7 +22,7 @@ use std::sync::Arc;
 use hyper::body::Incoming;
 use hyper::{Method, Request, Response};
 use serde_json::{json, Value};
-use turso_namespace::validate_namespace;
+use turso_common::validate_namespace;
 
 use crate::app::App;
 use crate::auth;

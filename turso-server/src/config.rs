@@ -2,8 +2,6 @@
 //! limits. [`crate::cli`] fills it from flags and the environment; tests and
 //! embedders build it in code.
 
-use std::convert::Infallible;
-use std::fmt;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
 use std::str::FromStr;
@@ -78,66 +76,9 @@ impl FromStr for ChildIsolation {
     }
 }
 
-/// A bearer token. Empty means "no auth" for the port it guards.
-///
-/// Its `Debug` output never shows the value, so a config can be logged.
-/// Surrounding whitespace is trimmed (a token read from a file often ends
-/// in a newline).
-#[derive(Clone, Default)]
-pub struct Secret(String);
-
-impl Secret {
-    /// Wraps `token`, trimmed.
-    pub fn new(token: impl Into<String>) -> Self {
-        let token = token.into();
-        let trimmed = token.trim();
-        if trimmed.len() == token.len() {
-            Self(token)
-        } else {
-            Self(trimmed.to_owned())
-        }
-    }
-
-    /// True when no token is set (auth off).
-    pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
-    }
-
-    /// The token itself. Never log it.
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Debug for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if self.is_empty() {
-            f.write_str("Secret(<empty>)")
-        } else {
-            f.write_str("Secret(<redacted>)")
-        }
-    }
-}
-
-impl FromStr for Secret {
-    type Err = Infallible;
-
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Ok(Self::new(s))
-    }
-}
-
-impl From<&str> for Secret {
-    fn from(s: &str) -> Self {
-        Self::new(s)
-    }
-}
-
-impl From<String> for Secret {
-    fn from(s: String) -> Self {
-        Self::new(s)
-    }
-}
+/// A bearer token (empty means "no auth" for the port it guards): the
+/// workspace's one `Secret`, from turso-common.
+pub use turso_common::Secret;
 
 /// Everything [`crate::TursoServer::start`] needs.
 ///

@@ -124,7 +124,7 @@ pub(crate) fn find_stale_children(data_dir: &Path) -> Vec<StaleChild> {
                 return None;
             }
             let name = path.file_name()?.to_str()?.strip_suffix(".db")?;
-            turso_namespace::validate_namespace(name).ok()?;
+            turso_common::validate_namespace(name).ok()?;
             Some(name.to_owned())
         });
         if let Some(namespace) = namespace {

@@ -5,7 +5,7 @@ use std::io;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
-use turso_namespace::NamespaceError;
+use turso_common::NamespaceError;
 
 /// What went wrong, as a stable code.
 ///
@@ -78,7 +78,7 @@ impl ErrorCode {
     /// The stable string form of the code.
     pub fn as_str(self) -> &'static str {
         match self {
-            Self::InvalidNamespace => turso_namespace::INVALID_NAMESPACE_CODE,
+            Self::InvalidNamespace => turso_common::INVALID_NAMESPACE_CODE,
             Self::NamespaceNotFound => "NAMESPACE_NOT_FOUND",
             Self::NamespaceExists => "NAMESPACE_EXISTS",
             Self::NamespaceLimitReached => "NAMESPACE_LIMIT_REACHED",

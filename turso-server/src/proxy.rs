@@ -18,7 +18,7 @@ use hyper::header::{
     HeaderMap, HeaderName, HeaderValue, AUTHORIZATION, CONNECTION, CONTENT_LENGTH, HOST,
 };
 use hyper::{Request, Response, Version};
-use turso_namespace::validate_namespace;
+use turso_common::validate_namespace;
 
 use crate::app::App;
 use crate::auth;

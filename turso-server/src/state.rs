@@ -16,7 +16,7 @@ use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde::{Deserialize, Serialize};
-use turso_namespace::validate_namespace;
+use turso_common::validate_namespace;
 
 use crate::datadir::STATE_DIR;
 use crate::error::Error;

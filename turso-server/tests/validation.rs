@@ -1,4 +1,4 @@
-//! Namespace names are checked by turso_namespace before any file is
+//! Namespace names are checked by turso_common before any file is
 //! touched, on both ports.
 
 use crate::support::{code, http, TestServer};

@@ -4,9 +4,10 @@
 use std::fmt;
 use std::path::{Path, PathBuf};
 
-use crate::error::{engine_error, io_error, sync_error, Error, ErrorCode};
-use crate::options::{SyncTarget, WorkerMode};
+use turso_common::{engine_error, open_local, open_synced, sync_error, PlainDatabase, Result};
+
 use crate::statement::WorkerStatement;
+use crate::target::{Resolved, SyncTarget, WorkerMode};
 
 /// The engine behind a [`WorkerDb`].
 enum Engine {
@@ -44,76 +45,44 @@ impl fmt::Debug for WorkerDb {
     }
 }
 
-/// Opens `<dir>/<ns>.db` (creating `dir`) in the mode `sync` selects.
-pub(crate) async fn open(
-    namespace: String,
-    dir: PathBuf,
-    path: PathBuf,
-    sync: Option<SyncTarget>,
-) -> Result<WorkerDb, Error> {
-    std::fs::create_dir_all(&dir)
-        .map_err(|e| io_error(format!("cannot create directory {}", dir.display()), e))?;
-    let path_str = path.to_str().ok_or_else(|| {
-        Error::new(
-            ErrorCode::Io,
-            format!("database path {} is not UTF-8", path.display()),
-        )
-    })?;
-    let (engine, conn) = match sync {
-        None => open_local(path_str, &path).await?,
-        Some(target) => open_synced(path_str, target).await?,
-    };
-    let db = WorkerDb {
-        namespace,
-        path,
-        engine,
-        conn,
-    };
-    tracing::debug!(
-        namespace = %db.namespace,
-        path = %db.path.display(),
-        mode = %db.mode(),
-        sync_url = db.sync_url().unwrap_or(""),
-        "opened worker database"
-    );
-    Ok(db)
-}
-
-async fn open_local(path_str: &str, path: &Path) -> Result<(Engine, turso::Connection), Error> {
-    let open_error = |e: turso::Error| {
-        let inner = engine_error(e);
-        Error::new(
-            ErrorCode::Io,
-            format!(
-                "cannot open database {}: {}",
-                path.display(),
-                inner.message()
-            ),
-        )
-    };
-    let db = turso::Builder::new_local(path_str)
-        .build()
-        .await
-        .map_err(open_error)?;
-    let conn = db.connect().map_err(open_error)?;
-    crate::rules::enable_mvcc(&conn).await.map_err(open_error)?;
-    Ok((Engine::Local { _db: db }, conn))
-}
-
-async fn open_synced(
-    path_str: &str,
-    target: SyncTarget,
-) -> Result<(Engine, turso::Connection), Error> {
-    let mut builder = turso::sync::Builder::new_remote(path_str)
-        .with_remote_url(target.url)
-        .bootstrap_if_empty(true);
-    if let Some(token) = &target.auth_token {
-        builder = builder.with_auth_token(token.expose());
+impl Resolved {
+    /// Opens the database these settings describe (creating the directory).
+    /// An existing plain SQLite file is converted to MVCC.
+    ///
+    /// # Errors
+    ///
+    /// As [`open_turso`](crate::open_turso), minus the namespace check
+    /// already done.
+    pub async fn open(self) -> Result<WorkerDb> {
+        let (engine, conn) = match self.sync {
+            None => {
+                let (db, conn) = open_local(&self.path, PlainDatabase::Convert).await?;
+                (Engine::Local { _db: db }, conn)
+            }
+            Some(SyncTarget {
+                url,
+                shown_url,
+                auth_token,
+            }) => {
+                let (db, conn) = open_synced(&self.path, &url, auth_token.as_ref()).await?;
+                (Engine::Sync { db, url: shown_url }, conn)
+            }
+        };
+        let db = WorkerDb {
+            namespace: self.namespace,
+            path: self.path,
+            engine,
+            conn,
+        };
+        tracing::debug!(
+            namespace = %db.namespace,
+            path = %db.path.display(),
+            mode = %db.mode(),
+            sync_url = db.sync_url().unwrap_or(""),
+            "opened worker database"
+        );
+        Ok(db)
     }
-    let url = target.shown_url;
-    let db = builder.build().await.map_err(|e| sync_error(&url, e))?;
-    let conn = db.connect().await.map_err(|e| sync_error(&url, e))?;
-    Ok((Engine::Sync { db, url }, conn))
 }
 
 impl WorkerDb {
@@ -124,7 +93,7 @@ impl WorkerDb {
     ///
     /// `TURSO_SQL_ERROR`, `TURSO_CONSTRAINT`, `TURSO_BUSY`,
     /// `TURSO_CONFLICT`, `TURSO_IO_ERROR` or `TURSO_INTERNAL` from the engine.
-    pub async fn exec(&self, sql: &str) -> Result<(), Error> {
+    pub async fn exec(&self, sql: &str) -> Result<()> {
         self.conn.execute_batch(sql).await.map_err(engine_error)
     }
 
@@ -135,7 +104,7 @@ impl WorkerDb {
     ///
     /// `TURSO_SQL_ERROR` when the SQL does not parse or names something
     /// that does not exist.
-    pub async fn prepare(&self, sql: &str) -> Result<WorkerStatement, Error> {
+    pub async fn prepare(&self, sql: &str) -> Result<WorkerStatement> {
         let stmt = self.conn.prepare(sql).await.map_err(engine_error)?;
         Ok(WorkerStatement::new(sql, stmt, self.conn.clone()))
     }
@@ -147,10 +116,10 @@ impl WorkerDb {
     ///
     /// `TURSO_SYNC_ERROR`, naming the URL (never the token), when the server
     /// cannot be reached or refuses (e.g. a wrong token).
-    pub async fn push(&self) -> Result<(), Error> {
+    pub async fn push(&self) -> Result<()> {
         match &self.engine {
             Engine::Local { .. } => Ok(()),
-            Engine::Sync { db, url } => db.push().await.map_err(|e| sync_error(url, e)),
+            Engine::Sync { db, url } => db.push().await.map_err(|e| sync_error(url, None, e)),
         }
     }
 
@@ -163,10 +132,10 @@ impl WorkerDb {
     ///
     /// `TURSO_SYNC_ERROR`, naming the URL (never the token), when the server
     /// cannot be reached or refuses.
-    pub async fn pull(&self) -> Result<bool, Error> {
+    pub async fn pull(&self) -> Result<bool> {
         match &self.engine {
             Engine::Local { .. } => Ok(false),
-            Engine::Sync { db, url } => db.pull().await.map_err(|e| sync_error(url, e)),
+            Engine::Sync { db, url } => db.pull().await.map_err(|e| sync_error(url, None, e)),
         }
     }
 
@@ -178,7 +147,7 @@ impl WorkerDb {
     /// # Errors
     ///
     /// The engine's error when rolling back an open transaction fails.
-    pub async fn close(self) -> Result<(), Error> {
+    pub async fn close(self) -> Result<()> {
         if !self.conn.is_autocommit().unwrap_or(true) {
             self.conn
                 .execute("ROLLBACK", ())

@@ -13,7 +13,7 @@
 //!
 //! `<dir>` is [`OpenOptions::dir`], else `RUNTIME_TURSO_DIR`, else
 //! `./.cache/turso`; it is created. The namespace follows
-//! [`turso_namespace::validate_namespace`] and is checked before anything
+//! [`turso_common::validate_namespace`] and is checked before anything
 //! touches the disk (`INVALID_TURSO_NAMESPACE`).
 //!
 //! There is no timer and no background sync: push after writes, pull
@@ -39,7 +39,7 @@
 //!         .await?
 //!         .get(params!["a.example"])
 //!         .await?;
-//!     assert_eq!(row.and_then(|r| r.get(0).cloned()), Some("realm-a".into()));
+//!     assert_eq!(row.and_then(|r| r.value(0).cloned()), Some("realm-a".into()));
 //!     db.close().await?;
 //!     Ok(())
 //! }
@@ -54,20 +54,15 @@
 #![doc(test(attr(deny(warnings))))]
 
 mod db;
-mod error;
 mod options;
-pub mod rules;
 mod statement;
-mod value;
+mod target;
 
 pub use db::WorkerDb;
-pub use error::{Error, ErrorCode};
-pub use options::{
-    AuthToken, OpenOptions, Resolved, WorkerMode, DEFAULT_DIR, ENV_DIR, ENV_SERVER_TOKEN,
-    ENV_SERVER_URL,
-};
-pub use statement::{RunResult, WorkerStatement};
-pub use value::{Row, Value};
+pub use options::{OpenOptions, DEFAULT_DIR, ENV_DIR, ENV_SERVER_TOKEN, ENV_SERVER_URL};
+pub use statement::WorkerStatement;
+pub use target::{Resolved, WorkerMode};
+pub use turso_common::{params, Error, ErrorCode, Row, RunResult, Secret, Value};
 
 /// Opens the database of `namespace` for a worker, resolving `options`
 /// against the process environment (see the crate docs for the order).

@@ -13,60 +13,20 @@
 //! The server URL loses its trailing `/`s; the replica syncs with
 //! `<server url>/<namespace>`. The token is only used with a server URL.
 
-use crate::rules::redact_url;
 use std::fmt;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
-use crate::db::WorkerDb;
-use crate::error::Error;
-
-/// Environment variable naming the turso-server data URL (sync mode).
-pub const ENV_SERVER_URL: &str = "RUNTIME_TURSO_SERVER_URL";
-/// Environment variable holding the bearer token for the server.
-pub const ENV_SERVER_TOKEN: &str = "RUNTIME_TURSO_SERVER_TOKEN";
-/// Environment variable naming the directory of `<ns>.db` files.
-pub const ENV_DIR: &str = "RUNTIME_TURSO_DIR";
 /// The directory used when neither the option nor the environment names one.
-pub const DEFAULT_DIR: &str = "./.cache/turso";
+pub use turso_common::env::DEFAULT_WORKER_DIR as DEFAULT_DIR;
+/// Environment variable naming the directory of `<ns>.db` files.
+pub use turso_common::env::RUNTIME_TURSO_DIR as ENV_DIR;
+/// Environment variable holding the bearer token for the server.
+pub use turso_common::env::RUNTIME_TURSO_SERVER_TOKEN as ENV_SERVER_TOKEN;
+/// Environment variable naming the turso-server data URL (sync mode).
+pub use turso_common::env::RUNTIME_TURSO_SERVER_URL as ENV_SERVER_URL;
+use turso_common::{redact_url, Error, Secret};
 
-/// A bearer token for turso-server. `Debug` never shows the value.
-#[derive(Clone, PartialEq, Eq)]
-pub struct AuthToken(String);
-
-impl AuthToken {
-    /// Wraps `token` (trimmed).
-    pub fn new(token: impl Into<String>) -> Self {
-        let token = token.into();
-        Self(token.trim().to_owned())
-    }
-
-    /// The token itself, for the one place that sends it. Never log it.
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-
-    fn is_empty(&self) -> bool {
-        self.0.is_empty()
-    }
-}
-
-impl fmt::Debug for AuthToken {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("AuthToken(<redacted>)")
-    }
-}
-
-impl From<String> for AuthToken {
-    fn from(token: String) -> Self {
-        Self::new(token)
-    }
-}
-
-impl From<&str> for AuthToken {
-    fn from(token: &str) -> Self {
-        Self::new(token)
-    }
-}
+use crate::target::{Resolved, SyncTarget};
 
 /// What a worker asks of [`open_turso`](crate::open_turso). Every field is
 /// optional; unset fields come from the environment (see the module docs
@@ -86,7 +46,7 @@ pub struct OpenOptions {
     /// turso-server's data URL; wins over `RUNTIME_TURSO_SERVER_URL`.
     pub server_url: Option<String>,
     /// Bearer token for the server; wins over `RUNTIME_TURSO_SERVER_TOKEN`.
-    pub auth_token: Option<AuthToken>,
+    pub auth_token: Option<Secret>,
     /// Directory of the `<ns>.db` files; wins over `RUNTIME_TURSO_DIR`.
     pub dir: Option<PathBuf>,
 }
@@ -116,7 +76,7 @@ impl OpenOptions {
 
     /// Sets the bearer token sent to the server.
     #[must_use]
-    pub fn auth_token(mut self, token: impl Into<AuthToken>) -> Self {
+    pub fn auth_token(mut self, token: impl Into<Secret>) -> Self {
         self.auth_token = Some(token.into());
         self
     }
@@ -156,7 +116,7 @@ impl OpenOptions {
         namespace: &str,
         env: impl Fn(&str) -> Option<String>,
     ) -> Result<Resolved, Error> {
-        turso_namespace::validate_namespace(namespace)?;
+        turso_common::validate_namespace(namespace)?;
         let from_env = |name: &str| env(name).and_then(|v| clean(&v));
 
         let dir = self
@@ -179,7 +139,7 @@ impl OpenOptions {
                 .auth_token
                 .clone()
                 .filter(|t| !t.is_empty())
-                .or_else(|| from_env(ENV_SERVER_TOKEN).map(AuthToken));
+                .or_else(|| from_env(ENV_SERVER_TOKEN).map(Secret::new));
             SyncTarget {
                 url: format!("{server_url}/{namespace}"),
                 shown_url: format!("{}/{namespace}", redact_url(&server_url)),
@@ -202,112 +162,9 @@ fn clean(value: &str) -> Option<String> {
     (!value.is_empty()).then(|| value.to_owned())
 }
 
-/// Where a replica syncs. `Debug` shows only the URL without credentials.
-#[derive(Clone, PartialEq, Eq)]
-pub(crate) struct SyncTarget {
-    /// `<server url>/<ns>`, as given (may carry credentials).
-    pub(crate) url: String,
-    /// The same without credentials, for messages.
-    pub(crate) shown_url: String,
-    pub(crate) auth_token: Option<AuthToken>,
-}
-
-impl fmt::Debug for SyncTarget {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("SyncTarget")
-            .field("url", &self.shown_url)
-            .field("auth_token", &self.auth_token)
-            .finish()
-    }
-}
-
-/// Whether a worker database is a local file or a synced replica.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-#[non_exhaustive]
-pub enum WorkerMode {
-    /// A local file with MVCC; `push`/`pull` are no-ops.
-    Local,
-    /// An embedded replica synced with `<server url>/<ns>`.
-    Sync,
-}
-
-impl WorkerMode {
-    /// `"local"` or `"sync"`.
-    pub const fn as_str(self) -> &'static str {
-        match self {
-            Self::Local => "local",
-            Self::Sync => "sync",
-        }
-    }
-}
-
-impl fmt::Display for WorkerMode {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-/// The outcome of [`OpenOptions::resolve`]: a valid namespace, its file,
-/// and the sync target if any. `Debug` never shows the token.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Resolved {
-    namespace: String,
-    dir: PathBuf,
-    path: PathBuf,
-    sync: Option<SyncTarget>,
-}
-
-impl Resolved {
-    /// The (valid) namespace.
-    pub fn namespace(&self) -> &str {
-        &self.namespace
-    }
-
-    /// The directory that will hold the file (created on open).
-    pub fn dir(&self) -> &Path {
-        &self.dir
-    }
-
-    /// The database file, `<dir>/<ns>.db`.
-    pub fn path(&self) -> &Path {
-        &self.path
-    }
-
-    /// Local or sync.
-    pub fn mode(&self) -> WorkerMode {
-        match self.sync {
-            Some(_) => WorkerMode::Sync,
-            None => WorkerMode::Local,
-        }
-    }
-
-    /// `<server url>/<ns>` in sync mode, without any `user:password@` part.
-    pub fn sync_url(&self) -> Option<&str> {
-        self.sync.as_ref().map(|s| s.shown_url.as_str())
-    }
-
-    /// Whether a token will be sent (never the token itself).
-    pub fn has_auth_token(&self) -> bool {
-        self.sync.as_ref().is_some_and(|s| s.auth_token.is_some())
-    }
-
-    /// Opens the database these settings describe (creating the directory).
-    ///
-    /// # Errors
-    ///
-    /// As [`open_turso`](crate::open_turso), minus the namespace check
-    /// already done.
-    pub async fn open(self) -> Result<WorkerDb, Error> {
-        crate::db::open(self.namespace, self.dir, self.path, self.sync).await
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn urls_lose_their_credentials_for_display() {}
 
     #[test]
     fn tokens_never_show_in_debug() {

@@ -3,21 +3,7 @@
 use std::fmt;
 use std::sync::Arc;
 
-use crate::error::{engine_error, Error};
-use crate::value::{Row, Value};
-
-/// What [`WorkerStatement::run`] changed.
-///
-/// Both fields are the engine's own figures. Note that turso 0.8 counts
-/// its schema rows for DDL: `CREATE TABLE` reports `changes >= 1` and moves
-/// `last_insert_rowid`, where SQLite would leave both alone.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub struct RunResult {
-    /// Rows inserted, updated or deleted by the statement.
-    pub changes: u64,
-    /// The rowid of the connection's most recent successful `INSERT`.
-    pub last_insert_rowid: i64,
-}
+use turso_common::{engine_error, Result, Row, RunResult, Value};
 
 /// A statement prepared by [`WorkerDb::prepare`](crate::WorkerDb::prepare).
 ///
@@ -67,7 +53,7 @@ impl WorkerStatement {
     ///
     /// `TURSO_BIND_ERROR` when the parameters do not fit, or the engine's
     /// coded error.
-    pub async fn all(&mut self, params: Vec<Value>) -> Result<Vec<Row>, Error> {
+    pub async fn all(&mut self, params: Vec<Value>) -> Result<Vec<Row>> {
         let mut rows = self.stmt.query(bind(params)).await.map_err(engine_error)?;
         let mut out = Vec::new();
         while let Some(row) = rows.next().await.map_err(engine_error)? {
@@ -82,7 +68,7 @@ impl WorkerStatement {
     /// # Errors
     ///
     /// As [`WorkerStatement::all`].
-    pub async fn get(&mut self, params: Vec<Value>) -> Result<Option<Row>, Error> {
+    pub async fn get(&mut self, params: Vec<Value>) -> Result<Option<Row>> {
         let mut rows = self.stmt.query(bind(params)).await.map_err(engine_error)?;
         let first = match rows.next().await.map_err(engine_error)? {
             Some(row) => Some(self.row(&row)?),
@@ -98,7 +84,7 @@ impl WorkerStatement {
     /// # Errors
     ///
     /// As [`WorkerStatement::all`]; e.g. `TURSO_CONSTRAINT` on a duplicate key.
-    pub async fn run(&mut self, params: Vec<Value>) -> Result<RunResult, Error> {
+    pub async fn run(&mut self, params: Vec<Value>) -> Result<RunResult> {
         let changes = if self.columns.is_empty() {
             self.stmt
                 .execute(bind(params))
@@ -115,7 +101,7 @@ impl WorkerStatement {
         })
     }
 
-    fn row(&self, row: &turso::Row) -> Result<Row, Error> {
+    fn row(&self, row: &turso::Row) -> Result<Row> {
         let values = (0..row.column_count())
             .map(|i| row.get_value(i).map(Value::from))
             .collect::<turso::Result<Vec<_>>>()

@@ -26,7 +26,7 @@ async fn local_mode_turns_mvcc_on_and_keeps_the_file_in_the_dir() {
         .await
         .expect("pragma")
         .expect("one row");
-    let mode = mode.get(0).and_then(Value::as_text).expect("text");
+    let mode = mode.value(0).and_then(Value::as_text).expect("text");
     assert!(mode.contains("mvcc"), "journal_mode is {mode}");
     db.close().await.expect("close");
 }
@@ -87,8 +87,8 @@ async fn statements_bind_values_and_return_rows_with_column_names() {
             Value::Blob(vec![1, 2]),
         ]
     );
-    assert_eq!(rows[1].get_named("ok"), Some(&Value::Integer(0)));
-    assert_eq!(rows[1].get_named("score"), Some(&Value::Null));
+    assert_eq!(rows[1].value("ok"), Some(&Value::Integer(0)));
+    assert_eq!(rows[1].value("score"), Some(&Value::Null));
 
     let mut by_name = db
         .prepare("SELECT id FROM t WHERE name = ?1")
@@ -96,7 +96,7 @@ async fn statements_bind_values_and_return_rows_with_column_names() {
         .expect("prepare");
     let found = by_name.get(params!["b"]).await.expect("get");
     assert_eq!(
-        found.and_then(|r| r.get(0).cloned()),
+        found.and_then(|r| r.value(0).cloned()),
         Some(Value::Integer(2))
     );
     assert_eq!(by_name.get(params!["zzz"]).await.expect("get none"), None);
@@ -162,7 +162,7 @@ async fn local_data_survives_close_and_reopen() {
         .await
         .expect("read");
     assert_eq!(
-        row.and_then(|r| r.get(0).cloned()),
+        row.and_then(|r| r.value(0).cloned()),
         Some(Value::from("kept"))
     );
     db.close().await.expect("close");

@@ -15,7 +15,7 @@ async fn invalid_namespaces_are_refused_before_anything_is_created() {
             .await
             .expect_err(name);
         assert_eq!(err.code(), "INVALID_TURSO_NAMESPACE", "{name:?}: {err}");
-        assert_eq!(err.code(), turso_namespace::INVALID_NAMESPACE_CODE);
+        assert_eq!(err.code(), turso_common::INVALID_NAMESPACE_CODE);
         // Also in sync mode: no request, no file.
         let err = open_turso(
             name,

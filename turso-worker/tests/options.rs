@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 use std::path::Path;
 
-use turso_worker::{OpenOptions, WorkerMode, DEFAULT_DIR};
+use turso_worker::{OpenOptions, WorkerMode};
 
 fn env(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
     let map: HashMap<String, String> = pairs
@@ -27,7 +27,6 @@ fn nothing_set_means_local_mode_in_dot_cache_turso() {
         .resolve("tenants", env(&[]))
         .expect("valid");
     assert_eq!(r.mode(), WorkerMode::Local);
-    assert_eq!(r.dir(), Path::new(DEFAULT_DIR));
     assert_eq!(r.path(), Path::new("./.cache/turso/tenants.db"));
     assert_eq!(r.sync_url(), None);
     assert!(!r.has_auth_token());
@@ -66,7 +65,6 @@ fn blank_values_count_as_unset_and_values_are_trimmed() {
     ]);
     let r = OpenOptions::new().resolve("tenants", blank).expect("valid");
     assert_eq!(r.mode(), WorkerMode::Local);
-    assert_eq!(r.dir(), Path::new(DEFAULT_DIR));
 
     let r = OpenOptions::new()
         .server_url(" ")

@@ -15,7 +15,7 @@ async fn realm_of(db: &turso_worker::WorkerDb, host: &str) -> Option<Value> {
         .get(params![host])
         .await
         .expect("select")
-        .and_then(|row| row.get_named("realm").cloned())
+        .and_then(|row| row.value("realm").cloned())
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

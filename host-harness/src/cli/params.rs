@@ -1,8 +1,8 @@
 //! `--param` values: typed, unambiguous, and handed to the statements that
 //! take parameters, in order.
 
-use plugin_api::sql::SqlStatement;
 use plugin_api::{Error, ErrorCode, Value};
+use turso_common::sql::SqlStatement;
 
 /// How `--param` values are written; shown in `--help` and the README.
 pub(crate) const PARAM_SYNTAX: &str = "\
@@ -162,7 +162,7 @@ mod tests {
 
     #[test]
     fn values_go_to_the_statements_that_take_them_in_order() {
-        let script = plugin_api::sql::split("SELECT ?1, ?2; SELECT 1; SELECT ?").unwrap();
+        let script = turso_common::sql::split("SELECT ?1, ?2; SELECT 1; SELECT ?").unwrap();
         let lists = distribute(
             &script,
             vec![Value::Integer(1), Value::Integer(2), Value::Null],

@@ -4,10 +4,10 @@
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
-use plugin_api::sql::{split, StatementKind};
 use plugin_api::{
     Error, ErrorCode, Row, RunResult, TransactionKind, TransactionOptions, TursoService, Value,
 };
+use turso_common::sql::{split, StatementKind};
 
 use super::params::distribute;
 

@@ -35,7 +35,7 @@ async fn main() -> ExitCode {
     match run(&namespace, &statements).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
-            emit(json!({ "type": "error", "code": err.code(), "message": err.message() }));
+            emit(json!({ "type": "error", "code": err.code().as_str(), "message": err.message() }));
             eprintln!("error: {err}");
             ExitCode::from(EXIT_TURSO_ERROR)
         }

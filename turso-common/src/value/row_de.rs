@@ -29,7 +29,7 @@ impl Row {
     ///
     /// ```
     /// use std::sync::Arc;
-    /// use plugin_api::{ErrorCode, Row, Value};
+    /// use turso_common::{ErrorCode, Row, Value};
     ///
     /// #[derive(serde::Deserialize, Debug, PartialEq)]
     /// struct Note { id: u32, body: String, tag: Option<String> }

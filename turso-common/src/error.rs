@@ -1,6 +1,10 @@
-//! The one error type of the service contract, with stable codes.
+//! The one error type of the Turso stack, with stable codes: what
+//! plugin-api sends across the plugin boundary and what turso-worker
+//! returns.
 
+use std::error::Error as StdError;
 use std::fmt;
+use std::sync::Arc;
 
 /// What went wrong, as a stable code.
 ///
@@ -149,19 +153,46 @@ impl ErrorCode {
     }
 }
 
+/// Lets a code be compared with its string form: `err.code() == "TURSO_BUSY"`.
+impl PartialEq<str> for ErrorCode {
+    fn eq(&self, other: &str) -> bool {
+        self.as_str() == other
+    }
+}
+
+impl PartialEq<&str> for ErrorCode {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
+    }
+}
+
 impl fmt::Display for ErrorCode {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
     }
 }
 
-/// An error from the Turso service or the plugin boundary: a stable
-/// [`ErrorCode`] and a message for people.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// An error from the engine, the Turso service or the plugin boundary: a
+/// stable [`ErrorCode`], a message for people and, when it came from
+/// another error (the engine's, an I/O error), that error as
+/// [`std::error::Error::source`]. The source stays on this side of the
+/// plugin boundary: only the code and the message cross.
+///
+/// Two errors are equal when their codes and messages are.
+#[derive(Debug, Clone)]
 pub struct Error {
     code: ErrorCode,
     message: String,
+    source: Option<Arc<dyn StdError + Send + Sync + 'static>>,
 }
+
+impl PartialEq for Error {
+    fn eq(&self, other: &Self) -> bool {
+        self.code == other.code && self.message == other.message
+    }
+}
+
+impl Eq for Error {}
 
 impl Error {
     /// Creates an error with a code and a message.
@@ -169,7 +200,16 @@ impl Error {
         Self {
             code,
             message: message.into(),
+            source: None,
         }
+    }
+
+    /// Keeps `source` as the underlying error, reported by
+    /// [`std::error::Error::source`].
+    #[must_use]
+    pub fn with_source(mut self, source: impl StdError + Send + Sync + 'static) -> Self {
+        self.source = Some(Arc::new(source));
+        self
     }
 
     /// The stable code; match on this, never on the message.
@@ -195,11 +235,17 @@ impl fmt::Display for Error {
     }
 }
 
-impl std::error::Error for Error {}
+impl StdError for Error {
+    fn source(&self) -> Option<&(dyn StdError + 'static)> {
+        self.source
+            .as_deref()
+            .map(|e| e as &(dyn StdError + 'static))
+    }
+}
 
-impl From<turso_namespace::NamespaceError> for Error {
-    fn from(err: turso_namespace::NamespaceError) -> Self {
-        Self::new(ErrorCode::InvalidNamespace, err.to_string())
+impl From<crate::NamespaceError> for Error {
+    fn from(err: crate::NamespaceError) -> Self {
+        Self::new(ErrorCode::InvalidNamespace, err.to_string()).with_source(err)
     }
 }
 
@@ -222,6 +268,19 @@ mod tests {
             ErrorCode::from_code("NEWER_CODE"),
             ErrorCode::Other("NEWER_CODE".into())
         );
+    }
+
+    #[test]
+    fn codes_compare_with_their_strings() {
+        assert_eq!(&ErrorCode::Busy, "TURSO_BUSY");
+        assert_ne!(&ErrorCode::Busy, "TURSO_CONFLICT");
+    }
+
+    #[test]
+    fn namespace_errors_keep_their_source() {
+        let err = Error::from(crate::validate_namespace("").unwrap_err());
+        assert_eq!(err.code(), &ErrorCode::InvalidNamespace);
+        assert!(StdError::source(&err).is_some());
     }
 
     #[test]

@@ -11,14 +11,13 @@
 //! [`validate_namespace`]; there is no second copy of the rule.
 //!
 //! ```
-//! use turso_namespace::{validate_namespace, DEFAULT_NAMESPACE};
+//! use turso_common::{validate_namespace, DEFAULT_NAMESPACE};
 //!
 //! assert!(validate_namespace(DEFAULT_NAMESPACE).is_ok());
 //! assert!(validate_namespace("proxy_rules-2").is_ok());
 //! assert!(validate_namespace("../etc").is_err());
 //! assert!(validate_namespace("Gateway").is_err());
 //! ```
-#![warn(missing_docs, missing_debug_implementations, unreachable_pub)]
 
 use std::fmt;
 

@@ -10,7 +10,7 @@
 //! keyword.
 //!
 //! ```
-//! use plugin_api::sql::{split, StatementKind};
+//! use turso_common::sql::{split, StatementKind};
 //!
 //! let script = split("/* setup */ CREATE TABLE t(a); INSERT INTO t VALUES (?1, :b) RETURNING a;").unwrap();
 //! assert_eq!(script.len(), 2);

@@ -1,5 +1,5 @@
-//! The host side of the lifecycle: opening a plugin library with a clear
-//! version check, and driving the plugin it exports.
+//! Loading plugin libraries: opening a `cdylib` with a clear version check,
+//! and driving the plugin it exports (`init` → `provides` → `shutdown`).
 
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -11,9 +11,10 @@ use abi_stable::{
     std_types::{RArc, ROption, RStr, RString},
 };
 
-use crate::abi::{from_ffi_result, FfiHost, FfiHostArc, FfiHost_TO, FfiPluginBox, PluginModuleRef};
-use crate::error::Result;
-use crate::provider::Provided;
+use plugin_api::abi::{
+    from_ffi_result, FfiHost, FfiHostArc, FfiHost_TO, FfiPluginBox, FfiProvided, PluginModuleRef,
+};
+use plugin_api::{Provided, Result, INTERFACE_VERSION};
 
 /// What the host offers a plugin: its identity, configuration, logging and
 /// the other plugins.
@@ -50,8 +51,11 @@ impl<H: HostServices> FfiHost for HostAdapter<H> {
         self.0.log(level, target.as_str(), message.as_str());
     }
 
-    fn get_plugin(&self, name: RStr<'_>) -> ROption<crate::abi::FfiProvided> {
-        self.0.get_plugin(name.as_str()).map(|p| p.0).into()
+    fn get_plugin(&self, name: RStr<'_>) -> ROption<FfiProvided> {
+        self.0
+            .get_plugin(name.as_str())
+            .map(Provided::into_ffi)
+            .into()
     }
 }
 
@@ -174,11 +178,11 @@ impl PluginLibrary {
             });
         }
         let plugin_version = header.version_strings().version.as_str().to_owned();
-        if !versions_compatible(&plugin_version, crate::INTERFACE_VERSION) {
+        if !versions_compatible(&plugin_version, INTERFACE_VERSION) {
             return Err(LibraryOpenError::InterfaceMismatch {
                 path: path.to_owned(),
                 plugin: plugin_version,
-                host: crate::INTERFACE_VERSION.to_owned(),
+                host: INTERFACE_VERSION.to_owned(),
             });
         }
         let module = header
@@ -244,7 +248,7 @@ impl PluginInstance {
 
     /// What the plugin provides (call after a successful init).
     pub fn provides(&self) -> Provided {
-        Provided(self.plugin.provides())
+        Provided::from_ffi(self.plugin.provides())
     }
 
     /// Runs the plugin's `shutdown`.

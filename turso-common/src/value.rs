@@ -146,6 +146,71 @@ impl From<Infallible> for Error {
     }
 }
 
+impl Value {
+    /// True for [`Value::Null`].
+    pub fn is_null(&self) -> bool {
+        matches!(self, Self::Null)
+    }
+
+    /// The integer, if this is one.
+    pub fn as_integer(&self) -> Option<i64> {
+        match self {
+            Self::Integer(i) => Some(*i),
+            _ => None,
+        }
+    }
+
+    /// The float, if this is one.
+    pub fn as_real(&self) -> Option<f64> {
+        match self {
+            Self::Real(r) => Some(*r),
+            _ => None,
+        }
+    }
+
+    /// The text, if this is text.
+    pub fn as_text(&self) -> Option<&str> {
+        match self {
+            Self::Text(t) => Some(t),
+            _ => None,
+        }
+    }
+
+    /// The bytes, if this is a blob.
+    pub fn as_blob(&self) -> Option<&[u8]> {
+        match self {
+            Self::Blob(b) => Some(b),
+            _ => None,
+        }
+    }
+}
+
+#[cfg(feature = "engine")]
+impl From<turso::Value> for Value {
+    fn from(v: turso::Value) -> Self {
+        match v {
+            turso::Value::Null => Self::Null,
+            turso::Value::Integer(i) => Self::Integer(i),
+            turso::Value::Real(r) => Self::Real(r),
+            turso::Value::Text(t) => Self::Text(t),
+            turso::Value::Blob(b) => Self::Blob(b),
+        }
+    }
+}
+
+#[cfg(feature = "engine")]
+impl From<Value> for turso::Value {
+    fn from(v: Value) -> Self {
+        match v {
+            Value::Null => Self::Null,
+            Value::Integer(i) => Self::Integer(i),
+            Value::Real(r) => Self::Real(r),
+            Value::Text(t) => Self::Text(t),
+            Value::Blob(b) => Self::Blob(b),
+        }
+    }
+}
+
 impl<T: Into<Value>> From<Option<T>> for Value {
     fn from(v: Option<T>) -> Self {
         v.map_or(Value::Null, Into::into)
@@ -156,7 +221,7 @@ impl<T: Into<Value>> From<Option<T>> for Value {
 /// into a [`Value`].
 ///
 /// ```
-/// use plugin_api::{params, Value};
+/// use turso_common::{params, Value};
 /// let bound = params![1, "ada", 2.5, true, None::<i64>, vec![0u8, 1]];
 /// assert_eq!(bound[3], Value::Integer(1));
 /// assert_eq!(bound[4], Value::Null);
@@ -175,7 +240,7 @@ macro_rules! params {
 /// returned instead of a changed value.
 ///
 /// ```
-/// use plugin_api::{try_params, ErrorCode, Value};
+/// use turso_common::{try_params, ErrorCode, Value};
 /// let bound = try_params![7u64, usize::MAX / 4, "ada", None::<i64>].unwrap();
 /// assert_eq!(bound[0], Value::Integer(7));
 /// let refused = try_params![1, u64::MAX].unwrap_err();
@@ -316,6 +381,30 @@ impl Row {
         &self.values
     }
 
+    /// The value of column `index` (a position or a name) as it is, or
+    /// `None` when there is no such column.
+    pub fn value(&self, index: impl ColumnIndex) -> Option<&Value> {
+        self.values.get(index.index_in(&self.columns)?)
+    }
+
+    /// Pairs of (column name, value), in order.
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &Value)> {
+        self.columns
+            .iter()
+            .map(String::as_str)
+            .zip(self.values.iter())
+    }
+
+    /// The number of columns.
+    pub fn len(&self) -> usize {
+        self.values.len()
+    }
+
+    /// True when the row has no columns.
+    pub fn is_empty(&self) -> bool {
+        self.values.is_empty()
+    }
+
     /// Takes the values out of the row.
     pub fn into_values(self) -> Vec<Value> {
         self.values
@@ -350,6 +439,10 @@ impl Row {
 }
 
 /// What a write statement reports.
+///
+/// Both fields are the engine's own figures. turso 0.8 counts its schema
+/// rows for DDL: `CREATE TABLE` reports `changes >= 1` and moves
+/// `last_insert_rowid`, where SQLite would leave both alone.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct RunResult {
     /// Rows inserted, updated or deleted by the statement.

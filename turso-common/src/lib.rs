@@ -1,0 +1,61 @@
+//! What every Turso-facing crate of the workspace has in common, once.
+//!
+//! plugin-api, plugin-turso, turso-worker, host-harness and turso-server
+//! all use this crate, and none keeps its own copy of what is here:
+//!
+//! - the namespace rule ([`validate_namespace`]);
+//! - values and rows: [`Value`], [`Row`] (with [`Row::deserialize`] into
+//!   serde types), [`FromValue`], [`RunResult`], [`params!`] and
+//!   [`try_params!`];
+//! - one [`ErrorCode`] and one [`Error`] (with `source()`), and, with the
+//!   `engine` feature, the one mapping of engine errors onto codes
+//!   ([`engine_error`]);
+//! - [`Secret`], the environment variables and their defaults ([`env`]),
+//!   and URL redaction ([`redact_url`]);
+//! - with the `engine` feature, opening a local file with MVCC
+//!   ([`open_local`]) or an embedded replica ([`open_synced`],
+//!   [`sync_builder`]);
+//! - with the `sql` feature, what SQL text says ([`sql`]).
+//!
+//! It knows nothing of the plugin ABI: plugin-api converts at the
+//! boundary.
+//!
+//! ```
+//! use turso_common::{params, validate_namespace, ErrorCode, Row, Value};
+//! use std::sync::Arc;
+//!
+//! assert!(validate_namespace("proxy").is_ok());
+//! let bound = params![1, "ada", None::<i64>];
+//! let row = Row::new(Arc::from(vec!["id".to_owned()]), vec![bound[0].clone()]);
+//! assert_eq!(row.get::<i64>("id").unwrap(), 1);
+//! assert_eq!(row.get::<String>("id").unwrap_err().code(), &ErrorCode::TypeMismatch);
+//! assert_eq!(bound[2], Value::Null);
+//! ```
+#![warn(missing_docs, missing_debug_implementations, unreachable_pub)]
+#![doc(test(attr(deny(warnings), allow(dead_code, unused_variables))))]
+
+#[cfg(feature = "engine")]
+mod engine;
+pub mod env;
+mod error;
+mod namespace;
+#[cfg(feature = "engine")]
+mod open;
+mod redact;
+mod secret;
+#[cfg(feature = "sql")]
+pub mod sql;
+mod value;
+
+#[cfg(feature = "engine")]
+pub use engine::{ddl_in_concurrent, engine_error, sync_error};
+pub use error::{Error, ErrorCode, Result};
+pub use namespace::{
+    validate_namespace, NamespaceError, DEFAULT_NAMESPACE, INVALID_NAMESPACE_CODE,
+    MAX_NAMESPACE_LEN,
+};
+#[cfg(feature = "engine")]
+pub use open::{enable_mvcc, open_local, open_synced, sync_builder, PlainDatabase};
+pub use redact::{clean_message, redact_url, MAX_MESSAGE_CHARS};
+pub use secret::Secret;
+pub use value::{ColumnIndex, FromValue, Row, RunResult, Value};
