@@ -7,7 +7,7 @@
 //!   `RwLock` is fair), so it cannot collide again with a gated writer.
 //! - After a conflict the gate is *contended* for a while: first attempts
 //!   take it alone too, so hot rows become a queue instead of a storm of
-//!   failed attempts. The window starts at 20 ms, doubles (up to 1 s) when
+//!   failed attempts. The window starts at 5 ms, doubles (up to 1 s) when
 //!   conflicts come back right after it, and starts over otherwise.
 //! - A waiter gives up with `TURSO_BUSY` only when the gate made no
 //!   progress (no transaction left it) for the caller's whole wait budget,
@@ -25,7 +25,7 @@ use plugin_api::{Error, ErrorCode, Result};
 use tokio::sync::{OwnedRwLockReadGuard, OwnedRwLockWriteGuard, RwLock};
 
 /// The first contention window.
-const MIN_WINDOW_MS: u64 = 20;
+const MIN_WINDOW_MS: u64 = 5;
 /// The longest contention window.
 const MAX_WINDOW_MS: u64 = 1_000;
 

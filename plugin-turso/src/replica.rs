@@ -17,11 +17,11 @@
 
 use std::future::Future;
 use std::path::Path;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use plugin_api::export::on_plugin_runtime;
+use plugin_api::export::{on_plugin_runtime, plugin_sleep};
 use plugin_api::{Error, ErrorCode, Result, SyncStats};
 
 use crate::config::SyncSettings;
@@ -60,6 +60,22 @@ pub(crate) struct Replica {
     failed_push: Mutex<Option<(u64, Error)>>,
     /// When the last pull started.
     pulled_from: Mutex<Option<Instant>>,
+    /// Write transactions between their pull and the end of their push.
+    writers: Arc<AtomicUsize>,
+}
+
+/// How long the leader of a group pull or push waits for the other
+/// writers of the moment to join it, when there are any. A lone writer
+/// never waits.
+const GATHER: Duration = Duration::from_millis(2);
+
+/// One write transaction in flight on a replica (counted while held).
+pub(crate) struct WriterGuard(Arc<AtomicUsize>);
+
+impl Drop for WriterGuard {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::AcqRel);
+    }
 }
 
 impl Replica {
@@ -104,6 +120,7 @@ impl Replica {
             pushed: AtomicU64::new(0),
             failed_push: Mutex::new(None),
             pulled_from: Mutex::new(None),
+            writers: Arc::new(AtomicUsize::new(0)),
         })
     }
 
@@ -152,6 +169,21 @@ impl Replica {
             .await
     }
 
+    /// Counts a write transaction until the guard is dropped (after its
+    /// push), so group leaders know whether others may join.
+    pub(crate) fn writer(&self) -> WriterGuard {
+        self.writers.fetch_add(1, Ordering::AcqRel);
+        WriterGuard(Arc::clone(&self.writers))
+    }
+
+    /// When other writers are in flight, gives them a moment to join the
+    /// group this caller leads.
+    async fn gather(&self) {
+        if self.writers.load(Ordering::Acquire) > 1 {
+            plugin_sleep(GATHER).await;
+        }
+    }
+
     /// Notes a successful commit; returns its number for
     /// [`Replica::push_covering`].
     pub(crate) fn note_commit(&self) -> u64 {
@@ -176,6 +208,8 @@ impl Replica {
                 return Err(err);
             }
         }
+        // Lead the group: let the writers committing right now land first.
+        self.gather().await;
         self.push().await
     }
 
@@ -249,7 +283,9 @@ impl Replica {
     /// Pulls before a write transaction that was asked for at `asked`,
     /// unless a pull that started after that, or within `pullIntervalMs`,
     /// already covers it. Best effort: a failure is logged and recorded,
-    /// and the write goes ahead on the local replica.
+    /// and the write goes ahead on the local replica. A pull covers the
+    /// writers that asked before it started, so its leader waits a moment
+    /// (2 ms) for the others of the moment, when there are any.
     pub(crate) async fn pull_before_write(&self, asked: Instant) {
         if !self.settings.pull_before_write {
             return;
@@ -277,6 +313,8 @@ impl Replica {
         if covered(self.pulled_from.lock().ok().and_then(|f| *f)) {
             return;
         }
+        // Lead the group: let the writers asking right now join this pull.
+        self.gather().await;
         if let Err(err) = self.pull().await {
             tracing::warn!(error = %err, "pull before write failed; writing on the local replica");
         }

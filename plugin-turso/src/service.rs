@@ -17,6 +17,7 @@ use crate::config::TursoConfig;
 use crate::database::EngineDatabase;
 use crate::lifecycle::closed;
 use crate::lifecycle::Lifecycle;
+use crate::replica::{Replica, WriterGuard};
 use crate::store::{PlainDatabase, Store};
 use crate::stores::StoreMap;
 use crate::transaction::{AfterCommit, Begin, EngineTransaction};
@@ -26,7 +27,10 @@ use turso_common::redact_url;
 /// push covers every commit made before it started): a failure is logged
 /// (the message names the URL, never the token) and recorded for health;
 /// the committed rows stay local until the next successful push.
-struct PushAfterCommit(Arc<Store>);
+///
+/// It also counts its transaction as a writer of the replica from before
+/// its pull until it is dropped, so group leaders know whom to wait for.
+struct PushAfterCommit(Arc<Store>, #[allow(dead_code)] Option<WriterGuard>);
 
 impl AfterCommit for PushAfterCommit {
     fn run(&self) -> Pin<Box<dyn Future<Output = ()> + Send + '_>> {
@@ -159,10 +163,11 @@ impl TursoProvider for TursoEngine {
             }
             // Writes start from the server's latest state, so sequential
             // writes from different pods never collide.
+            let writer = store.replica().map(Replica::writer);
             if let Some(replica) = store.replica() {
                 replica.pull_before_write(asked).await;
             }
-            begin.after_commit = Some(Box::new(PushAfterCommit(Arc::clone(&store))));
+            begin.after_commit = Some(Box::new(PushAfterCommit(Arc::clone(&store), writer)));
         }
         EngineTransaction::begin(store, begin).await
     }
