@@ -12,9 +12,8 @@
 //! - the *wait budget*, `max(retryDelayMs × 2^maxRetries, 20 ms)` (160 ms
 //!   with the defaults of 5 retries and 5 ms), bounds how long an attempt
 //!   waits for its turn while nothing moves: a provider answers
-//!   `TURSO_BUSY` once no transaction has finished for that long, and the
-//!   call then stops at once instead of retrying against a stall. A queue
-//!   that moves is waited out.
+//!   `TURSO_BUSY` once no transaction has finished for that long, and that
+//!   attempt counts like any other. A queue that moves is waited out.
 
 use std::time::Duration;
 

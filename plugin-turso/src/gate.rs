@@ -14,6 +14,9 @@
 //!   as when a caller holds one transaction while it begins another that a
 //!   queued retry waits behind. A moving queue is never cut short, and the
 //!   gate never lets a transaction through unguarded.
+//! - On a replica, sync calls (push, pull) take the gate alone too: the
+//!   engine refuses statements while one runs, so they wait for the
+//!   transactions in flight and new transactions wait for them.
 
 use std::future::Future;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -38,6 +41,9 @@ struct GateState {
     contended_until: AtomicU64,
     /// The current contention window, in ms.
     window: AtomicU64,
+    /// How many sync calls hold or wait for the gate: waiting behind one is
+    /// not a stall (a sync call is bounded by its own timeout).
+    syncing: AtomicU64,
     epoch: Instant,
 }
 
@@ -73,6 +79,7 @@ impl GateState {
 pub(crate) struct Admission {
     _turn: Turn,
     state: Arc<GateState>,
+    sync: bool,
 }
 
 #[derive(Debug)]
@@ -86,11 +93,16 @@ enum Turn {
 impl Drop for Admission {
     fn drop(&mut self) {
         self.state.released.fetch_add(1, Ordering::AcqRel);
+        if self.sync {
+            self.state.syncing.fetch_sub(1, Ordering::AcqRel);
+        }
     }
 }
 
 /// The gate of one store.
-#[derive(Debug)]
+///
+/// Cloning shares the gate (a replica's sync calls take the same gate).
+#[derive(Debug, Clone)]
 pub(crate) struct Gate(Arc<GateState>);
 
 impl Default for Gate {
@@ -100,6 +112,7 @@ impl Default for Gate {
             released: AtomicU64::new(0),
             contended_until: AtomicU64::new(0),
             window: AtomicU64::new(MIN_WINDOW_MS),
+            syncing: AtomicU64::new(0),
             epoch: Instant::now(),
         }))
     }
@@ -130,7 +143,11 @@ impl Gate {
             Arc::clone(&lock).try_read_owned().ok().map(Turn::Shared)
         };
         if let Some(turn) = fast {
-            return Ok(Admission { _turn: turn, state });
+            return Ok(Admission {
+                _turn: turn,
+                state,
+                sync: false,
+            });
         }
         // The lock is waited for right here, so a release wakes this task
         // directly; only the timer lives on the plugin's runtime.
@@ -143,7 +160,38 @@ impl Gate {
                 .await
                 .map(Turn::Shared)?
         };
-        Ok(Admission { _turn: turn, state })
+        Ok(Admission {
+            _turn: turn,
+            state,
+            sync: false,
+        })
+    }
+}
+
+impl Gate {
+    /// Admits work that must run with no transaction open (a replica's
+    /// sync call: the engine refuses statements while one runs). Unlike a
+    /// retry, it does not make the gate contended.
+    ///
+    /// # Errors
+    ///
+    /// `TURSO_BUSY` when no transaction left the gate for `max_wait`.
+    pub(crate) async fn admit_alone(&self, max_wait: Duration) -> Result<Admission> {
+        let state = Arc::clone(&self.0);
+        let lock = Arc::clone(&state.lock);
+        state.syncing.fetch_add(1, Ordering::AcqRel);
+        let turn = match Arc::clone(&lock).try_write_owned() {
+            Ok(guard) => Ok(guard),
+            Err(_) => wait_for_turn(&state, lock.write_owned(), max_wait).await,
+        };
+        let turn = turn.inspect_err(|_| {
+            state.syncing.fetch_sub(1, Ordering::AcqRel);
+        })?;
+        Ok(Admission {
+            _turn: Turn::Exclusive(turn),
+            state,
+            sync: true,
+        })
     }
 }
 
@@ -160,7 +208,8 @@ async fn wait_for_turn<G>(
         tokio::select! {
             turn = &mut acquire => return Ok(turn),
             () = plugin_sleep(max_wait) => {
-                if state.released.load(Ordering::Acquire) == seen {
+                let syncing = state.syncing.load(Ordering::Acquire) > 0;
+                if state.released.load(Ordering::Acquire) == seen && !syncing {
                     return Err(stalled(max_wait));
                 }
             }

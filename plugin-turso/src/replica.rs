@@ -25,6 +25,7 @@ use plugin_api::export::{on_plugin_runtime, plugin_sleep};
 use plugin_api::{Error, ErrorCode, Result, SyncStats};
 
 use crate::config::SyncSettings;
+use crate::gate::Gate;
 use turso_common::{redact_url, sync_builder, sync_error, Secret};
 
 /// What health shows of a replica's sync.
@@ -62,6 +63,8 @@ pub(crate) struct Replica {
     pulled_from: Mutex<Option<Instant>>,
     /// Write transactions between their pull and the end of their push.
     writers: Arc<AtomicUsize>,
+    /// The store's gate: sync calls take it alone.
+    gate: Gate,
 }
 
 /// How long the leader of a group pull or push waits for the other
@@ -93,6 +96,7 @@ impl Replica {
         url: &str,
         token: Option<&Secret>,
         settings: SyncSettings,
+        gate: Gate,
     ) -> Result<Self> {
         let shown = redact_url(url);
         check_made_for(path, url, &shown)?;
@@ -121,6 +125,7 @@ impl Replica {
             failed_push: Mutex::new(None),
             pulled_from: Mutex::new(None),
             writers: Arc::new(AtomicUsize::new(0)),
+            gate,
         })
     }
 
@@ -137,6 +142,18 @@ impl Replica {
         Fut: Future<Output = turso::Result<T>> + Send + 'static,
         T: Send + 'static,
     {
+        // No transaction may be open while the engine pushes or pulls (it
+        // answers "database is locked" to statements meanwhile): those take
+        // the gate alone, so transactions wait for them and they wait for
+        // the transactions in flight.
+        let _alone = if matches!(what, "push" | "pull") {
+            match self.gate.admit_alone(self.settings.timeout).await {
+                Ok(turn) => Some(turn),
+                Err(_) => return Err(timeout_error(what, &self.url, self.settings.timeout)),
+            }
+        } else {
+            None
+        };
         let (db, op, timeout) = (self.db.clone(), Arc::clone(&self.op), self.settings.timeout);
         let (url, token) = (self.url.clone(), self.token.clone());
         on_plugin_runtime(async move {

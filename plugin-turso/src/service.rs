@@ -163,8 +163,11 @@ impl TursoProvider for TursoEngine {
             }
             // Writes start from the server's latest state, so sequential
             // writes from different pods never collide.
+            // A retry (after a local busy/conflict) pulled at its first
+            // attempt, milliseconds ago: pulling again would only queue it
+            // behind the server once more.
             let writer = store.replica().map(Replica::writer);
-            if let Some(replica) = store.replica() {
+            if let (Some(replica), 0) = (store.replica(), attempt) {
                 replica.pull_before_write(asked).await;
             }
             begin.after_commit = Some(Box::new(PushAfterCommit(Arc::clone(&store), writer)));

@@ -49,13 +49,13 @@ pub(crate) struct Store {
 }
 
 impl Store {
-    fn with_engine(path: &Path, engine: Engine, lifecycle: Arc<Lifecycle>) -> Self {
+    fn with_engine(path: &Path, engine: Engine, gate: Gate, lifecycle: Arc<Lifecycle>) -> Self {
         Self {
             path: path.to_owned(),
             engine,
             lifecycle,
             idle: Mutex::new(Vec::new()),
-            gate: Gate::default(),
+            gate,
             leases: Mutex::new(Vec::new()),
             fault: Mutex::new(None),
             last_used: Mutex::new(Instant::now()),
@@ -79,7 +79,7 @@ impl Store {
         lifecycle: Arc<Lifecycle>,
     ) -> Result<Self> {
         let (db, conn) = turso_common::open_local(path, plain).await?;
-        let store = Self::with_engine(path, Engine::Local(db), lifecycle);
+        let store = Self::with_engine(path, Engine::Local(db), Gate::default(), lifecycle);
         store.give_back(conn);
         Ok(store)
     }
@@ -99,9 +99,10 @@ impl Store {
         settings: SyncSettings,
         lifecycle: Arc<Lifecycle>,
     ) -> Result<Self> {
-        let replica = Replica::open(path, url, auth_token, settings).await?;
+        let gate = Gate::default();
+        let replica = Replica::open(path, url, auth_token, settings, gate.clone()).await?;
         let conn = replica.connect().await?;
-        let store = Self::with_engine(path, Engine::Synced(Box::new(replica)), lifecycle);
+        let store = Self::with_engine(path, Engine::Synced(Box::new(replica)), gate, lifecycle);
         store.give_back(conn);
         Ok(store)
     }

@@ -36,13 +36,48 @@ pub async fn open_local(
 ) -> Result<(turso::Database, turso::Connection)> {
     create_parent_dir(path)?;
     let path_str = utf8_path(path)?;
+    match open_mvcc(path, path_str, plain, false).await {
+        Err(err) if err.message().contains(INTERRUPTED_CHECKPOINT) => {
+            // A crash between the engine's truncation of the logical log and
+            // that of the WAL leaves every committed frame in the WAL; the
+            // engine only finishes such a checkpoint in its passive mode.
+            tracing::warn!(path = %path.display(), "finishing a checkpoint interrupted by a crash");
+            let (db, conn) = open_mvcc(path, path_str, plain, true).await?;
+            finish_checkpoint(&conn)
+                .await
+                .map_err(|e| open_error(path, e))?;
+            drop((conn, db));
+            open_mvcc(path, path_str, plain, false).await
+        }
+        other => other,
+    }
+}
+
+/// What the engine says when a crash interrupted an MVCC checkpoint after
+/// the logical log was truncated (the WAL still holds every frame).
+const INTERRUPTED_CHECKPOINT: &str = "WAL has committed frames but logical log header is missing";
+
+async fn open_mvcc(
+    path: &Path,
+    path_str: &str,
+    plain: PlainDatabase,
+    passive_checkpoint: bool,
+) -> Result<(turso::Database, turso::Connection)> {
     let db = turso::Builder::new_local(path_str)
+        .experimental_mvcc_passive_checkpoint(passive_checkpoint)
         .build()
         .await
         .map_err(|e| open_error(path, e))?;
     let conn = db.connect().map_err(|e| open_error(path, e))?;
     ensure_mvcc(path, &conn, plain).await?;
     Ok((db, conn))
+}
+
+/// Checkpoints the WAL into the database file and truncates it.
+async fn finish_checkpoint(conn: &turso::Connection) -> turso::Result<()> {
+    let mut rows = conn.query("PRAGMA wal_checkpoint(TRUNCATE)", ()).await?;
+    while rows.next().await?.is_some() {}
+    Ok(())
 }
 
 /// The engine's builder for the embedded replica at `path`, synced with

@@ -10,7 +10,7 @@ use crate::abi::{from_ffi_result, FfiDatabaseBox, FfiTransactionBox, FfiTursoSer
 use crate::health::Health;
 use crate::options::TransactionOptions;
 use crate::retry::RetryBudget;
-use crate::{Error, ErrorCode, Result};
+use crate::Result;
 
 /// The Turso service another plugin provides, fetched with
 /// [`crate::PluginContext::get_turso`].
@@ -91,8 +91,8 @@ impl TursoService {
     /// once and admitted alone, later ones after an exponential, jittered
     /// back-off from `retry_delay_ms`. An attempt that waits its whole wait
     /// budget (`max(retry_delay_ms × 2^max_retries, 20 ms)`) for a turn
-    /// while no other transaction finishes ends the call with
-    /// `TURSO_BUSY` at once.
+    /// while no other transaction finishes fails with `TURSO_BUSY`, and
+    /// counts as one of the attempts.
     ///
     /// `body` gets a handle to the open transaction; it must not keep it
     /// past its future.
@@ -132,8 +132,7 @@ impl TursoService {
                 .attempt(&options, attempt, budget.wait(), &mut body)
                 .await;
             match outcome {
-                Err(Failure::Stalled(err)) => return Err(err),
-                Err(Failure::Failed(err)) if err.is_retryable() && budget.allows(attempt + 1) => {
+                Err(err) if err.is_retryable() && budget.allows(attempt + 1) => {
                     attempt += 1;
                     let sleep = budget.sleep_before(attempt);
                     if !sleep.is_zero() {
@@ -141,8 +140,7 @@ impl TursoService {
                         self.inner.delay(millis.max(1)).await;
                     }
                 }
-                Err(Failure::Failed(err)) => return Err(err),
-                Ok(value) => return Ok(value),
+                other => return other,
             }
         }
     }
@@ -153,20 +151,13 @@ impl TursoService {
         attempt: u32,
         max_wait: Duration,
         body: &mut F,
-    ) -> std::result::Result<T, Failure>
+    ) -> Result<T>
     where
         F: FnMut(Transaction) -> Fut,
         Fut: Future<Output = Result<T>>,
     {
-        let asked = std::time::Instant::now();
-        let tx = match self.begin_attempt(options, attempt, max_wait).await {
-            Ok(tx) => tx,
-            Err(err) if err.code() == &ErrorCode::Busy && asked.elapsed() >= max_wait => {
-                return Err(Failure::Stalled(err))
-            }
-            Err(err) => return Err(Failure::Failed(err)),
-        };
-        let outcome = match body(tx.clone()).await {
+        let tx = self.begin_attempt(options, attempt, max_wait).await?;
+        match body(tx.clone()).await {
             Ok(value) => match tx.commit().await {
                 Ok(()) => Ok(value),
                 Err(err) => {
@@ -182,8 +173,7 @@ impl TursoService {
                 }
                 Err(err)
             }
-        };
-        outcome.map_err(Failure::Failed)
+        }
     }
 
     /// Closes every database of the service.
@@ -196,9 +186,3 @@ impl TursoService {
     }
 }
 
-/// How an attempt failed: by its own error, or by waiting out the whole
-/// wait budget at the gate (no retry can help then).
-enum Failure {
-    Failed(Error),
-    Stalled(Error),
-}
