@@ -185,4 +185,3 @@ impl TursoService {
         from_ffi_result(self.inner.close().await)
     }
 }
-
