@@ -63,14 +63,19 @@ pub(crate) struct Replica {
     pulled_from: Mutex<Option<Instant>>,
     /// Write transactions between their pull and the end of their push.
     writers: Arc<AtomicUsize>,
+    /// Of those, the ones that committed and wait for a push.
+    awaiting_push: AtomicUsize,
     /// The store's gate: sync calls take it alone.
     gate: Gate,
 }
 
-/// How long the leader of a group pull or push waits for the other
-/// writers of the moment to join it, when there are any. A lone writer
-/// never waits.
+/// How long the leader of a group pull waits for the other writers of the
+/// moment to join it, when there are any. A lone writer never waits.
 const GATHER: Duration = Duration::from_millis(2);
+
+/// The longest a group push's leader waits for the writers still
+/// committing locally (each takes well under a millisecond).
+const MAX_PUSH_GATHER: Duration = Duration::from_millis(10);
 
 /// One write transaction in flight on a replica (counted while held).
 pub(crate) struct WriterGuard(Arc<AtomicUsize>);
@@ -125,6 +130,7 @@ impl Replica {
             failed_push: Mutex::new(None),
             pulled_from: Mutex::new(None),
             writers: Arc::new(AtomicUsize::new(0)),
+            awaiting_push: AtomicUsize::new(0),
             gate,
         })
     }
@@ -216,6 +222,13 @@ impl Replica {
     ///
     /// `TURSO_SYNC_ERROR` / `TURSO_SYNC_TIMEOUT` of the covering push.
     pub(crate) async fn push_covering(&self, commit: u64) -> Result<()> {
+        self.awaiting_push.fetch_add(1, Ordering::AcqRel);
+        let result = self.push_covering_counted(commit).await;
+        self.awaiting_push.fetch_sub(1, Ordering::AcqRel);
+        result
+    }
+
+    async fn push_covering_counted(&self, commit: u64) -> Result<()> {
         let _group = self.group_turn(&self.push_group, "push").await?;
         if self.pushed.load(Ordering::Acquire) >= commit {
             return Ok(());
@@ -225,8 +238,14 @@ impl Replica {
                 return Err(err);
             }
         }
-        // Lead the group: let the writers committing right now land first.
-        self.gather().await;
+        // Lead the group: let the writers still committing locally land
+        // first (a lone writer goes at once).
+        let started = Instant::now();
+        while self.writers.load(Ordering::Acquire) > self.awaiting_push.load(Ordering::Acquire)
+            && started.elapsed() < MAX_PUSH_GATHER
+        {
+            plugin_sleep(Duration::from_millis(1)).await;
+        }
         self.push().await
     }
 
