@@ -285,7 +285,7 @@ fn main() {
             "| writers | plugin-turso (grouped) rows/s | direct, one pull + push per commit rows/s | plugin / direct |\n|---:|---:|---:|---:|\n",
         );
         for writers in [1usize, 4, 16] {
-            let per = 160 / writers;
+            let per = 320 / writers;
             let p = plugin_writers(&turso, writers, per).await;
             let d = direct_writers(&direct.db, writers, per).await;
             writers_table.push_str(&format!(
@@ -346,7 +346,7 @@ fn main() {
         ));
         body.push_str(&format!(
             "\n#### Where one direct write's time goes (200 writes, same run)\n\n{breakdown}\n\
-             #### Concurrent writers in sync mode\n\n160 single-row transactions in all per \
+             #### Concurrent writers in sync mode\n\n320 single-row transactions in all per \
              cell, split over the writers, each pulled before and pushed after; goal: 16 \
              writers ≥ 8× the one-push-per-commit rate.\n\n{writers_table}"
         ));
