@@ -426,8 +426,9 @@ async fn memory_table() -> String {
     host.shutdown().await;
     server.shutdown().await;
     format!(
-        "VmRSS of the benchmark process (the host) in MiB; the multi-tenant figure \
-         excludes the turso-server and its `tursodb` children (other processes).\n\n\
+        "VmRSS of the benchmark process (the host) in MiB. In the multi-tenant rows the \
+         turso-server supervisor runs in this process too; its `tursodb` children are other \
+         processes and are not counted.\n\n\
          | state | RSS MiB | vs host before boot |\n|---|---:|---:|\n\
          | host process before boot (baseline) | {:.1} | 1.00× |\n\
          | plugin-turso booted, local mode | {:.1} | {:.2}× |\n\
