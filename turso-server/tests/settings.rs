@@ -150,11 +150,17 @@ async fn children_get_ports_from_the_backend_range_and_the_startup_timeout_appli
     let slow_bin = tmp.path().join("slow-tursodb");
     std::fs::write(
         &slow_bin,
-        format!("#!/bin/sh\nsleep 2\nexec '{}' \"$@\"\n", tursodb_bin().display()),
+        format!(
+            "#!/bin/sh\nsleep 2\nexec '{}' \"$@\"\n",
+            tursodb_bin().display()
+        ),
     )
     .expect("wrapper");
-    std::fs::set_permissions(&slow_bin, std::os::unix::fs::PermissionsExt::from_mode(0o755))
-        .expect("chmod");
+    std::fs::set_permissions(
+        &slow_bin,
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .expect("chmod");
     let slow = slow_bin.to_str().expect("utf-8");
     let (child, ports, _) = start_binary(
         &tmp.path().join("data2"),
