@@ -17,8 +17,7 @@ use std::sync::Arc;
 use plugin_api::Result;
 use tokio::sync::{MappedMutexGuard, Mutex, MutexGuard};
 
-use crate::lifecycle::closed;
-use crate::lifecycle::CallGuard;
+use crate::lifecycle::{closed, CallRef};
 use crate::store::Store;
 
 /// A share of one pooled connection.
@@ -31,7 +30,7 @@ pub(crate) struct Lease {
 /// A turn on a lease's connection, for one call.
 pub(crate) struct LeaseGuard<'a> {
     conn: MappedMutexGuard<'a, turso::Connection>,
-    _call: CallGuard,
+    _call: CallRef<'a>,
 }
 
 impl std::ops::Deref for LeaseGuard<'_> {
@@ -71,7 +70,7 @@ impl Lease {
     ///
     /// `TURSO_CLOSED` when the service or this handle was closed.
     pub(crate) async fn lock(&self) -> Result<LeaseGuard<'_>> {
-        let call = self.store.lifecycle().enter()?;
+        let call = self.store.lifecycle().enter_ref()?;
         if self.closed.load(Ordering::Acquire) {
             return Err(closed());
         }
