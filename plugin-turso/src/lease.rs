@@ -74,8 +74,13 @@ impl Lease {
         if self.closed.load(Ordering::Acquire) {
             return Err(closed());
         }
-        let conn =
-            MutexGuard::try_map(self.conn.lock().await, Option::as_mut).map_err(|_| closed())?;
+        // Uncontended (the usual case), the turn is taken without building
+        // the lock's future; a queued caller keeps its place either way.
+        let conn = match self.conn.try_lock() {
+            Ok(conn) => conn,
+            Err(_) => self.conn.lock().await,
+        };
+        let conn = MutexGuard::try_map(conn, Option::as_mut).map_err(|_| closed())?;
         Ok(LeaseGuard { conn, _call: call })
     }
 
