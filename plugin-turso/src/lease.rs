@@ -17,8 +17,7 @@ use std::sync::Arc;
 use plugin_api::Result;
 use tokio::sync::{MappedMutexGuard, Mutex, MutexGuard};
 
-use crate::lifecycle::closed;
-use crate::lifecycle::CallGuard;
+use crate::lifecycle::{closed, CallRef};
 use crate::store::Store;
 
 /// A share of one pooled connection.
@@ -31,7 +30,7 @@ pub(crate) struct Lease {
 /// A turn on a lease's connection, for one call.
 pub(crate) struct LeaseGuard<'a> {
     conn: MappedMutexGuard<'a, turso::Connection>,
-    _call: CallGuard,
+    _call: CallRef<'a>,
 }
 
 impl std::ops::Deref for LeaseGuard<'_> {
@@ -71,12 +70,17 @@ impl Lease {
     ///
     /// `TURSO_CLOSED` when the service or this handle was closed.
     pub(crate) async fn lock(&self) -> Result<LeaseGuard<'_>> {
-        let call = self.store.lifecycle().enter()?;
+        let call = self.store.lifecycle().enter_ref()?;
         if self.closed.load(Ordering::Acquire) {
             return Err(closed());
         }
-        let conn =
-            MutexGuard::try_map(self.conn.lock().await, Option::as_mut).map_err(|_| closed())?;
+        // Uncontended (the usual case), the turn is taken without building
+        // the lock's future; a queued caller keeps its place either way.
+        let conn = match self.conn.try_lock() {
+            Ok(conn) => conn,
+            Err(_) => self.conn.lock().await,
+        };
+        let conn = MutexGuard::try_map(conn, Option::as_mut).map_err(|_| closed())?;
         Ok(LeaseGuard { conn, _call: call })
     }
 

@@ -25,9 +25,19 @@ pub(crate) struct CallGuard(Arc<Lifecycle>);
 
 impl Drop for CallGuard {
     fn drop(&mut self) {
-        if self.0.in_flight.fetch_sub(1, Ordering::AcqRel) == 1 {
-            self.0.drained.notify_waiters();
-        }
+        self.0.leave();
+    }
+}
+
+/// One call in flight that borrows the lifecycle instead of sharing it:
+/// for calls that already hold the store (a lease's turn), saving a
+/// reference count per call. Leaving is dropping it.
+#[derive(Debug)]
+pub(crate) struct CallRef<'a>(&'a Lifecycle);
+
+impl Drop for CallRef<'_> {
+    fn drop(&mut self) {
+        self.0.leave();
     }
 }
 
@@ -53,6 +63,27 @@ impl Lifecycle {
             return Err(closed());
         }
         Ok(guard)
+    }
+
+    /// Enters a call that borrows the lifecycle, as [`Lifecycle::enter`].
+    ///
+    /// # Errors
+    ///
+    /// `TURSO_CLOSED` once the service is closed.
+    pub(crate) fn enter_ref(&self) -> Result<CallRef<'_>> {
+        self.in_flight.fetch_add(1, Ordering::AcqRel);
+        let call = CallRef(self);
+        if self.is_closed() {
+            return Err(closed());
+        }
+        Ok(call)
+    }
+
+    /// Leaves a call: the last one out wakes a waiting `close`.
+    fn leave(&self) {
+        if self.in_flight.fetch_sub(1, Ordering::AcqRel) == 1 {
+            self.drained.notify_waiters();
+        }
     }
 
     /// Enters cleanup work (a rollback) that must run even while closing,

@@ -134,7 +134,7 @@ impl Scope {
         let columns = stmt.column_names();
         Ok(EngineStatement {
             scope: self.clone(),
-            stmt: Mutex::new(stmt),
+            stmt: Mutex::new(Some(stmt)),
             kind: statement.kind,
             columns,
             parameter_count: statement.parameter_count,
@@ -145,12 +145,42 @@ impl Scope {
 /// A prepared statement: one statement on one lease.
 pub(crate) struct EngineStatement {
     scope: Scope,
-    /// The engine's statement; cloned out for each call (clones share one
-    /// prepared program), which the lease's turn makes exclusive.
-    stmt: Mutex<turso::Statement>,
+    /// The engine's statement, taken out of its slot for each call and put
+    /// back when the call ends ([`Taken`]); the lease's turn makes calls
+    /// exclusive, so the slot is full whenever a call starts.
+    stmt: Mutex<Option<turso::Statement>>,
     kind: StatementKind,
     columns: Vec<String>,
     parameter_count: usize,
+}
+
+/// The engine's statement, out of its slot for one call: moved, never
+/// cloned (a clone costs the connection's reference counts). Dropping it,
+/// also when the call is cancelled or panics, puts it back.
+struct Taken<'a> {
+    slot: &'a Mutex<Option<turso::Statement>>,
+    stmt: Option<turso::Statement>,
+}
+
+impl std::ops::Deref for Taken<'_> {
+    type Target = turso::Statement;
+
+    fn deref(&self) -> &turso::Statement {
+        self.stmt.as_ref().expect("held until dropped")
+    }
+}
+
+impl std::ops::DerefMut for Taken<'_> {
+    fn deref_mut(&mut self) -> &mut turso::Statement {
+        self.stmt.as_mut().expect("held until dropped")
+    }
+}
+
+impl Drop for Taken<'_> {
+    fn drop(&mut self) {
+        let mut slot = self.slot.lock().unwrap_or_else(|p| p.into_inner());
+        *slot = self.stmt.take();
+    }
 }
 
 impl EngineStatement {
@@ -169,35 +199,58 @@ impl EngineStatement {
         ))
     }
 
-    fn engine_statement(&self) -> Result<turso::Statement> {
-        self.stmt
+    /// Takes the engine's statement for one call; call it during the
+    /// lease's turn, and drop what it returns before the turn ends.
+    fn engine_statement(&self) -> Result<Taken<'_>> {
+        let stmt = self
+            .stmt
             .lock()
-            .map(|stmt| stmt.clone())
-            .map_err(|_| Error::new(ErrorCode::Internal, "the statement's lock was poisoned"))
+            .unwrap_or_else(|p| p.into_inner())
+            .take()
+            .ok_or_else(|| Error::new(ErrorCode::Internal, "the statement is already in use"))?;
+        Ok(Taken {
+            slot: &self.stmt,
+            stmt: Some(stmt),
+        })
     }
 
     fn error(&self, err: turso::Error) -> Error {
         self.scope.error(self.kind, err)
     }
 
-    async fn rows(&self, params: Vec<Value>, limit: Option<usize>) -> Result<Vec<Vec<Value>>> {
+    /// Binds `params` and starts the statement; the rows borrow nothing,
+    /// the statement stays taken until `stmt` is dropped.
+    async fn start(&self, stmt: &mut turso::Statement, params: Vec<Value>) -> Result<turso::Rows> {
+        let values: Vec<turso::Value> = params.into_iter().map(to_engine).collect();
+        stmt.query(values).await.map_err(|e| self.error(e))
+    }
+
+    async fn rows(&self, params: Vec<Value>) -> Result<Vec<Vec<Value>>> {
         self.check_params(&params)?;
         let _turn = self.scope.turn().await?;
         let mut stmt = self.engine_statement()?;
-        let values: Vec<turso::Value> = params.into_iter().map(to_engine).collect();
-        let mut rows = stmt.query(values).await.map_err(|e| self.error(e))?;
+        let mut rows = self.start(&mut stmt, params).await?;
         let mut out = Vec::new();
-        while limit.is_none_or(|max| out.len() < max) {
-            match rows.next().await.map_err(|e| self.error(e))? {
-                Some(row) => out.push(self.row_values(&row)?),
-                None => break,
-            }
-        }
-        drop(rows);
-        if limit.is_some() {
-            stmt.reset().map_err(|e| self.error(e))?;
+        while let Some(row) = rows.next().await.map_err(|e| self.error(e))? {
+            out.push(self.row_values(&row)?);
         }
         Ok(out)
+    }
+
+    /// The first row only: no list of rows is built, and the statement is
+    /// reset after it.
+    async fn first_row(&self, params: Vec<Value>) -> Result<Option<Vec<Value>>> {
+        self.check_params(&params)?;
+        let _turn = self.scope.turn().await?;
+        let mut stmt = self.engine_statement()?;
+        let mut rows = self.start(&mut stmt, params).await?;
+        let row = match rows.next().await.map_err(|e| self.error(e))? {
+            Some(row) => Some(self.row_values(&row)?),
+            None => None,
+        };
+        drop(rows);
+        stmt.reset().map_err(|e| self.error(e))?;
+        Ok(row)
     }
 
     fn row_values(&self, row: &turso::Row) -> Result<Vec<Value>> {
@@ -213,19 +266,18 @@ impl StatementProvider for EngineStatement {
     }
 
     async fn all(&self, params: Vec<Value>) -> Result<Vec<Vec<Value>>> {
-        self.rows(params, None).await
+        self.rows(params).await
     }
 
     async fn get(&self, params: Vec<Value>) -> Result<Option<Vec<Value>>> {
-        Ok(self.rows(params, Some(1)).await?.into_iter().next())
+        self.first_row(params).await
     }
 
     async fn run(&self, params: Vec<Value>) -> Result<RunResult> {
         self.check_params(&params)?;
         let conn = self.scope.turn().await?;
         let mut stmt = self.engine_statement()?;
-        let values: Vec<turso::Value> = params.into_iter().map(to_engine).collect();
-        let mut rows = stmt.query(values).await.map_err(|e| self.error(e))?;
+        let mut rows = self.start(&mut stmt, params).await?;
         while rows.next().await.map_err(|e| self.error(e))?.is_some() {}
         drop(rows);
         Ok(RunResult {

@@ -12,7 +12,9 @@ use std::process::{Command, Output};
 pub mod bench;
 pub mod fake_servers;
 mod sync_server;
+mod turso_server;
 pub use sync_server::{free_port, tursodb_bin, SyncServer};
+pub use turso_server::{server_url, start_turso_server};
 
 use host_harness::{Host, PluginLoader};
 use plugin_api::{TransactionKind, TransactionOptions, TursoService};
@@ -199,6 +201,32 @@ impl CliOutput {
     pub fn json(&self) -> serde_json::Value {
         serde_json::from_str(&self.stdout)
             .unwrap_or_else(|e| panic!("stdout is not JSON ({e}): {self:#?}"))
+    }
+    /// The codes of `plugin`'s one-line failure report on stderr,
+    /// `plugin <name>: CODE (PLUGIN_CODE): reason` or
+    /// `plugin <name>: CODE: reason` (the `health` and `plugins` commands'
+    /// documented format): the loader's code and the plugin's own, if any.
+    pub fn failure_codes(&self, plugin: &str) -> Option<(&str, Option<&str>)> {
+        let prefix = format!("plugin {plugin}: ");
+        let line = self.stderr.lines().find_map(|l| l.strip_prefix(&prefix))?;
+        let (codes, _reason) = line.split_once(": ")?;
+        Some(match codes.split_once(" (") {
+            Some((code, plugin_code)) => (code, Some(plugin_code.strip_suffix(')')?)),
+            None => (codes, None),
+        })
+    }
+
+    /// The code of the `sql` command's error line on stderr,
+    /// `error: CODE: message` or `error (statement N): CODE: message`.
+    pub fn sql_error_code(&self) -> Option<&str> {
+        self.stderr.lines().find_map(|l| {
+            let rest = l.strip_prefix("error")?;
+            let rest = match rest.strip_prefix(" (statement ") {
+                Some(numbered) => numbered.split_once("): ")?.1,
+                None => rest.strip_prefix(": ")?,
+            };
+            rest.split_once(": ").map(|(code, _)| code)
+        })
     }
 }
 

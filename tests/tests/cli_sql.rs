@@ -57,7 +57,7 @@ fn ok_json(dir: &PluginDir, args: &[&str]) -> Json {
 /// Asserts a failure with `code` on stderr and in the JSON error.
 fn assert_fails_with(out: &CliOutput, code: &str) -> Json {
     assert_eq!(out.code, exit::FAILURE, "{out:#?}");
-    assert!(out.stderr.contains(code), "{out:#?}");
+    assert_eq!(out.sql_error_code(), Some(code), "{out:#?}");
     let doc = out.json();
     assert_eq!(doc["error"]["code"], code, "{out:#?}");
     doc

@@ -4,8 +4,9 @@
 //! named `manifest.yaml` reported.
 
 use serde_json::Value as Json;
-use turso_plugin_tests::{turso_manifest, tursodb_bin, PluginDir, SyncServer, TURSO};
-use turso_server::{Secret, ServerConfig, TursoServer};
+use turso_plugin_tests::{
+    server_url, start_turso_server, turso_manifest, PluginDir, SyncServer, TURSO,
+};
 
 const TOKEN: &str = "compat-token-4711";
 
@@ -35,12 +36,8 @@ fn unknown_key_warnings(stderr: &str) -> Vec<String> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_buntime_manifest_with_server_auth_token_connects_and_reports_sync_multi() {
     let root = tempfile::tempdir().unwrap();
-    let mut config = ServerConfig::ephemeral(root.path().join("server"), tursodb_bin());
-    config.auth_token = Secret::new(TOKEN);
-    let server = TursoServer::start(config)
-        .await
-        .expect("turso-server starts");
-    let url = format!("http://{}", server.data_addr());
+    let server = start_turso_server(&root.path().join("server"), TOKEN).await;
+    let url = server_url(&server);
 
     let dir = PluginDir::new();
     dir.write(

@@ -94,7 +94,17 @@ async fn a_sync_token_never_shows_when_the_server_is_unreachable() {
 
     for args in [&["health"][..], &["plugins"], &["sql", "SELECT 1"]] {
         let out = dir.cli(args, &[TRACE]);
-        assert!(out.stderr.contains("TURSO_SYNC_ERROR"), "{out:#?}");
+        if args[0] == "plugins" {
+            // `plugins` reports as JSON on stdout.
+            assert_eq!(out.json()[0]["pluginCode"], "TURSO_SYNC_ERROR", "{out:#?}");
+        } else {
+            // `health` and `sql` print the one-line failure on stderr.
+            assert_eq!(
+                out.failure_codes(TURSO),
+                Some(("PLUGIN_INIT_FAILED", Some("TURSO_SYNC_ERROR"))),
+                "{out:#?}"
+            );
+        }
         seen.cli(&args.join(" "), &out);
     }
     // The token from the environment instead of the manifest.
@@ -108,7 +118,7 @@ async fn a_sync_token_never_shows_when_the_server_is_unreachable() {
             ("TURSO_SYNC_AUTH_TOKEN", SYNC_TOKEN),
         ],
     );
-    assert!(out.stdout.contains("TURSO_SYNC_ERROR"), "{out:#?}");
+    assert_eq!(out.json()[0]["pluginCode"], "TURSO_SYNC_ERROR", "{out:#?}");
     seen.cli("plugins, token in env", &out);
 
     let host = dir.boot().await;

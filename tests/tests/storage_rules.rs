@@ -88,14 +88,10 @@ fn the_cli_names_the_plugin_code_and_the_env_opt_in_converts() {
 
     let refused = dir.cli(&["health"], &[("RUST_LOG", "off")]);
     assert_ne!(refused.code, 0);
-    let line = refused
-        .stderr
-        .lines()
-        .find(|l| l.contains("PLUGIN_INIT_FAILED"))
-        .unwrap_or_else(|| panic!("no failure line: {}", refused.stderr));
-    assert!(
-        line.contains("PLUGIN_INIT_FAILED (TURSO_NOT_MVCC): "),
-        "{line}"
+    assert_eq!(
+        refused.failure_codes(TURSO),
+        Some(("PLUGIN_INIT_FAILED", Some("TURSO_NOT_MVCC"))),
+        "{refused:#?}"
     );
 
     let converted = dir.cli(

@@ -6,18 +6,7 @@
 use std::time::{Duration, Instant};
 
 use plugin_api::{params, TransactionKind, TransactionOptions, TursoService};
-use turso_plugin_tests::{tursodb_bin, PluginDir, Pod, SyncServer, TURSO};
-use turso_server::{RunningServer, ServerConfig, TursoServer};
-
-async fn start_server(data: &std::path::Path) -> RunningServer {
-    TursoServer::start(ServerConfig::ephemeral(data, tursodb_bin()))
-        .await
-        .expect("turso-server starts")
-}
-
-fn server_url(server: &RunningServer) -> String {
-    format!("http://{}", server.data_addr())
-}
+use turso_plugin_tests::{server_url, start_turso_server, PluginDir, Pod, SyncServer, TURSO};
 
 /// A pod on `url` (multi-tenant), with `extra` manifest lines.
 async fn pod(url: &str, extra: &str) -> Pod {
@@ -78,7 +67,7 @@ async fn server_rows(url: &str) -> Vec<String> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_pods_writing_in_turn_lose_no_row_to_a_rowid_collision() {
     let data = tempfile::tempdir().unwrap();
-    let server = start_server(data.path()).await;
+    let server = start_turso_server(data.path(), "").await;
     let url = server_url(&server);
 
     let a = pod(&url, "").await;
@@ -107,7 +96,7 @@ async fn two_pods_writing_in_turn_lose_no_row_to_a_rowid_collision() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_counter_incremented_in_turn_from_two_pods_counts_every_increment() {
     let data = tempfile::tempdir().unwrap();
-    let server = start_server(data.path()).await;
+    let server = start_turso_server(data.path(), "").await;
     let url = server_url(&server);
     let a = pod(&url, "").await;
     ddl(
@@ -151,7 +140,7 @@ async fn a_counter_incremented_in_turn_from_two_pods_counts_every_increment() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn four_pods_interleaving_autoincrement_inserts_leave_every_row_on_the_server() {
     let data = tempfile::tempdir().unwrap();
-    let server = start_server(data.path()).await;
+    let server = start_turso_server(data.path(), "").await;
     let url = server_url(&server);
     let first = pod(&url, "").await;
     ddl(
@@ -228,7 +217,7 @@ async fn a_replica_made_for_one_server_is_refused_for_another_and_never_pushed_t
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_idle_replica_pulls_in_the_background_when_an_interval_is_set() {
     let data = tempfile::tempdir().unwrap();
-    let server = start_server(data.path()).await;
+    let server = start_turso_server(data.path(), "").await;
     let url = server_url(&server);
     let writer = pod(&url, "").await;
     ddl(
@@ -261,7 +250,7 @@ async fn an_idle_replica_pulls_in_the_background_when_an_interval_is_set() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn idle_replicas_close_and_reopen_from_their_files() {
     let data = tempfile::tempdir().unwrap();
-    let server = start_server(data.path()).await;
+    let server = start_turso_server(data.path(), "").await;
     let url = server_url(&server);
     let pod = pod(&url, "replicaIdleMs: 200\nmaxOpenReplicas: 3\n").await;
     for i in 0..8 {
@@ -368,7 +357,7 @@ async fn concurrent_writers_on_two_pods_lose_nothing_with_unique_keys_and_the_au
 ) {
     const PER: usize = 100;
     let data = tempfile::tempdir().unwrap();
-    let server = start_server(data.path()).await;
+    let server = start_turso_server(data.path(), "").await;
     let url = server_url(&server);
     let setup = pod(&url, "").await;
     ddl(

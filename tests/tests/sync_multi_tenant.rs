@@ -3,18 +3,11 @@
 
 use host_harness::Host;
 use plugin_api::{params, TransactionKind, TransactionOptions, TursoService};
-use turso_plugin_tests::{turso_manifest, tursodb_bin, PluginDir, SyncServer, TURSO};
-use turso_server::{RunningServer, Secret, ServerConfig, TursoServer};
+use turso_plugin_tests::{
+    server_url, start_turso_server, turso_manifest, PluginDir, SyncServer, TURSO,
+};
 
 const TOKEN: &str = "data-plane-token-123";
-
-async fn start_server(data: &std::path::Path, token: &str) -> RunningServer {
-    let mut config = ServerConfig::ephemeral(data, tursodb_bin());
-    config.auth_token = Secret::new(token);
-    TursoServer::start(config)
-        .await
-        .expect("turso-server starts")
-}
 
 async fn boot_pod(dir: &PluginDir, server_url: &str, token: &str) -> Host {
     dir.write(
@@ -53,8 +46,8 @@ async fn write(turso: &TursoService, ns: &str, table: &str, value: &str) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn namespaces_get_their_own_replicas_and_server_databases_and_never_mix() {
     let root = tempfile::tempdir().unwrap();
-    let server = start_server(&root.path().join("server"), TOKEN).await;
-    let url = format!("http://{}", server.data_addr());
+    let server = start_turso_server(&root.path().join("server"), TOKEN).await;
+    let url = server_url(&server);
 
     let pod_a = PluginDir::new();
     let host_a = boot_pod(&pod_a, &url, TOKEN).await;
@@ -112,8 +105,8 @@ async fn namespaces_get_their_own_replicas_and_server_databases_and_never_mix() 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_wrong_token_fails_clearly_and_the_right_one_works() {
     let root = tempfile::tempdir().unwrap();
-    let server = start_server(&root.path().join("server"), TOKEN).await;
-    let url = format!("http://{}", server.data_addr());
+    let server = start_turso_server(&root.path().join("server"), TOKEN).await;
+    let url = server_url(&server);
 
     let wrong = PluginDir::new();
     let host = boot_pod(&wrong, &url, "not-the-token").await;
@@ -135,9 +128,9 @@ async fn a_wrong_token_fails_clearly_and_the_right_one_works() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_invalid_namespace_never_reaches_the_server() {
     let root = tempfile::tempdir().unwrap();
-    let server = start_server(&root.path().join("server"), "").await;
+    let server = start_turso_server(&root.path().join("server"), "").await;
     let dir = PluginDir::new();
-    let host = boot_pod(&dir, &format!("http://{}", server.data_addr()), "").await;
+    let host = boot_pod(&dir, &server_url(&server), "").await;
     let turso = host.get_turso(TURSO).unwrap();
     for bad in ["../runtime", "Proxy", "_admin", "a/b"] {
         let err = turso.connect(bad).await.unwrap_err();
@@ -156,9 +149,9 @@ async fn an_invalid_namespace_never_reaches_the_server() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn mode_precedence_holds_with_real_urls() {
     let root = tempfile::tempdir().unwrap();
-    let server = start_server(&root.path().join("server"), "").await;
+    let server = start_turso_server(&root.path().join("server"), "").await;
     let single = SyncServer::start(&root.path().join("single").join("s.db"));
-    let server_url = format!("http://{}", server.data_addr());
+    let server_url = server_url(&server);
 
     let dir = PluginDir::new();
     dir.write(

@@ -10,10 +10,18 @@ use std::time::{Duration, Instant};
 use plugin_api::{params, ErrorCode, TransactionOptions, TursoService};
 use turso_plugin_tests::fake_servers::{Behaviour, FakeServer};
 use turso_plugin_tests::{
-    exec_exclusive, host_binary, turso_manifest, PluginDir, Pod, SyncServer, TURSO, TURSO_ENV,
+    exec_exclusive, host_binary, turso_manifest, CliOutput, PluginDir, Pod, SyncServer, TURSO,
+    TURSO_ENV,
 };
 
 const TOKEN: &str = "tok-SECRET-4242";
+
+/// The code of the last sync failure in `health`: `sync.last_error` is the
+/// error's `CODE: message` form (health has no separate code field).
+fn last_error_code(health: &plugin_api::Health) -> Option<&str> {
+    let last = health.sync.last_error.as_deref()?;
+    last.split_once(": ").map(|(code, _)| code)
+}
 
 fn sync_yaml(url: &str, extra: &str) -> String {
     format!("mode: sync\nsync:\n  url: \"{url}\"\n  authToken: \"{TOKEN}\"\nsyncTimeoutMs: 500\n{extra}")
@@ -62,8 +70,11 @@ async fn stalled_server_bounds_every_sync_call(behaviour: Behaviour) {
     assert_eq!(db.push().await.unwrap_err().code(), &ErrorCode::SyncTimeout);
     assert_eq!(db.pull().await.unwrap_err().code(), &ErrorCode::SyncTimeout);
     let health = pod.turso.health().await;
-    let last = health.sync.last_error.clone().unwrap_or_default();
-    assert!(last.contains("TURSO_SYNC_TIMEOUT"), "{health:?}");
+    assert_eq!(
+        last_error_code(&health),
+        Some("TURSO_SYNC_TIMEOUT"),
+        "{health:?}"
+    );
 
     // The server comes back: a push delivers the commit (the engine may
     // first finish the request it had in flight to the stalled server).
@@ -160,9 +171,13 @@ async fn an_echoing_server_never_gets_the_token_into_reports_logs_or_health() {
         })
         .await
         .unwrap();
-    let health = serde_json::to_string(&pod.turso.health().await).unwrap();
-    assert_clean("health", &health);
-    assert!(health.contains("TURSO_SYNC_ERROR"), "{health}");
+    let health = pod.turso.health().await;
+    assert_clean("health", &serde_json::to_string(&health).unwrap());
+    assert_eq!(
+        last_error_code(&health),
+        Some("TURSO_SYNC_ERROR"),
+        "{health:?}"
+    );
     let err = pod
         .turso
         .connect("runtime")
@@ -202,14 +217,14 @@ fn a_variable_that_is_not_utf8_is_refused_by_name() {
         }
         cmd.env("RUST_LOG", "off")
             .env(var, std::ffi::OsStr::from_bytes(b"http://bad\xff\xfe"));
-        let out = cmd.output().unwrap();
-        let stderr = String::from_utf8_lossy(&out.stderr);
-        assert!(!out.status.success(), "{var}: {stderr}");
-        let line = stderr
-            .lines()
-            .find(|l| l.contains("PLUGIN_INIT_FAILED"))
-            .unwrap_or_else(|| panic!("{var}: {stderr}"));
-        assert!(line.contains("(INVALID_TURSO_CONFIG)"), "{var}: {line}");
-        assert!(line.contains(var), "{var}: {line}");
+        let out = CliOutput::from(cmd.output().unwrap());
+        assert_ne!(out.code, 0, "{var}: {out:#?}");
+        assert_eq!(
+            out.failure_codes(TURSO),
+            Some(("PLUGIN_INIT_FAILED", Some("INVALID_TURSO_CONFIG"))),
+            "{var}: {out:#?}"
+        );
+        // The reason names the variable that is not UTF-8.
+        assert!(out.stderr.contains(var), "{var}: {out:#?}");
     }
 }

@@ -7,18 +7,17 @@ use std::process::Stdio;
 
 use host_harness::{worker_env, WorkerLauncher};
 use plugin_api::params;
-use turso_plugin_tests::{build_dir, turso_manifest, tursodb_bin, PluginDir, TURSO};
-use turso_server::{Secret, ServerConfig, TursoServer};
+use turso_plugin_tests::{
+    build_dir, server_url, start_turso_server, turso_manifest, PluginDir, TURSO,
+};
 
 const TOKEN: &str = "worker-test-token";
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_worker_process_writes_tenants_and_a_plugin_reads_them_after_pull() {
     let root = tempfile::tempdir().unwrap();
-    let mut config = ServerConfig::ephemeral(root.path().join("server"), tursodb_bin());
-    config.auth_token = Secret::new(TOKEN);
-    let server = TursoServer::start(config).await.unwrap();
-    let url = format!("http://{}", server.data_addr());
+    let server = start_turso_server(&root.path().join("server"), TOKEN).await;
+    let url = server_url(&server);
 
     // The plugin side: plugin-turso in multi-tenant mode.
     let pod = PluginDir::new();

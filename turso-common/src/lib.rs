@@ -10,7 +10,7 @@
 //! - one [`ErrorCode`] and one [`Error`] (with `source()`), and, with the
 //!   `engine` feature, the one mapping of engine errors onto codes
 //!   ([`engine_error`]);
-//! - [`Secret`], the environment variables and their defaults ([`env`]),
+//! - [`Secret`], the environment variables and their defaults ([`env`](mod@env)),
 //!   and URL redaction ([`redact_url`]);
 //! - with the `engine` feature, opening a local file with MVCC
 //!   ([`open_local`]) or an embedded replica ([`open_synced`],

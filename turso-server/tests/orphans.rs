@@ -191,7 +191,13 @@ async fn a_second_supervisor_on_the_same_data_dir_is_refused() {
     out.env("TURSODB_BIN", tursodb_bin());
     let (code, stdout) = crate::support::output_within(&mut out, Duration::from_secs(20));
     assert_eq!(code, Some(1));
-    assert!(stdout.contains("\"code\":\"DATA_DIR_LOCKED\""), "{stdout}");
+    // The JSON log line of the refusal carries the code as a field.
+    let codes: Vec<serde_json::Value> = stdout
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .map(|line| line["fields"]["code"].clone())
+        .collect();
+    assert!(codes.contains(&"DATA_DIR_LOCKED".into()), "{stdout}");
     // The first one still works, and its registry is intact.
     let (status, _) = pipeline(&t.data_url("still"), None, "SELECT 1").await;
     assert_eq!(status, 200);

@@ -196,6 +196,14 @@ pub(crate) async fn raw_http(
     (status, text)
 }
 
+/// The `code` of the JSON error body (`{"code","detail"}`) in a raw HTTP
+/// answer from [`raw_http`]; `None` when the body is not such JSON.
+pub(crate) fn raw_error_code(answer: &str) -> Option<String> {
+    let (_head, body) = answer.split_once("\r\n\r\n")?;
+    let body: serde_json::Value = serde_json::from_str(body.trim()).ok()?;
+    body["code"].as_str().map(str::to_owned)
+}
+
 /// The namespace view from the admin port.
 pub(crate) async fn namespace(admin_addr: std::net::SocketAddr, ns: &str) -> serde_json::Value {
     let (status, body) = http(

@@ -51,7 +51,7 @@ impl fmt::Display for WorkerMode {
     }
 }
 
-/// The outcome of [`OpenOptions::resolve`]: a valid namespace, its file,
+/// The outcome of [`OpenOptions::resolve`](crate::OpenOptions::resolve): a valid namespace, its file,
 /// and the sync target if any. `Debug` never shows the token.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Resolved {

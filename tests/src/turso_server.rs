@@ -1,0 +1,27 @@
+//! A real turso-server (the multi-tenant sync endpoint) for tests: both
+//! ports ephemeral on 127.0.0.1, children run from [`tursodb_bin`].
+
+use std::path::Path;
+
+use turso_server::{RunningServer, Secret, ServerConfig, TursoServer};
+
+use crate::tursodb_bin;
+
+/// Starts a turso-server keeping its data in `data`, requiring `token` as
+/// the data-plane bearer (`""`: no auth).
+///
+/// # Panics
+///
+/// When the server does not start.
+pub async fn start_turso_server(data: &Path, token: &str) -> RunningServer {
+    let mut config = ServerConfig::ephemeral(data, tursodb_bin());
+    config.auth_token = Secret::new(token);
+    TursoServer::start(config)
+        .await
+        .expect("turso-server starts")
+}
+
+/// The server's data-plane URL, `http://<addr>` (no trailing slash).
+pub fn server_url(server: &RunningServer) -> String {
+    format!("http://{}", server.data_addr())
+}
