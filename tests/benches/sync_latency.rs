@@ -338,7 +338,7 @@ fn main() {
             "plugin-turso `transaction()`",
         ));
         body.push_str(&summary(
-            "proxy overhead (goal < 1.10×)",
+            "through turso-server (goal ≤ 1.00×)",
             &mut child_us,
             &mut proxy_us,
             "direct to a `tursodb` child",
