@@ -297,8 +297,26 @@ pub fn root_module<P: Plugin>() -> PluginModuleRef {
 /// root module. The crate must be a `cdylib` and depend on `abi_stable`
 /// directly (the attribute names it by path).
 ///
-/// ```ignore
-/// plugin_api::export_plugin!(TursoPlugin);
+/// ```no_run
+/// use plugin_api::{Plugin, PluginContext, Provided, Result};
+///
+/// #[derive(Default)]
+/// struct HookPlugin;
+///
+/// impl Plugin for HookPlugin {
+///     async fn init(&self, _ctx: PluginContext) -> Result<()> {
+///         Ok(())
+///     }
+///     fn provides(&self) -> Provided {
+///         Provided::nothing()
+///     }
+///     async fn shutdown(&self) -> Result<()> {
+///         Ok(())
+///     }
+/// }
+///
+/// plugin_api::export_plugin!(HookPlugin);
+/// # fn main() {}
 /// ```
 #[macro_export]
 macro_rules! export_plugin {
