@@ -137,17 +137,21 @@ async fn closing_a_database_closes_that_handle_and_its_statements_only() {
     host.shutdown().await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn shutdown_waits_for_a_call_in_flight_within_its_grace() {
-    const SLOW: &str = "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c LIMIT 300000) SELECT count(*) FROM c";
-    let dir = PluginDir::new();
-    let pod = Pod::boot(dir, "runtime.db", "shutdownTimeoutMs: 30000\n").await;
-    let db = pod.turso.connect("runtime").await.unwrap();
-    // How long the slow call takes here, alone.
-    let calibration = Instant::now();
-    db.get(SLOW, params![]).await.unwrap();
-    let alone = calibration.elapsed();
+/// A call that counts to 300,000: long enough to shut down during it.
+const SLOW: &str = "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c LIMIT 300000) SELECT count(*) FROM c";
 
+/// Starts [`SLOW`] on `pod` in a task, stops the pod a tenth of `alone`
+/// later, and returns how long the stop took, the directory, and the
+/// call's outcome.
+async fn stop_during_slow_call(
+    pod: Pod,
+    alone: Duration,
+) -> (
+    Duration,
+    PluginDir,
+    plugin_api::Result<Option<plugin_api::Row>>,
+) {
+    let db = pod.turso.connect("runtime").await.unwrap();
     let (started, is_started) = tokio::sync::oneshot::channel();
     let slow = tokio::spawn(async move {
         db.get("SELECT 1", params![]).await.unwrap();
@@ -160,7 +164,20 @@ async fn shutdown_waits_for_a_call_in_flight_within_its_grace() {
     let stopping = Instant::now();
     let dir = pod.stop().await;
     let waited = stopping.elapsed();
-    let count: i64 = slow.await.unwrap().unwrap().unwrap().get(0).unwrap();
+    (waited, dir, slow.await.unwrap())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shutdown_waits_for_a_call_in_flight_within_its_grace() {
+    let pod = Pod::boot(PluginDir::new(), "runtime.db", "shutdownTimeoutMs: 30000\n").await;
+    // How long the slow call takes here, alone.
+    let db = pod.turso.connect("runtime").await.unwrap();
+    let calibration = Instant::now();
+    db.get(SLOW, params![]).await.unwrap();
+    let alone = calibration.elapsed();
+
+    let (waited, dir, row) = stop_during_slow_call(pod, alone).await;
+    let count: i64 = row.unwrap().unwrap().get(0).unwrap();
     assert_eq!(count, 300_000, "the call in flight ran to its end");
     // Shutdown began with about 90 % of the call still to run; it waited
     // for it (half of that is a generous floor for a noisy machine).
@@ -172,23 +189,12 @@ async fn shutdown_waits_for_a_call_in_flight_within_its_grace() {
     // With a short grace, shutdown gives up waiting and returns while the
     // call still runs; the call itself is not cut (it holds its turn).
     let pod = Pod::boot(dir, "runtime.db", "shutdownTimeoutMs: 20\n").await;
-    let db = pod.turso.connect("runtime").await.unwrap();
-    let (started, is_started) = tokio::sync::oneshot::channel();
-    let slow = tokio::spawn(async move {
-        db.get("SELECT 1", params![]).await.unwrap();
-        started.send(()).unwrap();
-        db.get(SLOW, params![]).await
-    });
-    is_started.await.unwrap();
-    tokio::time::sleep(alone / 10).await;
-    let stopping = Instant::now();
-    let dir = pod.stop().await;
-    let waited = stopping.elapsed();
+    let (waited, dir, row) = stop_during_slow_call(pod, alone).await;
     assert!(
         waited < alone / 2,
         "shutdown took {waited:?}, the call {alone:?}"
     );
-    slow.await.unwrap().unwrap();
+    row.unwrap();
     drop(dir);
 }
 

@@ -1,12 +1,12 @@
 //! Children die with the server, come back after a crash, and data and
 //! namespaces survive a restart of the supervisor.
 
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::Duration;
 
 use crate::support::{
-    child_pids, column, http, kill, pipeline, pipeline_column, replica, start_on, tursodb_bin,
-    wait_no_child, TestServer,
+    child_pids, column, http, kill, pipeline, pipeline_column, replica, start_on, wait_no_child,
+    TestServer,
 };
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -122,21 +122,11 @@ async fn shutdown_and_drop_both_kill_every_child() {
 async fn the_binary_reports_its_ports_and_stops_its_children_on_sigterm() {
     let tmp = tempfile::tempdir().expect("tempdir");
     let data_dir = tmp.path().join("data");
-    let mut child = crate::support::server_command(&[
-        "--data-addr",
-        "127.0.0.1:0",
-        "--admin-addr",
-        "127.0.0.1:0",
-        "--data-dir",
-        data_dir.to_str().expect("utf-8"),
-    ])
-    .env("TURSODB_BIN", tursodb_bin())
-    .env("TURSO_ADMIN_TOKEN", "bin-admin-token")
-    .env("RUST_LOG", "warn")
-    .stdout(Stdio::piped())
-    .stderr(Stdio::null())
-    .spawn()
-    .expect("run turso-server");
+    let mut child = crate::support::server_on(&data_dir)
+        .env("TURSO_ADMIN_TOKEN", "bin-admin-token")
+        .env("RUST_LOG", "warn")
+        .spawn()
+        .expect("run turso-server");
     let stdout = child.stdout.take().expect("stdout");
     let ports = crate::support::read_ports(stdout);
     let data = ports["data_addr"].as_str().expect("data_addr");

@@ -1,33 +1,20 @@
 //! Logs stay quiet and clean; clients get codes, not server paths (issue 9
 //! items 7 and 9).
 
-use std::process::Stdio;
 use std::time::Duration;
 
-use crate::support::{
-    code, http, pipeline, read_ports_and_log, request, signal, tursodb_bin, TestServer,
-};
+use crate::support::{code, http, pipeline, read_ports_and_log, request, signal, TestServer};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn child_lines_keep_their_level_per_request_lines_stay_at_debug_and_secrets_are_redacted() {
     let tmp = tempfile::tempdir().expect("tempdir");
     let data_dir = tmp.path().join("data");
-    let mut sup = crate::support::server_command(&[
-        "--data-addr",
-        "127.0.0.1:0",
-        "--admin-addr",
-        "127.0.0.1:0",
-        "--data-dir",
-        data_dir.to_str().expect("utf-8"),
-    ])
-    .env("TURSODB_BIN", tursodb_bin())
-    // Children log every request at INFO; we see them at debug.
-    .env("TURSO_CHILD_LOG", "info")
-    .env("RUST_LOG", "debug")
-    .stdout(Stdio::piped())
-    .stderr(Stdio::null())
-    .spawn()
-    .expect("run turso-server");
+    let mut sup = crate::support::server_on(&data_dir)
+        // Children log every request at INFO; we see them at debug.
+        .env("TURSO_CHILD_LOG", "info")
+        .env("RUST_LOG", "debug")
+        .spawn()
+        .expect("run turso-server");
     let (ports, log) = read_ports_and_log(sup.stdout.take().expect("stdout"));
     let data = ports["data_addr"].as_str().expect("data_addr").to_owned();
     let url = format!("http://{data}/chatty");

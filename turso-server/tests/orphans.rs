@@ -14,20 +14,10 @@ use crate::support::{
 /// returns the process, its ports line and a receiver of later stdout
 /// lines.
 fn run_binary(data_dir: &std::path::Path) -> (Child, serde_json::Value, LogLines) {
-    let mut child = crate::support::server_command(&[
-        "--data-addr",
-        "127.0.0.1:0",
-        "--admin-addr",
-        "127.0.0.1:0",
-        "--data-dir",
-        data_dir.to_str().expect("utf-8"),
-    ])
-    .env("TURSODB_BIN", tursodb_bin())
-    .env("RUST_LOG", "info")
-    .stdout(Stdio::piped())
-    .stderr(Stdio::null())
-    .spawn()
-    .expect("run turso-server");
+    let mut child = crate::support::server_on(data_dir)
+        .env("RUST_LOG", "info")
+        .spawn()
+        .expect("run turso-server");
     let (ports, lines) = read_ports_and_log(child.stdout.take().expect("stdout"));
     (child, ports, lines)
 }

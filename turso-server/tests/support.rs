@@ -399,6 +399,25 @@ pub(crate) fn server_command(args: &[&str]) -> std::process::Command {
     command
 }
 
+/// The server binary on `data_dir`, both ports on 127.0.0.1:0, the real
+/// `tursodb`, stdout piped (the ports line and JSON logs), stderr dropped.
+/// Callers add their own environment and spawn it.
+pub(crate) fn server_on(data_dir: &Path) -> std::process::Command {
+    let mut command = server_command(&[
+        "--data-addr",
+        "127.0.0.1:0",
+        "--admin-addr",
+        "127.0.0.1:0",
+        "--data-dir",
+        data_dir.to_str().expect("utf-8"),
+    ]);
+    command
+        .env("TURSODB_BIN", tursodb_bin())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null());
+    command
+}
+
 /// Waits (at most `limit`) for `child` to exit; kills it on timeout and
 /// panics.
 pub(crate) fn wait_exit(
