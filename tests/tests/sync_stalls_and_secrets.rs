@@ -77,12 +77,16 @@ async fn stalled_server_bounds_every_sync_call(behaviour: Behaviour) {
     );
 
     // The server comes back: a push delivers the commit (the engine may
-    // first finish the request it had in flight to the stalled server).
+    // first finish the request it had in flight to the stalled server, or
+    // meet the port while it changes hands).
     drop(fake);
     server.restart();
     let deadline = Instant::now() + Duration::from_secs(15);
     while let Err(err) = db.push().await {
-        assert_eq!(err.code(), &ErrorCode::SyncTimeout, "{err}");
+        assert!(
+            matches!(err.code(), ErrorCode::SyncTimeout | ErrorCode::Sync),
+            "{err}"
+        );
         assert!(Instant::now() < deadline, "pushes never recover: {err}");
     }
     let fresh = Pod::boot(
