@@ -11,6 +11,19 @@ TURSODB_BIN="$(bash scripts/install-tursodb.sh | tail -n1)"
 export TURSODB_BIN
 echo "tursodb: $TURSODB_BIN" >&2
 
+# A cached target/ keeps every old artifact: each change adds a new set of
+# test binaries beside the old ones. Start from scratch once it has grown
+# past a few clean builds, so a long-lived CI cache never fills the disk.
+target_limit_kb=$((10 * 1024 * 1024))
+target_dir="${CARGO_TARGET_DIR:-target}"
+if [ -d "$target_dir" ]; then
+    target_kb="$(du -sk "$target_dir" | cut -f1)"
+    if [ "$target_kb" -gt "$target_limit_kb" ]; then
+        echo "$target_dir is $((target_kb / 1024)) MB; cleaning it before the build" >&2
+        cargo clean
+    fi
+fi
+
 cargo build --workspace --all-targets --locked
 if cargo nextest --version >/dev/null 2>&1; then
     cargo nextest run --workspace --locked --no-fail-fast
