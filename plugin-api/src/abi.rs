@@ -20,8 +20,8 @@ use abi_stable::{
     declare_root_module_statics,
     library::RootModule,
     package_version_strings, sabi_trait,
-    sabi_types::VersionStrings,
-    std_types::{RBox, ROption, RResult, RStr, RString, RVec},
+    sabi_types::{RMut, VersionStrings},
+    std_types::{RBox, ROption, RResult, RSlice, RStr, RString, RVec},
     StableAbi,
 };
 pub use async_ffi::FfiFuture;
@@ -70,7 +70,7 @@ pub fn values_to_ffi(values: Vec<Value>) -> RVec<FfiValue> {
     values.into_iter().map(FfiValue::from).collect()
 }
 
-/// Converts bound values back after the trip across.
+/// Converts values back after the trip across.
 pub fn values_from_ffi(values: RVec<FfiValue>) -> Vec<Value> {
     values.into_iter().map(Value::from).collect()
 }
@@ -113,6 +113,65 @@ pub fn from_ffi_result<T, U: From<T>>(result: FfiResult<T>) -> Result<U, Error> 
 /// Turns a Rust result into a boundary one.
 pub fn to_ffi_result<T, U: From<T>>(result: Result<T, Error>) -> FfiResult<U> {
     result.map(U::from).map_err(FfiError::from).into()
+}
+
+/// A borrowed [`Value`], for calls that finish before they return: bound
+/// values read in place, result values written into the caller's row.
+#[repr(C, u8)]
+#[derive(StableAbi, Debug, Clone, Copy, PartialEq)]
+pub enum FfiValueRef<'a> {
+    Null,
+    Integer(i64),
+    Real(f64),
+    Text(RStr<'a>),
+    Blob(RSlice<'a, u8>),
+}
+
+impl<'a> From<&'a Value> for FfiValueRef<'a> {
+    fn from(value: &'a Value) -> Self {
+        match value {
+            Value::Null => Self::Null,
+            Value::Integer(v) => Self::Integer(*v),
+            Value::Real(v) => Self::Real(*v),
+            Value::Text(v) => Self::Text(RStr::from_str(v)),
+            Value::Blob(v) => Self::Blob(RSlice::from_slice(v)),
+        }
+    }
+}
+
+impl From<FfiValueRef<'_>> for Value {
+    fn from(value: FfiValueRef<'_>) -> Self {
+        match value {
+            FfiValueRef::Null => Self::Null,
+            FfiValueRef::Integer(v) => Self::Integer(v),
+            FfiValueRef::Real(v) => Self::Real(v),
+            FfiValueRef::Text(v) => Self::Text(v.as_str().to_owned()),
+            FfiValueRef::Blob(v) => Self::Blob(v.as_slice().to_vec()),
+        }
+    }
+}
+
+/// Where a call that finishes at once writes its result row: the caller's
+/// own row, one value at a time, copied on the caller's side.
+#[sabi_trait]
+pub trait FfiRowSink {
+    /// Appends the next column's value.
+    #[sabi(last_prefix_field)]
+    fn push(&mut self, value: FfiValueRef<'_>);
+}
+
+/// A borrowed [`FfiRowSink`].
+pub type FfiRowSinkMut<'a> = FfiRowSink_TO<'a, RMut<'a, ()>>;
+
+/// The answer of a call that runs at once when it can.
+#[repr(C, u8)]
+#[derive(StableAbi, Debug)]
+pub enum FfiNow {
+    /// The call ran: true when it wrote a row into the sink.
+    Done(FfiResult<bool>),
+    /// The call would have had to wait, and did nothing (wrote nothing):
+    /// make it again with the async method.
+    Later,
 }
 
 /// Result rows, values only: the column names cross once, at prepare.
@@ -355,6 +414,9 @@ pub trait FfiStatement: Send + Sync {
     fn all(&self, params: RVec<FfiValue>) -> FfiFuture<FfiResult<FfiRowValues>>;
     /// The first row, if any.
     fn get(&self, params: RVec<FfiValue>) -> FfiFuture<FfiResult<ROption<RVec<FfiValue>>>>;
+    /// `get`, run at once when that needs no waiting, its row written into
+    /// `row`; otherwise it does nothing and answers `Later`.
+    fn get_now(&self, params: RSlice<'_, FfiValueRef<'_>>, row: FfiRowSinkMut<'_>) -> FfiNow;
     #[sabi(last_prefix_field)]
     fn run(&self, params: RVec<FfiValue>) -> FfiFuture<FfiResult<FfiRunResult>>;
 }

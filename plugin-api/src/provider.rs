@@ -12,15 +12,16 @@ use std::time::Duration;
 
 use abi_stable::{
     sabi_trait::TD_Opaque,
-    std_types::{RArc, ROption, RString, RVec},
+    std_types::{RArc, ROption, RSlice, RString, RVec},
 };
 use async_ffi::{FfiFuture, FutureExt};
 
 use crate::abi::{
-    to_ffi_result, values_from_ffi, FfiDatabase, FfiDatabaseBox, FfiDatabase_TO, FfiHealth,
-    FfiMode, FfiResult, FfiRowValues, FfiRunResult, FfiStatement, FfiStatementBox, FfiStatement_TO,
-    FfiSyncStats, FfiTransaction, FfiTransactionBox, FfiTransactionKind, FfiTransaction_TO,
-    FfiTursoService, FfiTursoServiceArc, FfiTursoService_TO, FfiValue,
+    to_ffi_result, values_to_ffi, FfiDatabase, FfiDatabaseBox, FfiDatabase_TO, FfiHealth, FfiMode,
+    FfiNow, FfiResult, FfiRowSinkMut, FfiRowValues, FfiRunResult, FfiStatement, FfiStatementBox,
+    FfiStatement_TO, FfiSyncStats, FfiTransaction, FfiTransactionBox, FfiTransactionKind,
+    FfiTransaction_TO, FfiTursoService, FfiTursoServiceArc, FfiTursoService_TO, FfiValue,
+    FfiValueRef,
 };
 use crate::guard::{guard, guard_or, Guarded};
 use crate::health::{Health, SyncStats};
@@ -28,16 +29,138 @@ use crate::options::{Mode, TransactionKind};
 use crate::Result;
 use crate::{RunResult, Value};
 
+/// The values bound to one statement call, as they arrived from the
+/// caller. Read them once, in order, with [`Params::into_values`]: they
+/// are converted as they are read, with no list built in between.
+#[derive(Debug)]
+pub struct Params(RVec<FfiValue>);
+
+impl Params {
+    /// How many values were bound.
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    /// True when no value was bound.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// The values, in order.
+    pub fn into_values(self) -> impl Iterator<Item = Value> {
+        self.0.into_iter().map(Value::from)
+    }
+}
+
+/// The values bound to a call that finishes before it returns
+/// ([`StatementProvider::get_now`]), borrowed from the caller.
+#[derive(Debug, Clone, Copy)]
+pub struct ParamsRef<'a>(RSlice<'a, FfiValueRef<'a>>);
+
+impl ParamsRef<'_> {
+    /// How many values were bound.
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    /// True when no value was bound.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// The values, in order (text and bytes copied).
+    pub fn to_values(&self) -> impl Iterator<Item = Value> + '_ {
+        self.0.iter().map(|value| Value::from(*value))
+    }
+}
+
+/// The caller's row, for a call that finishes before it returns: each
+/// value pushed is copied straight into it.
+pub struct RowSink<'a>(FfiRowSinkMut<'a>);
+
+impl std::fmt::Debug for RowSink<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RowSink").finish_non_exhaustive()
+    }
+}
+
+impl RowSink<'_> {
+    /// Appends the next column's value.
+    pub fn push(&mut self, value: &Value) {
+        self.0.push(FfiValueRef::from(value));
+    }
+}
+
+/// The answer of a `*_now` call: done at once, or not started.
+#[derive(Debug)]
+pub enum Now<T> {
+    /// The call ran; here is its result.
+    Done(T),
+    /// The call would have had to wait (for its turn, or for I/O) and
+    /// changed nothing, wrote nothing; the caller makes it again with the
+    /// async method.
+    Later,
+}
+
+impl From<Vec<Value>> for Params {
+    fn from(values: Vec<Value>) -> Self {
+        Self(values_to_ffi(values))
+    }
+}
+
+/// One result row, written straight into the form it crosses the boundary
+/// in: build it with [`RowValues::with_capacity`] and [`RowValues::push`].
+#[derive(Debug, Default)]
+pub struct RowValues(RVec<FfiValue>);
+
+impl RowValues {
+    /// An empty row with room for `columns` values.
+    pub fn with_capacity(columns: usize) -> Self {
+        Self(RVec::with_capacity(columns))
+    }
+
+    /// Appends the next column's value.
+    pub fn push(&mut self, value: Value) {
+        self.0.push(FfiValue::from(value));
+    }
+
+    /// How many values the row holds.
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    /// True when the row holds no value.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+impl From<Vec<Value>> for RowValues {
+    fn from(values: Vec<Value>) -> Self {
+        Self(values_to_ffi(values))
+    }
+}
+
 /// A prepared statement, provider side.
 pub trait StatementProvider: Send + Sync + 'static {
     /// The result column names (asked once, when the statement is prepared).
     fn columns(&self) -> Vec<String>;
     /// Runs the statement with `params` and returns every row's values.
-    fn all(&self, params: Vec<Value>) -> impl Future<Output = Result<Vec<Vec<Value>>>> + Send;
+    fn all(&self, params: Params) -> impl Future<Output = Result<Vec<RowValues>>> + Send;
     /// Runs the statement with `params` and returns the first row's values.
-    fn get(&self, params: Vec<Value>) -> impl Future<Output = Result<Option<Vec<Value>>>> + Send;
+    fn get(&self, params: Params) -> impl Future<Output = Result<Option<RowValues>>> + Send;
+    /// [`StatementProvider::get`] without a future, when the answer needs
+    /// no waiting: the first row's values go into `row`, and the result
+    /// says whether there was one. Otherwise [`Now::Later`], having done
+    /// nothing and written nothing. Callers try this first, so a provider
+    /// that implements it saves the boxed future and the value lists of
+    /// the async path. The default always says later.
+    fn get_now(&self, params: ParamsRef<'_>, row: &mut RowSink<'_>) -> Now<Result<bool>> {
+        let _ = (params, row);
+        Now::Later
+    }
     /// Runs the statement with `params` for its effect.
-    fn run(&self, params: Vec<Value>) -> impl Future<Output = Result<RunResult>> + Send;
+    fn run(&self, params: Params) -> impl Future<Output = Result<RunResult>> + Send;
 }
 
 /// A database handle for one namespace, provider side.
@@ -122,10 +245,6 @@ where
     async move { to_ffi_result(guarded.await) }.into_ffi()
 }
 
-fn row_to_ffi(row: Vec<Value>) -> RVec<FfiValue> {
-    row.into_iter().map(FfiValue::from).collect()
-}
-
 struct StatementAdapter<S>(Arc<S>);
 
 impl<S: StatementProvider> FfiStatement for StatementAdapter<S> {
@@ -139,22 +258,33 @@ impl<S: StatementProvider> FfiStatement for StatementAdapter<S> {
     fn all(&self, params: RVec<FfiValue>) -> FfiFuture<FfiResult<FfiRowValues>> {
         let s = Arc::clone(&self.0);
         ffi_call(async move {
-            let rows = s.all(values_from_ffi(params)).await?;
-            Ok(rows.into_iter().map(row_to_ffi).collect::<FfiRowValues>())
+            let rows = s.all(Params(params)).await?;
+            Ok(rows.into_iter().map(|row| row.0).collect::<FfiRowValues>())
         })
     }
 
     fn get(&self, params: RVec<FfiValue>) -> FfiFuture<FfiResult<ROption<RVec<FfiValue>>>> {
         let s = Arc::clone(&self.0);
         ffi_call(async move {
-            let row = s.get(values_from_ffi(params)).await?;
-            Ok(ROption::from(row.map(row_to_ffi)))
+            let row = s.get(Params(params)).await?;
+            Ok(ROption::from(row.map(|row| row.0)))
         })
+    }
+
+    fn get_now(&self, params: RSlice<'_, FfiValueRef<'_>>, row: FfiRowSinkMut<'_>) -> FfiNow {
+        let mut sink = RowSink(row);
+        guard_or(
+            || match self.0.get_now(ParamsRef(params), &mut sink) {
+                Now::Done(found) => FfiNow::Done(to_ffi_result(found)),
+                Now::Later => FfiNow::Later,
+            },
+            |err| FfiNow::Done(to_ffi_result::<bool, bool>(Err(err))),
+        )
     }
 
     fn run(&self, params: RVec<FfiValue>) -> FfiFuture<FfiResult<FfiRunResult>> {
         let s = Arc::clone(&self.0);
-        ffi_call(async move { s.run(values_from_ffi(params)).await })
+        ffi_call(async move { s.run(Params(params)).await })
     }
 }
 

@@ -84,6 +84,28 @@ impl Lease {
         Ok(LeaseGuard { conn, _call: call })
     }
 
+    /// Takes this call's turn on the connection if nobody holds it:
+    /// `None` when the call would have to wait.
+    ///
+    /// # Errors
+    ///
+    /// `TURSO_CLOSED` when the service or this handle was closed.
+    pub(crate) fn try_lock(&self) -> Option<Result<LeaseGuard<'_>>> {
+        let call = match self.store.lifecycle().enter_ref() {
+            Ok(call) => call,
+            Err(err) => return Some(Err(err)),
+        };
+        if self.closed.load(Ordering::Acquire) {
+            return Some(Err(closed()));
+        }
+        let conn = self.conn.try_lock().ok()?;
+        Some(
+            MutexGuard::try_map(conn, Option::as_mut)
+                .map(|conn| LeaseGuard { conn, _call: call })
+                .map_err(|_| closed()),
+        )
+    }
+
     /// Ends the lease now: every later call on any share fails with
     /// `TURSO_CLOSED`; an open transaction is rolled back and the
     /// connection goes back to the pool (or is dropped once the service is

@@ -49,7 +49,7 @@ impl Lifecycle {
 
     /// Whether the service is closed.
     pub(crate) fn is_closed(&self) -> bool {
-        self.closed.load(Ordering::Acquire)
+        self.closed.load(Ordering::SeqCst)
     }
 
     /// Enters a call.
@@ -81,7 +81,10 @@ impl Lifecycle {
 
     /// Leaves a call: the last one out wakes a waiting `close`.
     fn leave(&self) {
-        if self.in_flight.fetch_sub(1, Ordering::AcqRel) == 1 {
+        // Only a closing lifecycle has someone to wake. `close` stores
+        // `closed` before it reads `in_flight` and this decrements before it
+        // reads `closed` (all SeqCst), so one of the two sees the other.
+        if self.in_flight.fetch_sub(1, Ordering::SeqCst) == 1 && self.is_closed() {
             self.drained.notify_waiters();
         }
     }
@@ -96,11 +99,11 @@ impl Lifecycle {
     /// Closes: new calls fail from now on. Waits up to `grace` for the
     /// calls in flight to leave; true when they all did.
     pub(crate) async fn close(&self, grace: Duration) -> bool {
-        self.closed.store(true, Ordering::Release);
+        self.closed.store(true, Ordering::SeqCst);
         let drained = async {
             loop {
                 let notified = self.drained.notified();
-                if self.in_flight.load(Ordering::Acquire) == 0 {
+                if self.in_flight.load(Ordering::SeqCst) == 0 {
                     return;
                 }
                 notified.await;

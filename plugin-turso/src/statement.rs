@@ -4,9 +4,12 @@
 //! Every call takes its turn on the lease's connection; inside a
 //! transaction it refuses to run once the transaction has finished.
 
+use std::future::Future;
+use std::pin::pin;
 use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll, Waker};
 
-use plugin_api::provider::StatementProvider;
+use plugin_api::provider::{Now, Params, ParamsRef, RowSink, RowValues, StatementProvider};
 use plugin_api::{Error, ErrorCode, Result, RunResult, Value};
 use turso_common::sql::{self, StatementKind};
 
@@ -22,6 +25,26 @@ fn to_engine(value: Value) -> turso::Value {
         Value::Text(v) => turso::Value::Text(v),
         Value::Blob(v) => turso::Value::Blob(v),
     }
+}
+
+/// Positional values for the engine, handed over as they are (a `Vec`
+/// given to `query` would be collected once more).
+fn bound(values: Vec<turso::Value>) -> turso::params::Params {
+    if values.is_empty() {
+        turso::params::Params::None
+    } else {
+        turso::params::Params::Positional(values)
+    }
+}
+
+/// How often [`EngineStatement::get_now`] polls a step that reported I/O
+/// before handing the call to the async path.
+const NOW_POLLS: usize = 8;
+
+/// The engine's statement is out of its slot: a call is already running
+/// it (the lease's turns make this unreachable).
+fn in_use() -> Error {
+    Error::new(ErrorCode::Internal, "the statement is already in use")
 }
 
 /// Converts a value read by the engine.
@@ -63,6 +86,21 @@ impl Scope {
             tx.check_open()?;
         }
         Ok(guard)
+    }
+
+    /// Takes a turn on the connection if it is free now (`None` when the
+    /// call would wait), refusing a finished transaction.
+    fn try_turn(&self) -> Option<Result<LeaseGuard<'_>>> {
+        let guard = match self.lease.try_lock()? {
+            Ok(guard) => guard,
+            Err(err) => return Some(Err(err)),
+        };
+        if let Some(tx) = &self.tx {
+            if let Err(err) = tx.check_open() {
+                return Some(Err(err));
+            }
+        }
+        Some(Ok(guard))
     }
 
     /// Maps an engine error of a statement of `kind`.
@@ -185,16 +223,20 @@ impl Drop for Taken<'_> {
 
 impl EngineStatement {
     /// Refuses a number of values that does not fit the statement.
-    fn check_params(&self, params: &[Value]) -> Result<()> {
-        if params.len() == self.parameter_count {
+    fn check_params(&self, params: &Params) -> Result<()> {
+        self.check_count(params.len())
+    }
+
+    /// Refuses `given` values when the statement takes another number.
+    fn check_count(&self, given: usize) -> Result<()> {
+        if given == self.parameter_count {
             return Ok(());
         }
         Err(Error::new(
             ErrorCode::Bind,
             format!(
                 "the statement takes {} value(s), {} were given",
-                self.parameter_count,
-                params.len()
+                self.parameter_count, given
             ),
         ))
     }
@@ -207,7 +249,7 @@ impl EngineStatement {
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .take()
-            .ok_or_else(|| Error::new(ErrorCode::Internal, "the statement is already in use"))?;
+            .ok_or_else(in_use)?;
         Ok(Taken {
             slot: &self.stmt,
             stmt: Some(stmt),
@@ -220,12 +262,12 @@ impl EngineStatement {
 
     /// Binds `params` and starts the statement; the rows borrow nothing,
     /// the statement stays taken until `stmt` is dropped.
-    async fn start(&self, stmt: &mut turso::Statement, params: Vec<Value>) -> Result<turso::Rows> {
-        let values: Vec<turso::Value> = params.into_iter().map(to_engine).collect();
-        stmt.query(values).await.map_err(|e| self.error(e))
+    async fn start(&self, stmt: &mut turso::Statement, params: Params) -> Result<turso::Rows> {
+        let values = params.into_values().map(to_engine).collect();
+        stmt.query(bound(values)).await.map_err(|e| self.error(e))
     }
 
-    async fn rows(&self, params: Vec<Value>) -> Result<Vec<Vec<Value>>> {
+    async fn rows(&self, params: Params) -> Result<Vec<RowValues>> {
         self.check_params(&params)?;
         let _turn = self.scope.turn().await?;
         let mut stmt = self.engine_statement()?;
@@ -239,7 +281,7 @@ impl EngineStatement {
 
     /// The first row only: no list of rows is built, and the statement is
     /// reset after it.
-    async fn first_row(&self, params: Vec<Value>) -> Result<Option<Vec<Value>>> {
+    async fn first_row(&self, params: Params) -> Result<Option<RowValues>> {
         self.check_params(&params)?;
         let _turn = self.scope.turn().await?;
         let mut stmt = self.engine_statement()?;
@@ -253,10 +295,83 @@ impl EngineStatement {
         Ok(row)
     }
 
-    fn row_values(&self, row: &turso::Row) -> Result<Vec<Value>> {
-        (0..row.column_count())
-            .map(|i| row.get_value(i).map(from_engine).map_err(|e| self.error(e)))
-            .collect()
+    /// The first row, found without waiting and written into `out`:
+    /// local mode (the engine does its file I/O in place), a read-only
+    /// statement, and a free turn. Anything else says later, untouched.
+    fn first_row_now(&self, params: ParamsRef<'_>, out: &mut RowSink<'_>) -> Now<Result<bool>> {
+        if self.kind != StatementKind::Query || self.scope.lease.store().is_synced() {
+            return Now::Later;
+        }
+        if let Err(err) = self.check_count(params.len()) {
+            return Now::Done(Err(err));
+        }
+        let _turn = match self.scope.try_turn() {
+            None => return Now::Later,
+            Some(Err(err)) => return Now::Done(Err(err)),
+            Some(Ok(turn)) => turn,
+        };
+        // Nothing here awaits, so the slot's own guard is held throughout
+        // (no take and put back); the turn makes it uncontended.
+        let mut slot = self.stmt.lock().unwrap_or_else(|p| p.into_inner());
+        let Some(stmt) = slot.as_mut() else {
+            return Now::Done(Err(in_use()));
+        };
+        let mut cx = Context::from_waker(Waker::noop());
+        // Binding does no I/O: the engine's `query` finishes on its first poll.
+        let values = params.to_values().map(to_engine).collect();
+        let started = pin!(stmt.query(bound(values))).poll(&mut cx);
+        let mut rows = match started {
+            Poll::Ready(Ok(rows)) => rows,
+            Poll::Ready(Err(err)) => return Now::Done(Err(self.error(err))),
+            Poll::Pending => return self.hand_back(stmt),
+        };
+        // Stepping may report I/O: the engine has then run it in place and
+        // wants another poll, as its own blocking API loops. A step still
+        // waiting after a few polls waits on something else (another task's
+        // lock): the statement, read-only, is reset and the call handed back.
+        for _ in 0..NOW_POLLS {
+            let step = pin!(rows.next()).poll(&mut cx);
+            match step {
+                Poll::Ready(Ok(row)) => {
+                    let found = match &row {
+                        Some(row) => self.write_row(row, out).map(|()| true),
+                        None => Ok(false),
+                    };
+                    drop(rows);
+                    return Now::Done(stmt.reset().map_err(|e| self.error(e)).and(found));
+                }
+                Poll::Ready(Err(err)) => return Now::Done(Err(self.error(err))),
+                Poll::Pending => {}
+            }
+        }
+        drop(rows);
+        self.hand_back(stmt)
+    }
+
+    /// Resets a read-only statement that could not finish at once, and
+    /// hands its call back to the async path.
+    fn hand_back(&self, stmt: &turso::Statement) -> Now<Result<bool>> {
+        match stmt.reset() {
+            Ok(()) => Now::Later,
+            Err(err) => Now::Done(Err(self.error(err))),
+        }
+    }
+
+    /// Writes `row`'s values into the caller's row.
+    fn write_row(&self, row: &turso::Row, out: &mut RowSink<'_>) -> Result<()> {
+        for i in 0..row.column_count() {
+            out.push(&from_engine(row.get_value(i).map_err(|e| self.error(e))?));
+        }
+        Ok(())
+    }
+
+    fn row_values(&self, row: &turso::Row) -> Result<RowValues> {
+        let count = row.column_count();
+        let mut values = RowValues::with_capacity(count);
+        for i in 0..count {
+            values.push(from_engine(row.get_value(i).map_err(|e| self.error(e))?));
+        }
+        Ok(values)
     }
 }
 
@@ -265,15 +380,19 @@ impl StatementProvider for EngineStatement {
         self.columns.clone()
     }
 
-    async fn all(&self, params: Vec<Value>) -> Result<Vec<Vec<Value>>> {
+    async fn all(&self, params: Params) -> Result<Vec<RowValues>> {
         self.rows(params).await
     }
 
-    async fn get(&self, params: Vec<Value>) -> Result<Option<Vec<Value>>> {
+    async fn get(&self, params: Params) -> Result<Option<RowValues>> {
         self.first_row(params).await
     }
 
-    async fn run(&self, params: Vec<Value>) -> Result<RunResult> {
+    fn get_now(&self, params: ParamsRef<'_>, row: &mut RowSink<'_>) -> Now<Result<bool>> {
+        self.first_row_now(params, row)
+    }
+
+    async fn run(&self, params: Params) -> Result<RunResult> {
         self.check_params(&params)?;
         let conn = self.scope.turn().await?;
         let mut stmt = self.engine_statement()?;

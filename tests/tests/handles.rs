@@ -6,7 +6,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use plugin_api::{params, ErrorCode, TransactionKind, TransactionOptions, TursoService};
+use plugin_api::{params, ErrorCode, TransactionKind, TransactionOptions, TursoService, Value};
 use turso_plugin_tests::{boot_turso, exec_exclusive, PluginDir, Pod, SyncServer};
 
 async fn names(turso: &TursoService) -> Vec<String> {
@@ -298,4 +298,50 @@ async fn with_the_write_lock_held_busy_comes_soon_after_the_retry_budget() {
     holder.commit().await.unwrap();
     assert_eq!(names(&turso).await, ["holder"]);
     host.shutdown().await;
+}
+
+/// A prepared `get` answers at once when it can (local mode, a read, a
+/// free turn), polling the engine through any file I/O; rows read cold
+/// after a checkpoint and a restart come back whole, from text pages that
+/// span several disk pages too, and a statement with more values than
+/// are lent in place takes the async path with the same answer.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn prepared_gets_read_cold_pages_after_a_restart_at_once_and_async() {
+    let pod = Pod::boot(PluginDir::new(), "cold.db", "").await;
+    exec_exclusive(
+        &pod.turso,
+        "CREATE TABLE kv (id INTEGER PRIMARY KEY, v TEXT)",
+    )
+    .await;
+    let db = pod.turso.connect("runtime").await.unwrap();
+    let insert = db.prepare("INSERT INTO kv VALUES (?1, ?2)").await.unwrap();
+    for id in 0..300i64 {
+        insert
+            .run(params![id, "v".repeat(id as usize * 40)])
+            .await
+            .unwrap();
+    }
+    db.checkpoint().await.unwrap();
+    drop((insert, db));
+    let pod = Pod::boot(pod.stop().await, "cold.db", "").await;
+
+    let db = pod.turso.connect("runtime").await.unwrap();
+    let one = db.prepare("SELECT v FROM kv WHERE id = ?1").await.unwrap();
+    let ten = db
+        .prepare("SELECT v FROM kv WHERE id IN (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10) ORDER BY id DESC")
+        .await
+        .unwrap();
+    for id in (0..300i64).rev().step_by(7) {
+        let row = one.get(params![id]).await.unwrap().expect("row exists");
+        assert_eq!(row.get::<String>(0).unwrap().len(), id as usize * 40);
+        let ids: Vec<Value> = (0..10).map(|k| Value::Integer(id - k)).collect();
+        let row = ten.get(ids).await.unwrap().expect("row exists");
+        assert_eq!(row.get::<String>(0).unwrap().len(), id as usize * 40);
+    }
+    assert!(one.get(params![1_000]).await.unwrap().is_none());
+    assert_eq!(
+        one.get(params![]).await.unwrap_err().code(),
+        &ErrorCode::Bind
+    );
+    pod.stop().await;
 }

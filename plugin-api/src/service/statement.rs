@@ -3,12 +3,27 @@
 use std::fmt;
 use std::sync::Arc;
 
-use abi_stable::std_types::{RString, RVec};
+use abi_stable::sabi_trait::TD_Opaque;
+use abi_stable::std_types::{RSlice, RString, RVec};
 
 use crate::abi::{
-    from_ffi_result, values_from_ffi, values_to_ffi, FfiRowValues, FfiStatementBox, FfiValue,
+    from_ffi_result, values_from_ffi, values_to_ffi, FfiNow, FfiRowSink, FfiRowSink_TO,
+    FfiRowValues, FfiStatementBox, FfiValue, FfiValueRef,
 };
 use crate::{Result, Row, RunResult, Value};
+
+/// At most this many bound values are lent to the provider in place (a
+/// stack array) by [`Statement::get`]; more take the async path.
+const LENT_PARAMS: usize = 8;
+
+/// The caller's side of [`FfiRowSink`]: copies each value into a row.
+struct RowInto<'a>(&'a mut Vec<Value>);
+
+impl FfiRowSink for RowInto<'_> {
+    fn push(&mut self, value: FfiValueRef<'_>) {
+        self.0.push(Value::from(value));
+    }
+}
 
 /// A prepared statement. Its column names are read once, here; each call
 /// then carries values only.
@@ -64,6 +79,9 @@ impl Statement {
     ///
     /// As [`Statement::all`].
     pub async fn get(&self, params: Vec<Value>) -> Result<Option<Row>> {
+        if let Some(answer) = self.get_now(&params) {
+            return answer;
+        }
         let row = from_ffi_result::<_, Option<_>>(
             self.inner
                 .get(values_to_ffi(params))
@@ -71,6 +89,31 @@ impl Statement {
                 .map(|r| r.into_option()),
         )?;
         Ok(row.map(|values| self.row(values)))
+    }
+
+    /// [`Statement::get`] at once, when the provider can answer without
+    /// waiting: the values are lent, not converted into a list, and the
+    /// row is written straight into its `Vec`. `None` when the call has to
+    /// take the async path (it has then done nothing).
+    fn get_now(&self, params: &[Value]) -> Option<Result<Option<Row>>> {
+        let mut lent = [FfiValueRef::Null; LENT_PARAMS];
+        let lent = lent.get_mut(..params.len())?;
+        for (slot, value) in lent.iter_mut().zip(params) {
+            *slot = FfiValueRef::from(value);
+        }
+        let mut values = Vec::with_capacity(self.columns.len());
+        let mut sink = RowInto(&mut values);
+        let answer = self.inner.get_now(
+            RSlice::from_slice(lent),
+            FfiRowSink_TO::from_ptr(&mut sink, TD_Opaque),
+        );
+        match answer {
+            FfiNow::Later => None,
+            FfiNow::Done(found) => Some(
+                from_ffi_result::<bool, bool>(found)
+                    .map(|found| found.then(|| Row::new(Arc::clone(&self.columns), values))),
+            ),
+        }
     }
 
     /// Runs the statement with `params` for its effect.
