@@ -17,7 +17,7 @@
 use std::time::{Duration, Instant};
 
 use plugin_api::{params, TransactionKind, TransactionOptions, TursoService};
-use turso_plugin_tests::bench::{median, release_library, write_section, BenchDir};
+use turso_plugin_tests::bench::{direct_mvcc, median, release_library, write_section, BenchDir};
 use turso_plugin_tests::{tursodb_bin, TURSO};
 
 const OPS_TOTAL: usize = 4_000;
@@ -174,17 +174,7 @@ async fn throughput_table() -> String {
         insert.run(params![id]).await.unwrap();
     }
 
-    let direct = turso::Builder::new_local(dir.path().join("direct.db").to_str().unwrap())
-        .build()
-        .await
-        .unwrap();
-    let conn = direct.connect().unwrap();
-    let mut mode = conn
-        .query("PRAGMA journal_mode = 'mvcc'", ())
-        .await
-        .unwrap();
-    while mode.next().await.unwrap().is_some() {}
-    drop(mode);
+    let (direct, conn) = direct_mvcc(&dir.path().join("direct.db")).await;
     conn.execute(SEED_SQL, ()).await.unwrap();
     for id in seed_ids() {
         conn.execute("INSERT INTO counters VALUES (?1, 0)", (id,))

@@ -8,7 +8,7 @@
 use std::time::{Duration, Instant};
 
 use plugin_api::{params, TransactionOptions, TursoService};
-use turso_plugin_tests::bench::{median, write_section, BenchDir};
+use turso_plugin_tests::bench::{direct_mvcc, median, write_section, BenchDir};
 
 const ROWS: i64 = 10_000;
 const ROUNDS: usize = 21;
@@ -16,17 +16,7 @@ const QUERIES_PER_ROUND: usize = 20_000;
 const INSERTS_PER_ROUND: usize = 2_000;
 
 async fn direct_db(path: &std::path::Path) -> (turso::Database, turso::Connection) {
-    let db = turso::Builder::new_local(path.to_str().unwrap())
-        .build()
-        .await
-        .unwrap();
-    let conn = db.connect().unwrap();
-    let mut rows = conn
-        .query("PRAGMA journal_mode = 'mvcc'", ())
-        .await
-        .unwrap();
-    while rows.next().await.unwrap().is_some() {}
-    drop(rows);
+    let (db, conn) = direct_mvcc(path).await;
     conn.execute_batch("CREATE TABLE kv (id INTEGER PRIMARY KEY, v TEXT); CREATE TABLE log (id INTEGER PRIMARY KEY, v TEXT)")
         .await
         .unwrap();

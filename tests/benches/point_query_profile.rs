@@ -14,7 +14,7 @@
 
 use plugin_api::{params, Statement};
 use tokio::runtime::Runtime;
-use turso_plugin_tests::bench::BenchDir;
+use turso_plugin_tests::bench::{direct_mvcc, BenchDir};
 
 const ROWS: i64 = 1_000;
 const QUERIES: usize = 2_000;
@@ -64,17 +64,7 @@ fn main() {
             insert.run(params![i, format!("value-{i}")]).await.unwrap();
         }
 
-        let direct = turso::Builder::new_local(dir.path().join("direct.db").to_str().unwrap())
-            .build()
-            .await
-            .unwrap();
-        let conn = direct.connect().unwrap();
-        let mut rows = conn
-            .query("PRAGMA journal_mode = 'mvcc'", ())
-            .await
-            .unwrap();
-        while rows.next().await.unwrap().is_some() {}
-        drop(rows);
+        let (direct, conn) = direct_mvcc(&dir.path().join("direct.db")).await;
         conn.execute("CREATE TABLE kv (id INTEGER PRIMARY KEY, v TEXT)", ())
             .await
             .unwrap();

@@ -144,3 +144,25 @@ fn run_date() -> String {
         .map(|s| s.trim().to_owned())
         .unwrap_or_else(|| "an unknown date".to_owned())
 }
+
+/// The baseline's database: `turso` used directly, a local file at `path`
+/// switched to MVCC as plugin-turso does, and one connection to it.
+///
+/// # Panics
+///
+/// When the engine cannot open the file or switch it to MVCC.
+pub async fn direct_mvcc(path: &Path) -> (turso::Database, turso::Connection) {
+    let db = turso::Builder::new_local(path.to_str().expect("a UTF-8 path"))
+        .build()
+        .await
+        .expect("the engine opens the file");
+    let conn = db.connect().expect("the engine connects");
+    // The journal-mode pragma answers a row: run it with `query`.
+    let mut rows = conn
+        .query("PRAGMA journal_mode = 'mvcc'", ())
+        .await
+        .expect("the file switches to MVCC");
+    while rows.next().await.expect("the pragma answers").is_some() {}
+    drop(rows);
+    (db, conn)
+}
