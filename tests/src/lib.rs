@@ -335,3 +335,19 @@ pub async fn create_notes(turso: &TursoService) {
     )
     .await;
 }
+
+/// The first column of the first row `sql` answers on `db` (a handle or a
+/// transaction), read as an integer: for the counts and sums tests check.
+///
+/// # Panics
+///
+/// When the query fails, answers no row, or its first value is not an
+/// integer.
+pub async fn read_i64(db: &impl plugin_api::Queryable, sql: &str) -> i64 {
+    db.get(sql, Vec::new())
+        .await
+        .unwrap_or_else(|err| panic!("{sql}: {err}"))
+        .unwrap_or_else(|| panic!("{sql}: no row"))
+        .get(0)
+        .unwrap_or_else(|err| panic!("{sql}: {err}"))
+}

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use plugin_api::{params, ErrorCode, TransactionKind, TransactionOptions, TursoService};
-use turso_plugin_tests::boot_turso;
+use turso_plugin_tests::{boot_turso, read_i64};
 
 const TASKS: i64 = 16;
 const INCREMENTS: i64 = 500;
@@ -81,13 +81,7 @@ async fn sixteen_tasks_incrementing_four_hot_rows_lose_no_update() {
         .collect();
     let each = TASKS / HOT_ROWS * INCREMENTS;
     assert_eq!(totals, [(0, each), (1, each), (2, each), (3, each)]);
-    let sum: i64 = db
-        .get("SELECT SUM(n) FROM hot", params![])
-        .await
-        .unwrap()
-        .unwrap()
-        .get(0)
-        .unwrap();
+    let sum: i64 = read_i64(&db, "SELECT SUM(n) FROM hot").await;
     assert_eq!(sum, TASKS * INCREMENTS);
     eprintln!(
         "{} increments in {:?}, {} retried attempts, at most {} attempts for one increment (limit 6)",
@@ -164,13 +158,7 @@ async fn when_retries_run_out_the_caller_gets_a_retryable_code_and_the_marker_is
         .await
         .unwrap()
         .is_empty());
-    let n: i64 = db
-        .get("SELECT n FROM hot WHERE id = 1", params![])
-        .await
-        .unwrap()
-        .unwrap()
-        .get(0)
-        .unwrap();
+    let n: i64 = read_i64(&db, "SELECT n FROM hot WHERE id = 1").await;
     assert_eq!(
         n, 0,
         "neither the blocker nor the failed call changed the row"

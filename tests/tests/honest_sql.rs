@@ -4,7 +4,7 @@
 //! `TURSO_INTERNAL`) for each kind of user mistake.
 
 use plugin_api::{params, ErrorCode, Result, TransactionKind, TransactionOptions, TursoService};
-use turso_plugin_tests::boot_turso;
+use turso_plugin_tests::{boot_turso, read_i64};
 
 async fn setup(turso: &TursoService) {
     turso
@@ -24,12 +24,7 @@ async fn setup(turso: &TursoService) {
 
 async fn count(turso: &TursoService, table: &str) -> i64 {
     let db = turso.connect("runtime").await.unwrap();
-    let row = db
-        .get(&format!("SELECT count(*) FROM {table}"), params![])
-        .await
-        .unwrap()
-        .unwrap();
-    row.get(0).unwrap()
+    read_i64(&db, &format!("SELECT count(*) FROM {table}")).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -6,7 +6,9 @@
 use std::time::{Duration, Instant};
 
 use plugin_api::{params, TransactionKind, TransactionOptions, TursoService};
-use turso_plugin_tests::{server_url, start_turso_server, PluginDir, Pod, SyncServer, TURSO};
+use turso_plugin_tests::{
+    read_i64, server_url, start_turso_server, PluginDir, Pod, SyncServer, TURSO,
+};
 
 /// A pod on `url` (multi-tenant), with `extra` manifest lines.
 async fn pod(url: &str, extra: &str) -> Pod {
@@ -123,13 +125,7 @@ async fn a_counter_incremented_in_turn_from_two_pods_counts_every_increment() {
     }
     let fresh = pod(&url, "").await;
     let db = fresh.turso.connect("runtime").await.unwrap();
-    let n: i64 = db
-        .get("SELECT n FROM counter WHERE id = 1", params![])
-        .await
-        .unwrap()
-        .unwrap()
-        .get(0)
-        .unwrap();
+    let n: i64 = read_i64(&db, "SELECT n FROM counter WHERE id = 1").await;
     assert_eq!(n, 4);
     for p in [a, b, fresh] {
         p.stop().await;

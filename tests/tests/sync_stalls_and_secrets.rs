@@ -10,8 +10,8 @@ use std::time::{Duration, Instant};
 use plugin_api::{params, ErrorCode, TransactionOptions, TursoService};
 use turso_plugin_tests::fake_servers::{Behaviour, FakeServer};
 use turso_plugin_tests::{
-    exec_exclusive, host_binary, turso_manifest, CliOutput, PluginDir, Pod, SyncServer, TURSO,
-    TURSO_ENV,
+    exec_exclusive, host_binary, read_i64, turso_manifest, CliOutput, PluginDir, Pod, SyncServer,
+    TURSO, TURSO_ENV,
 };
 
 const TOKEN: &str = "tok-SECRET-4242";
@@ -39,12 +39,7 @@ async fn pod_then_server_gone(dir: PluginDir) -> (Pod, SyncServer) {
 
 async fn count(turso: &TursoService) -> i64 {
     let db = turso.connect("runtime").await.unwrap();
-    db.get("SELECT count(*) FROM t", params![])
-        .await
-        .unwrap()
-        .unwrap()
-        .get(0)
-        .unwrap()
+    read_i64(&db, "SELECT count(*) FROM t").await
 }
 
 async fn stalled_server_bounds_every_sync_call(behaviour: Behaviour) {

@@ -5,7 +5,7 @@
 use std::sync::Arc;
 
 use plugin_api::{params, ErrorCode, TransactionKind, TransactionOptions};
-use turso_plugin_tests::{boot_turso, exec_exclusive};
+use turso_plugin_tests::{boot_turso, exec_exclusive, read_i64};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_concurrent_writers_on_distinct_rows_both_commit() {
@@ -57,13 +57,7 @@ async fn a_write_write_conflict_fails_with_the_conflict_code() {
     assert!(err.is_retryable());
     a.commit().await.unwrap();
     b.rollback().await.unwrap();
-    let n: i64 = db
-        .get("SELECT n FROM c WHERE id = 1", params![])
-        .await
-        .unwrap()
-        .unwrap()
-        .get(0)
-        .unwrap();
+    let n: i64 = read_i64(&db, "SELECT n FROM c WHERE id = 1").await;
     assert_eq!(n, 1);
     host.shutdown().await;
 }
@@ -113,13 +107,7 @@ async fn conflicting_increments_are_retried_with_no_lost_update() {
     for task in tasks {
         task.await.unwrap();
     }
-    let n: i64 = db
-        .get("SELECT n FROM counter WHERE id = 1", params![])
-        .await
-        .unwrap()
-        .unwrap()
-        .get(0)
-        .unwrap();
+    let n: i64 = read_i64(&db, "SELECT n FROM counter WHERE id = 1").await;
     assert_eq!(n, 1600);
     eprintln!(
         "retried attempts: {}",

@@ -1,7 +1,7 @@
 //! The admin API: create (idempotent), list, get, delete (archive), the
 //! namespace fields, and the limit.
 
-use crate::support::{code, http, replica, wait_no_child, TestServer};
+use crate::support::{code, http, seeded_replica, wait_no_child, TestServer};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn namespaces_are_created_listed_shown_and_deleted_into_the_archive() {
@@ -33,17 +33,7 @@ async fn namespaces_are_created_listed_shown_and_deleted_into_the_archive() {
     assert_eq!(again["createdAt"], body["createdAt"]);
 
     // Put data in it so the archive has something to keep.
-    let a = replica(&t.replica_path("a"), &t.data_url("tenant-a"), None)
-        .await
-        .expect("replica");
-    let ca = a.connect().await.expect("connect");
-    ca.execute("CREATE TABLE kv(k TEXT)", ())
-        .await
-        .expect("create");
-    ca.execute("INSERT INTO kv VALUES ('kept')", ())
-        .await
-        .expect("insert");
-    a.push().await.expect("push");
+    let (a, ca) = seeded_replica(&t.replica_path("a"), &t.data_url("tenant-a"), "kept").await;
     drop((ca, a));
 
     let (status, body) = http("GET", &t.admin_url("/v1/namespaces"), None).await;

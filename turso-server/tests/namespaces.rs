@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use crate::support::{code, http, namespace, pipeline, replica, request, TestServer};
+use crate::support::{code, http, namespace, pipeline, request, seeded_replica, TestServer};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn lock_unlock_ttl_and_access_change_the_namespace() {
@@ -97,17 +97,7 @@ async fn lock_unlock_ttl_and_access_change_the_namespace() {
 async fn a_deleted_namespace_is_not_resurrected_by_a_replica_push() {
     let t = TestServer::start(|_| {}).await;
     let url = t.data_url("gone");
-    let a = replica(&t.replica_path("a"), &url, None)
-        .await
-        .expect("replica");
-    let ca = a.connect().await.expect("connect");
-    ca.execute("CREATE TABLE kv(k TEXT)", ())
-        .await
-        .expect("create");
-    ca.execute("INSERT INTO kv VALUES ('before')", ())
-        .await
-        .expect("insert");
-    a.push().await.expect("push");
+    let (a, ca) = seeded_replica(&t.replica_path("a"), &url, "before").await;
 
     let (status, body) = http("DELETE", &t.admin_url("/v1/namespaces/gone"), None).await;
     assert_eq!(

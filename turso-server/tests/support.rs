@@ -262,6 +262,29 @@ pub(crate) async fn replica(
     builder.build().await
 }
 
+/// A replica at `path` synced with `url` that has created table `kv(k)`,
+/// inserted `value` and pushed both; with its connection.
+///
+/// # Panics
+///
+/// When any step fails.
+pub(crate) async fn seeded_replica(
+    path: &str,
+    url: &str,
+    value: &str,
+) -> (turso::sync::Database, turso::Connection) {
+    let db = replica(path, url, None).await.expect("replica");
+    let conn = db.connect().await.expect("connect");
+    conn.execute("CREATE TABLE kv(k TEXT)", ())
+        .await
+        .expect("create");
+    conn.execute("INSERT INTO kv VALUES (?1)", (value,))
+        .await
+        .expect("insert");
+    db.push().await.expect("push");
+    (db, conn)
+}
+
 /// First column of every row of `sql`, as text.
 pub(crate) async fn column(conn: &turso::Connection, sql: &str) -> turso::Result<Vec<String>> {
     let mut rows = conn.query(sql, ()).await?;
