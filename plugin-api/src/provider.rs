@@ -102,12 +102,6 @@ pub enum Now<T> {
     Later,
 }
 
-impl From<Vec<Value>> for Params {
-    fn from(values: Vec<Value>) -> Self {
-        Self(values_to_ffi(values))
-    }
-}
-
 /// One result row, written straight into the form it crosses the boundary
 /// in: build it with [`RowValues::with_capacity`] and [`RowValues::push`].
 #[derive(Debug, Default)]
