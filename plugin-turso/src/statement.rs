@@ -162,7 +162,7 @@ impl Scope {
     /// `TURSO_SQL_ERROR` for text that does not parse, holds no statement
     /// or several, and the engine's codes.
     pub(crate) async fn prepare(&self, text: &str) -> Result<EngineStatement> {
-        let statement = sql::single(text)?;
+        let statement = self.lease.store().sql().single(text)?;
         let conn = self.turn().await?;
         let stmt = conn
             .prepare(statement.text)

@@ -12,6 +12,7 @@ use std::time::Instant;
 
 use plugin_api::export::plugin_runtime;
 use plugin_api::{Error, ErrorCode, Result};
+use turso_common::sql::SqlCache;
 pub(crate) use turso_common::PlainDatabase;
 use turso_common::Secret;
 
@@ -24,6 +25,9 @@ use turso_common::engine_error;
 
 /// How many idle connections a store keeps for reuse.
 const MAX_IDLE_CONNECTIONS: usize = 32;
+
+/// How many statement texts a store remembers the facts of.
+const SQL_FACTS_KEPT: usize = 256;
 
 /// The engine behind a store.
 pub(crate) enum Engine {
@@ -46,6 +50,8 @@ pub(crate) struct Store {
     fault: Mutex<Option<String>>,
     /// When the store was last used (for closing idle replicas).
     last_used: Mutex<Instant>,
+    /// What the texts prepared here hold, read once per text.
+    sql: SqlCache,
 }
 
 impl Store {
@@ -59,6 +65,7 @@ impl Store {
             leases: Mutex::new(Vec::new()),
             fault: Mutex::new(None),
             last_used: Mutex::new(Instant::now()),
+            sql: SqlCache::new(SQL_FACTS_KEPT),
         }
     }
 
@@ -146,6 +153,11 @@ impl Store {
     /// The service's lifecycle (open/closed, calls in flight).
     pub(crate) fn lifecycle(&self) -> &Arc<Lifecycle> {
         &self.lifecycle
+    }
+
+    /// The facts of the statement texts prepared on this store.
+    pub(crate) fn sql(&self) -> &SqlCache {
+        &self.sql
     }
 
     /// The admission gate of write transactions.

@@ -28,6 +28,10 @@ use turso_parser::token::TokenType;
 
 use crate::error::{Error, ErrorCode, Result};
 
+mod cache;
+
+pub use cache::SqlCache;
+
 /// What a statement does, as the parser reads it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
