@@ -15,29 +15,47 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use plugin_api::Result;
-use tokio::sync::{MappedMutexGuard, Mutex, MutexGuard};
 
 use crate::lifecycle::{closed, CallRef};
 use crate::store::Store;
+use crate::turns::{Turn, Turns};
 
 /// A share of one pooled connection.
 pub(crate) struct Lease {
     store: Arc<Store>,
-    conn: Mutex<Option<turso::Connection>>,
+    /// The connection, `None` once the lease is closed.
+    conn: Turns<Option<turso::Connection>>,
     closed: AtomicBool,
 }
 
 /// A turn on a lease's connection, for one call.
 pub(crate) struct LeaseGuard<'a> {
-    conn: MappedMutexGuard<'a, turso::Connection>,
-    _call: CallRef<'a>,
+    /// Holds `Some` (checked when the turn is taken).
+    turn: Turn<'a, Option<turso::Connection>>,
+    /// The call in flight, which shutdown waits for; `None` on the
+    /// at-once path (see [`Lease::try_lock`]).
+    _call: Option<CallRef<'a>>,
+}
+
+impl<'a> LeaseGuard<'a> {
+    /// The guard for `turn`, or `TURSO_CLOSED` when the lease was closed
+    /// (its connection is gone).
+    fn new(turn: Turn<'a, Option<turso::Connection>>, call: Option<CallRef<'a>>) -> Result<Self> {
+        if turn.is_none() {
+            return Err(closed());
+        }
+        Ok(Self { turn, _call: call })
+    }
 }
 
 impl std::ops::Deref for LeaseGuard<'_> {
     type Target = turso::Connection;
 
     fn deref(&self) -> &turso::Connection {
-        &self.conn
+        match &*self.turn {
+            Some(conn) => conn,
+            None => unreachable!("a lease guard is only made on an open connection"),
+        }
     }
 }
 
@@ -52,7 +70,7 @@ impl Lease {
         let conn = store.connection().await?;
         let lease = Arc::new(Self {
             store: Arc::clone(&store),
-            conn: Mutex::new(Some(conn)),
+            conn: Turns::new(Some(conn)),
             closed: AtomicBool::new(false),
         });
         store.track(&lease);
@@ -74,36 +92,28 @@ impl Lease {
         if self.closed.load(Ordering::Acquire) {
             return Err(closed());
         }
-        // Uncontended (the usual case), the turn is taken without building
-        // the lock's future; a queued caller keeps its place either way.
-        let conn = match self.conn.try_lock() {
-            Ok(conn) => conn,
-            Err(_) => self.conn.lock().await,
-        };
-        let conn = MutexGuard::try_map(conn, Option::as_mut).map_err(|_| closed())?;
-        Ok(LeaseGuard { conn, _call: call })
+        LeaseGuard::new(self.conn.lock().await, Some(call))
     }
 
-    /// Takes this call's turn on the connection if nobody holds it:
-    /// `None` when the call would have to wait.
+    /// Takes this call's turn on the connection if nobody holds it or
+    /// queues for it: `None` when the call would have to wait. For a call
+    /// that gives the turn back before it returns, never awaiting.
+    ///
+    /// Such a call is not counted among the calls in flight: shutdown
+    /// closes every lease after the lifecycle, and closing a lease waits
+    /// for its turn, so the call still ends before the connection goes.
+    /// It checks for closing after taking the turn, so a call that starts
+    /// after shutdown began is refused.
     ///
     /// # Errors
     ///
     /// `TURSO_CLOSED` when the service or this handle was closed.
     pub(crate) fn try_lock(&self) -> Option<Result<LeaseGuard<'_>>> {
-        let call = match self.store.lifecycle().enter_ref() {
-            Ok(call) => call,
-            Err(err) => return Some(Err(err)),
-        };
-        if self.closed.load(Ordering::Acquire) {
+        let turn = self.conn.try_lock()?;
+        if self.store.lifecycle().is_closed() || self.closed.load(Ordering::Acquire) {
             return Some(Err(closed()));
         }
-        let conn = self.conn.try_lock().ok()?;
-        Some(
-            MutexGuard::try_map(conn, Option::as_mut)
-                .map(|conn| LeaseGuard { conn, _call: call })
-                .map_err(|_| closed()),
-        )
+        Some(LeaseGuard::new(turn, None))
     }
 
     /// Ends the lease now: every later call on any share fails with

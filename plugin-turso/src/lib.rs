@@ -28,6 +28,7 @@ mod statement;
 mod store;
 mod stores;
 mod transaction;
+mod turns;
 mod tx_state;
 
 pub use plugin::TursoPlugin;

@@ -78,6 +78,10 @@ async fn after_shutdown_every_old_handle_answers_closed_and_an_open_transaction_
     let db = turso.connect("runtime").await.unwrap();
     let stmt = db.prepare("INSERT INTO t VALUES (?1)").await.unwrap();
     stmt.run(params!["before"]).await.unwrap();
+    // A read-only statement answers at once while open; after shutdown
+    // that path must refuse it too.
+    let read = db.prepare("SELECT count(*) FROM t").await.unwrap();
+    assert!(read.get(params![]).await.unwrap().is_some());
     let tx = turso.begin(&TransactionOptions::default()).await.unwrap();
     tx.run("INSERT INTO t VALUES ('in-open-tx')", params![])
         .await
@@ -102,6 +106,7 @@ async fn after_shutdown_every_old_handle_answers_closed_and_an_open_transaction_
     closed(db.pull().await.map(drop));
     closed(db.checkpoint().await);
     closed(stmt.run(params!["after"]).await.map(drop));
+    closed(read.get(params![]).await.map(drop));
     closed(tx_stmt.run(params!["after"]).await.map(drop));
     closed(
         tx.run("INSERT INTO t VALUES ('after')", params![])
@@ -111,7 +116,7 @@ async fn after_shutdown_every_old_handle_answers_closed_and_an_open_transaction_
     closed(tx.commit().await);
     closed(turso.connect("runtime").await.map(drop));
     closed(turso.begin(&TransactionOptions::default()).await.map(drop));
-    drop((db, stmt, tx, tx_stmt, turso));
+    drop((db, stmt, read, tx, tx_stmt, turso));
 
     let pod = Pod::boot(dir, "runtime.db", "").await;
     assert_eq!(names(&pod.turso).await, ["before"]);
