@@ -11,6 +11,7 @@
 //! service's shutdown) rolls back what is open and makes every later call
 //! on every share fail with `TURSO_CLOSED`.
 
+use std::cell::UnsafeCell;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
@@ -30,6 +31,7 @@ pub(crate) struct Lease {
 
 /// A turn on a lease's connection, for one call.
 pub(crate) struct LeaseGuard<'a> {
+    lease: &'a Lease,
     /// Holds `Some` (checked when the turn is taken).
     turn: Turn<'a, Option<turso::Connection>>,
     /// The call in flight, which shutdown waits for; `None` on the
@@ -40,11 +42,19 @@ pub(crate) struct LeaseGuard<'a> {
 impl<'a> LeaseGuard<'a> {
     /// The guard for `turn`, or `TURSO_CLOSED` when the lease was closed
     /// (its connection is gone).
-    fn new(turn: Turn<'a, Option<turso::Connection>>, call: Option<CallRef<'a>>) -> Result<Self> {
+    fn new(
+        lease: &'a Lease,
+        turn: Turn<'a, Option<turso::Connection>>,
+        call: Option<CallRef<'a>>,
+    ) -> Result<Self> {
         if turn.is_none() {
             return Err(closed());
         }
-        Ok(Self { turn, _call: call })
+        Ok(Self {
+            lease,
+            turn,
+            _call: call,
+        })
     }
 }
 
@@ -92,7 +102,7 @@ impl Lease {
         if self.closed.load(Ordering::Acquire) {
             return Err(closed());
         }
-        LeaseGuard::new(self.conn.lock().await, Some(call))
+        LeaseGuard::new(self, self.conn.lock().await, Some(call))
     }
 
     /// Takes this call's turn on the connection if nobody holds it or
@@ -113,7 +123,7 @@ impl Lease {
         if self.store.lifecycle().is_closed() || self.closed.load(Ordering::Acquire) {
             return Some(Err(closed()));
         }
-        Some(LeaseGuard::new(turn, None))
+        Some(LeaseGuard::new(self, turn, None))
     }
 
     /// Ends the lease now: every later call on any share fails with
@@ -142,6 +152,41 @@ impl Lease {
     }
 }
 
+/// A value only reached during a turn on one lease (a prepared
+/// statement's engine statement): reaching it borrows that lease's guard
+/// mutably, so the turn is its lock and it needs none of its own.
+pub(crate) struct TurnCell<T> {
+    /// The lease whose turns guard the value (its address).
+    lease: usize,
+    value: UnsafeCell<T>,
+}
+
+// SAFETY: the value is only reached through `TurnCell::get`, which takes
+// the guard of the one lease it belongs to mutably; at most one such
+// guard exists at a time (`Turns`), so at most one reference does.
+unsafe impl<T: Send> Sync for TurnCell<T> {}
+
+impl<T> TurnCell<T> {
+    /// `value`, guarded by the turns of `lease`.
+    pub(crate) fn new(lease: &Lease, value: T) -> Self {
+        Self {
+            lease: std::ptr::from_ref(lease) as usize,
+            value: UnsafeCell::new(value),
+        }
+    }
+
+    /// The value, for as long as `turn` is borrowed; `None` when `turn` is
+    /// a turn on another lease.
+    pub(crate) fn get<'t>(&'t self, turn: &'t mut LeaseGuard<'_>) -> Option<&'t mut T> {
+        if std::ptr::from_ref(turn.lease) as usize != self.lease {
+            return None;
+        }
+        // SAFETY: `turn` is the one live guard of this cell's lease, and it
+        // stays mutably borrowed while the reference lives (see above).
+        Some(unsafe { &mut *self.value.get() })
+    }
+}
+
 impl Drop for Lease {
     fn drop(&mut self) {
         if let Some(conn) = self.conn.get_mut().take() {
@@ -164,4 +209,36 @@ pub(crate) async fn rollback_if_open(conn: &turso::Connection) -> Result<()> {
         .await
         .map(drop)
         .map_err(turso_common::engine_error)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::lifecycle::Lifecycle;
+    use crate::store::PlainDatabase;
+
+    #[tokio::test]
+    async fn a_turn_cell_opens_only_to_a_turn_on_its_own_lease() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open_local(
+            &dir.path().join("t.db"),
+            PlainDatabase::Refuse,
+            Lifecycle::new(),
+        )
+        .await
+        .unwrap();
+        let store = Arc::new(store);
+        let (own, other) = (
+            Lease::new(Arc::clone(&store)).await.unwrap(),
+            Lease::new(Arc::clone(&store)).await.unwrap(),
+        );
+        let cell = TurnCell::new(&own, 1);
+        let mut foreign = other.lock().await.unwrap();
+        assert!(cell.get(&mut foreign).is_none());
+        drop(foreign);
+        let mut turn = own.lock().await.unwrap();
+        *cell.get(&mut turn).unwrap() += 1;
+        assert_eq!(*cell.get(&mut turn).unwrap(), 2);
+        assert!(own.try_lock().is_none(), "the turn is held");
+    }
 }

@@ -6,14 +6,14 @@
 
 use std::future::Future;
 use std::pin::pin;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::task::{Context, Poll, Waker};
 
 use plugin_api::provider::{Now, Params, ParamsRef, RowSink, RowValues, StatementProvider};
 use plugin_api::{Error, ErrorCode, Result, RunResult, Value};
 use turso_common::sql::{self, StatementKind};
 
-use crate::lease::{Lease, LeaseGuard};
+use crate::lease::{Lease, LeaseGuard, TurnCell};
 use crate::tx_state::TxState;
 
 /// Converts a bound value for the engine.
@@ -41,10 +41,13 @@ fn bound(values: Vec<turso::Value>) -> turso::params::Params {
 /// before handing the call to the async path.
 const NOW_POLLS: usize = 8;
 
-/// The engine's statement is out of its slot: a call is already running
-/// it (the lease's turns make this unreachable).
-fn in_use() -> Error {
-    Error::new(ErrorCode::Internal, "the statement is already in use")
+/// A turn on another lease than the statement's (every caller takes the
+/// statement's own, so this is unreachable).
+fn wrong_turn() -> Error {
+    Error::new(
+        ErrorCode::Internal,
+        "the statement was reached during a turn on another connection",
+    )
 }
 
 /// Converts a value read by the engine.
@@ -172,7 +175,7 @@ impl Scope {
         let columns = stmt.column_names();
         Ok(EngineStatement {
             scope: self.clone(),
-            stmt: Mutex::new(Some(stmt)),
+            stmt: TurnCell::new(&self.lease, stmt),
             kind: statement.kind,
             columns,
             parameter_count: statement.parameter_count,
@@ -183,42 +186,11 @@ impl Scope {
 /// A prepared statement: one statement on one lease.
 pub(crate) struct EngineStatement {
     scope: Scope,
-    /// The engine's statement, taken out of its slot for each call and put
-    /// back when the call ends ([`Taken`]); the lease's turn makes calls
-    /// exclusive, so the slot is full whenever a call starts.
-    stmt: Mutex<Option<turso::Statement>>,
+    /// The engine's statement, reached only during a turn on the lease.
+    stmt: TurnCell<turso::Statement>,
     kind: StatementKind,
     columns: Vec<String>,
     parameter_count: usize,
-}
-
-/// The engine's statement, out of its slot for one call: moved, never
-/// cloned (a clone costs the connection's reference counts). Dropping it,
-/// also when the call is cancelled or panics, puts it back.
-struct Taken<'a> {
-    slot: &'a Mutex<Option<turso::Statement>>,
-    stmt: Option<turso::Statement>,
-}
-
-impl std::ops::Deref for Taken<'_> {
-    type Target = turso::Statement;
-
-    fn deref(&self) -> &turso::Statement {
-        self.stmt.as_ref().expect("held until dropped")
-    }
-}
-
-impl std::ops::DerefMut for Taken<'_> {
-    fn deref_mut(&mut self) -> &mut turso::Statement {
-        self.stmt.as_mut().expect("held until dropped")
-    }
-}
-
-impl Drop for Taken<'_> {
-    fn drop(&mut self) {
-        let mut slot = self.slot.lock().unwrap_or_else(|p| p.into_inner());
-        *slot = self.stmt.take();
-    }
 }
 
 impl EngineStatement {
@@ -241,27 +213,21 @@ impl EngineStatement {
         ))
     }
 
-    /// Takes the engine's statement for one call; call it during the
-    /// lease's turn, and drop what it returns before the turn ends.
-    fn engine_statement(&self) -> Result<Taken<'_>> {
-        let stmt = self
-            .stmt
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .take()
-            .ok_or_else(in_use)?;
-        Ok(Taken {
-            slot: &self.stmt,
-            stmt: Some(stmt),
-        })
+    /// The engine's statement, during `turn` (a turn on this statement's
+    /// lease, which every caller here takes from `self.scope`).
+    fn engine_statement<'t>(
+        &'t self,
+        turn: &'t mut LeaseGuard<'_>,
+    ) -> Result<&'t mut turso::Statement> {
+        self.stmt.get(turn).ok_or_else(wrong_turn)
     }
 
     fn error(&self, err: turso::Error) -> Error {
         self.scope.error(self.kind, err)
     }
 
-    /// Binds `params` and starts the statement; the rows borrow nothing,
-    /// the statement stays taken until `stmt` is dropped.
+    /// Binds `params` and starts the statement (the rows it returns
+    /// borrow nothing; the caller still holds the turn while it reads them).
     async fn start(&self, stmt: &mut turso::Statement, params: Params) -> Result<turso::Rows> {
         let values = params.into_values().map(to_engine).collect();
         stmt.query(bound(values)).await.map_err(|e| self.error(e))
@@ -269,9 +235,9 @@ impl EngineStatement {
 
     async fn rows(&self, params: Params) -> Result<Vec<RowValues>> {
         self.check_params(&params)?;
-        let _turn = self.scope.turn().await?;
-        let mut stmt = self.engine_statement()?;
-        let mut rows = self.start(&mut stmt, params).await?;
+        let mut turn = self.scope.turn().await?;
+        let stmt = self.engine_statement(&mut turn)?;
+        let mut rows = self.start(stmt, params).await?;
         let mut out = Vec::new();
         while let Some(row) = rows.next().await.map_err(|e| self.error(e))? {
             out.push(self.row_values(&row)?);
@@ -283,9 +249,9 @@ impl EngineStatement {
     /// reset after it.
     async fn first_row(&self, params: Params) -> Result<Option<RowValues>> {
         self.check_params(&params)?;
-        let _turn = self.scope.turn().await?;
-        let mut stmt = self.engine_statement()?;
-        let mut rows = self.start(&mut stmt, params).await?;
+        let mut turn = self.scope.turn().await?;
+        let stmt = self.engine_statement(&mut turn)?;
+        let mut rows = self.start(stmt, params).await?;
         let row = match rows.next().await.map_err(|e| self.error(e))? {
             Some(row) => Some(self.row_values(&row)?),
             None => None,
@@ -305,16 +271,14 @@ impl EngineStatement {
         if let Err(err) = self.check_count(params.len()) {
             return Now::Done(Err(err));
         }
-        let _turn = match self.scope.try_turn() {
+        let mut turn = match self.scope.try_turn() {
             None => return Now::Later,
             Some(Err(err)) => return Now::Done(Err(err)),
             Some(Ok(turn)) => turn,
         };
-        // Nothing here awaits, so the slot's own guard is held throughout
-        // (no take and put back); the turn makes it uncontended.
-        let mut slot = self.stmt.lock().unwrap_or_else(|p| p.into_inner());
-        let Some(stmt) = slot.as_mut() else {
-            return Now::Done(Err(in_use()));
+        let stmt = match self.engine_statement(&mut turn) {
+            Ok(stmt) => stmt,
+            Err(err) => return Now::Done(Err(err)),
         };
         let mut cx = Context::from_waker(Waker::noop());
         // Binding does no I/O: the engine's `query` finishes on its first poll.
@@ -394,14 +358,15 @@ impl StatementProvider for EngineStatement {
 
     async fn run(&self, params: Params) -> Result<RunResult> {
         self.check_params(&params)?;
-        let conn = self.scope.turn().await?;
-        let mut stmt = self.engine_statement()?;
-        let mut rows = self.start(&mut stmt, params).await?;
+        let mut turn = self.scope.turn().await?;
+        let stmt = self.engine_statement(&mut turn)?;
+        let mut rows = self.start(stmt, params).await?;
         while rows.next().await.map_err(|e| self.error(e))?.is_some() {}
         drop(rows);
+        let changes = stmt.n_change();
         Ok(RunResult {
-            changes: stmt.n_change(),
-            last_insert_rowid: conn.last_insert_rowid(),
+            changes,
+            last_insert_rowid: turn.last_insert_rowid(),
         })
     }
 }
