@@ -229,11 +229,11 @@ fn main() {
              runs ({INSERTS_PER_ROUND} transactions a side). The two runs of a pair are back \
              to back and the side that goes first alternates; a trial's ratio is the median \
              of its pairs' ratios, and **plugin / direct is the median of the trials' \
-             ratios**, each trial's listed beside it. Trials differ more than pairs do: the \
-             engine's point query walks its in-memory row versions, and where those lie in \
-             memory (which changes from one set of files to the next) moves a query by up \
-             to ~0.2 µs on either side, more than the plugin adds. The µs/op columns are \
-             medians over the trials.\n\n\
+             ratios**, each trial's listed beside it. Fresh files per trial, because one set \
+             of files can favour either side: the engine's point query walks its in-memory \
+             row versions, and where those lie in memory changes from one set of files to \
+             the next (sampled with `perf`, that walk took 30–230 ns a query). The µs/op \
+             columns are medians over the trials.\n\n\
              | workload | direct (µs/op) | plugin (µs/op) | plugin / direct | each trial | goal |\n\
              |---|---:|---:|---:|---|---:|\n\
              | prepared point query (`get`, {ROWS} rows) | {:.2} | {:.2} | {q:.3}× | {} | ≤ 1.05× |\n\
