@@ -7,8 +7,8 @@
 
 use std::time::{Duration, Instant};
 
-use plugin_api::{params, TransactionOptions, TursoService};
-use turso_plugin_tests::bench::{direct_mvcc, median, write_section, BenchDir};
+use plugin_api::{params, TursoService};
+use turso_plugin_tests::bench::{direct_mvcc, insert_log_entry, median, write_section, BenchDir};
 
 const ROWS: i64 = 10_000;
 const TRIALS: usize = 5;
@@ -142,13 +142,7 @@ async fn trial() -> Trial {
                 next_id += 1;
                 let id = next_id;
                 if side == 0 {
-                    turso
-                        .transaction(TransactionOptions::default(), |tx| async move {
-                            tx.run("INSERT INTO log VALUES (?1, ?2)", params![id, "entry"])
-                                .await
-                        })
-                        .await
-                        .unwrap();
+                    insert_log_entry(&turso, id).await;
                 } else {
                     conn.execute("BEGIN CONCURRENT", ()).await.unwrap();
                     conn.execute("INSERT INTO log VALUES (?1, ?2)", (id, "entry"))

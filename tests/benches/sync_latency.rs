@@ -20,7 +20,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use plugin_api::{params, TransactionKind, TransactionOptions};
-use turso_plugin_tests::bench::{percentile, write_section, BenchDir};
+use turso_plugin_tests::bench::{insert_log_entry, percentile, write_section, BenchDir};
 use turso_plugin_tests::{tursodb_bin, SyncServer, TURSO};
 use turso_server::{ServerConfig, TursoServer};
 
@@ -231,13 +231,7 @@ fn main() {
         for i in 0..(OPS + WARMUP) {
             let id = i as i64 + 1;
             let start = Instant::now();
-            turso
-                .transaction(TransactionOptions::default(), |tx| async move {
-                    tx.run("INSERT INTO log VALUES (?1, ?2)", params![id, "entry"])
-                        .await
-                })
-                .await
-                .unwrap();
+            insert_log_entry(&turso, id).await;
             let p = start.elapsed().as_nanos() as f64 / 1000.0;
             let d = direct.op().await;
             if i >= WARMUP {

@@ -166,3 +166,22 @@ pub async fn direct_mvcc(path: &Path) -> (turso::Database, turso::Connection) {
     drop(rows);
     (db, conn)
 }
+
+/// One plugin transaction that inserts `(id, 'entry')` into `log`: the
+/// write the benches time through [`plugin_api::TursoService::transaction`].
+///
+/// # Panics
+///
+/// When the transaction fails (a bench has nothing to do but stop).
+pub async fn insert_log_entry(turso: &plugin_api::TursoService, id: i64) {
+    turso
+        .transaction(plugin_api::TransactionOptions::default(), |tx| async move {
+            tx.run(
+                "INSERT INTO log VALUES (?1, ?2)",
+                plugin_api::params![id, "entry"],
+            )
+            .await
+        })
+        .await
+        .expect("the bench's insert transaction commits");
+}
