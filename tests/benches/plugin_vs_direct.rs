@@ -1,5 +1,6 @@
 //! Plugin path vs the `turso` crate used directly, in one process and one
-//! run: a prepared point query, and a single-row insert transaction
+//! run: a prepared point query (through `get`, and through `get_into`,
+//! which reuses the caller's row), and a single-row insert transaction
 //! (`BEGIN CONCURRENT`, insert, `COMMIT`) under MVCC.
 //!
 //! Run with `scripts/bench.sh` (it builds the release plugin first). The
@@ -7,7 +8,7 @@
 
 use std::time::{Duration, Instant};
 
-use plugin_api::{params, TursoService};
+use plugin_api::{params, TursoService, Value};
 use turso_plugin_tests::bench::{direct_mvcc, insert_log_entry, median, write_section, BenchDir};
 
 const ROWS: i64 = 10_000;
@@ -59,6 +60,7 @@ fn per_op(elapsed: Duration, ops: usize) -> f64 {
 /// pairs' ratios.
 struct Trial {
     query: [f64; 3],
+    query_into: [f64; 3],
     insert: [f64; 3],
     hop: f64,
 }
@@ -100,39 +102,51 @@ async fn trial() -> Trial {
     ));
     let mut q_hop = Vec::new();
 
-    let (mut q_plugin, mut q_direct, mut q_ratio) = (vec![], vec![], vec![]);
+    // Per plugin call (`get`, `get_into`): each side's µs/op and the ratios.
+    let mut q: [[Vec<f64>; 3]; 2] = Default::default();
+    let mut into_row = Vec::new();
     let (mut t_plugin, mut t_direct, mut t_ratio) = (vec![], vec![], vec![]);
     let mut next_id = 0i64;
     for round in 0..ROUNDS {
         // Point queries: several short pairs per round, each pair timed
         // back to back (alternating which side goes first) so that the
-        // machine's drift hits both sides of a ratio alike.
+        // machine's drift hits both sides of a ratio alike; one pair for
+        // `get` and one for `get_into` each time.
         for pair in 0..QUERY_PAIRS_PER_ROUND {
-            let mut ns = [0.0; 2];
-            for side in if (round + pair) % 2 == 0 {
-                [0, 1]
-            } else {
-                [1, 0]
-            } {
-                let start = Instant::now();
-                for i in 0..QUERIES_PER_PAIR {
-                    let id = (i as i64 * 7919) % ROWS;
-                    if side == 0 {
-                        let row = plugin_stmt.get(params![id]).await.unwrap().unwrap();
-                        std::hint::black_box(row);
-                    } else {
-                        let mut rows = direct_stmt.query((id,)).await.unwrap();
-                        let row = rows.next().await.unwrap().unwrap();
-                        std::hint::black_box(row.get_value(0).unwrap());
-                        drop(rows);
-                        direct_stmt.reset().unwrap();
+            for (call, figures) in q.iter_mut().enumerate() {
+                let mut ns = [0.0; 2];
+                for side in if (round + pair) % 2 == 0 {
+                    [0, 1]
+                } else {
+                    [1, 0]
+                } {
+                    let start = Instant::now();
+                    for i in 0..QUERIES_PER_PAIR {
+                        let id = (i as i64 * 7919) % ROWS;
+                        if side == 1 {
+                            let mut rows = direct_stmt.query((id,)).await.unwrap();
+                            let row = rows.next().await.unwrap().unwrap();
+                            std::hint::black_box(row.get_value(0).unwrap());
+                            drop(rows);
+                            direct_stmt.reset().unwrap();
+                        } else if call == 0 {
+                            let row = plugin_stmt.get(params![id]).await.unwrap().unwrap();
+                            std::hint::black_box(row);
+                        } else {
+                            let found = plugin_stmt
+                                .get_into(&[Value::from(id)], &mut into_row)
+                                .await
+                                .unwrap();
+                            assert!(found);
+                            std::hint::black_box(&into_row);
+                        }
                     }
+                    ns[side] = per_op(start.elapsed(), QUERIES_PER_PAIR);
                 }
-                ns[side] = per_op(start.elapsed(), QUERIES_PER_PAIR);
+                figures[0].push(ns[1]);
+                figures[1].push(ns[0]);
+                figures[2].push(ns[0] / ns[1]);
             }
-            q_plugin.push(ns[0]);
-            q_direct.push(ns[1]);
-            q_ratio.push(ns[0] / ns[1]);
         }
 
         let mut ns = [0.0; 2];
@@ -180,12 +194,10 @@ async fn trial() -> Trial {
     let hop = median(&mut q_hop);
     other_rt.shutdown_background();
     drop((plugin_stmt, plugin_db, direct_stmt, reader, conn, direct));
+    let [get, into] = q.map(|mut f| [median(&mut f[0]), median(&mut f[1]), median(&mut f[2])]);
     Trial {
-        query: [
-            median(&mut q_direct),
-            median(&mut q_plugin),
-            median(&mut q_ratio),
-        ],
+        query: get,
+        query_into: into,
         insert: [
             median(&mut t_direct),
             median(&mut t_plugin),
@@ -212,6 +224,9 @@ fn main() {
         let (qd, qp) = (median(&mut column(&|t| t.query[0])), median(&mut column(&|t| t.query[1])));
         let (td, tp) = (median(&mut column(&|t| t.insert[0])), median(&mut column(&|t| t.insert[1])));
         let qh = median(&mut column(&|t| t.hop));
+        let i_ratios = column(&|t| t.query_into[2]);
+        let i = median(&mut i_ratios.clone());
+        let (id, ip) = (median(&mut column(&|t| t.query_into[0])), median(&mut column(&|t| t.query_into[1])));
         let body = format!(
             "Local mode (MVCC), release build, one current-thread tokio runtime; the plugin \
              path goes through the real loader, the ABI and the typed layer, the direct path \
@@ -219,7 +234,8 @@ fn main() {
              (one prepared insert).\n\n\
              How it is measured: {TRIALS} trials, each on fresh files and a fresh host. A \
              trial runs {ROUNDS} rounds; a round times {QUERY_PAIRS_PER_ROUND} pairs of \
-             point-query runs ({QUERIES_PER_PAIR} queries a side), then one pair of insert \
+             point-query runs ({QUERIES_PER_PAIR} queries a side) for each of the plugin's two \
+             calls, then one pair of insert \
              runs ({INSERTS_PER_ROUND} transactions a side). The two runs of a pair are back \
              to back and the side that goes first alternates; a trial's ratio is the median \
              of its pairs' ratios, and **plugin / direct is the median of the trials' \
@@ -230,15 +246,16 @@ fn main() {
              columns are medians over the trials.\n\n\
              | workload | direct (µs/op) | plugin (µs/op) | plugin / direct | each trial | goal |\n\
              |---|---:|---:|---:|---|---:|\n\
-             | prepared point query (`get`, {ROWS} rows) | {:.2} | {:.2} | {q:.3}× | {} | ≤ 1.05× |\n\
+             | prepared point query, `get` (a new `Row` each call; {ROWS} rows) | {:.2} | {:.2} | {q:.3}× | {} | ≤ 1.05× |\n\
+             | prepared point query, `get_into` (the caller's row reused) | {:.2} | {:.2} | {i:.3}× | {} | ≤ 1.05× |\n\
              | single-row insert transaction | {:.2} | {:.2} | {t:.3}× | {} | ≤ 1.05× |\n\n\
              Why futures are polled inline: the same direct point query run on another \
              runtime and awaited from this one (a thread hop per call, what a provider \
              that moved every call onto its own runtime would pay) takes {:.2} µs/op, \
-             {:.2}× the direct call, against {q:.3}× for the plugin's inline path. Local \
+             {:.2}× the direct call, against {q:.3}× for the plugin's inline path (`get`). Local \
              statements do their file I/O in place and need no reactor; only network and \
              timer work (sync checkpoint, retry back-off, the gate's bounded wait) hops.\n",
-            qd / 1000.0, qp / 1000.0, listed(&q_ratios), td / 1000.0, tp / 1000.0, listed(&t_ratios),
+            qd / 1000.0, qp / 1000.0, listed(&q_ratios), id / 1000.0, ip / 1000.0, listed(&i_ratios), td / 1000.0, tp / 1000.0, listed(&t_ratios),
             qh / 1000.0, qh / qd,
         );
         println!("{body}");

@@ -8,12 +8,13 @@
 //! callgrind_annotate --inclusive=yes callgrind.out.<pid> | grep _loop
 //! ```
 //!
-//! After an unmeasured warm-up pass, `plugin_loop` and `direct_loop` each
+//! After an unmeasured warm-up pass, `plugin_loop` (`get`), `into_loop`
+//! (`get_into`) and `direct_loop` each
 //! run `QUERIES` point queries; their
 //! inclusive counts divided by `QUERIES` are the per-call costs. It writes
 //! nothing to BENCHMARKS.md.
 
-use plugin_api::{params, Statement};
+use plugin_api::{params, Statement, Value};
 use tokio::runtime::Runtime;
 use turso_plugin_tests::bench::{direct_mvcc, BenchDir};
 
@@ -24,6 +25,12 @@ const QUERIES: usize = 2_000;
 #[inline(never)]
 fn plugin_loop(rt: &Runtime, stmt: &Statement) {
     plugin_queries(rt, stmt);
+}
+
+/// Measured: `QUERIES` point queries through the plugin's `get_into`.
+#[inline(never)]
+fn into_loop(rt: &Runtime, stmt: &Statement) {
+    into_queries(rt, stmt);
 }
 
 /// Measured: `QUERIES` point queries on the engine directly.
@@ -38,6 +45,17 @@ fn plugin_queries(rt: &Runtime, stmt: &Statement) {
             let id = (i as i64 * 7919) % ROWS;
             let row = stmt.get(params![id]).await.unwrap().unwrap();
             std::hint::black_box(row);
+        }
+    });
+}
+
+fn into_queries(rt: &Runtime, stmt: &Statement) {
+    rt.block_on(async {
+        let mut row = Vec::new();
+        for i in 0..QUERIES {
+            let id = (i as i64 * 7919) % ROWS;
+            assert!(stmt.get_into(&[Value::from(id)], &mut row).await.unwrap());
+            std::hint::black_box(&row);
         }
     });
 }
@@ -96,8 +114,10 @@ fn main() {
     // Unmeasured first pass: both sides read every page into their caches,
     // so the measured loops compare warm reads, as the timed bench does.
     plugin_queries(&rt, &stmt);
+    into_queries(&rt, &stmt);
     direct_queries(&rt, &mut direct_stmt);
     plugin_loop(&rt, &stmt);
+    into_loop(&rt, &stmt);
     direct_loop(&rt, &mut direct_stmt);
     drop((stmt, db, direct_stmt));
     drop(conn_keep);

@@ -350,3 +350,56 @@ async fn prepared_gets_read_cold_pages_after_a_restart_at_once_and_async() {
     );
     pod.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn get_into_writes_the_first_row_over_the_callers_buffers() {
+    let (_dir, host, turso) = boot_turso().await;
+    exec_exclusive(&turso, "CREATE TABLE kv (id INTEGER PRIMARY KEY, v)").await;
+    let db = turso.connect("runtime").await.unwrap();
+    db.exec("INSERT INTO kv VALUES (1, 'a longer first value'), (2, 'short'), (3, 42), (4, NULL)")
+        .await
+        .unwrap();
+    let stmt = db
+        .prepare("SELECT v, id FROM kv WHERE id = ?1")
+        .await
+        .unwrap();
+
+    let mut row = Vec::new();
+    assert!(stmt.get_into(&[Value::from(1)], &mut row).await.unwrap());
+    assert_eq!(row, [Value::from("a longer first value"), Value::from(1)]);
+    let buffer = match &row[0] {
+        Value::Text(text) => text.as_ptr(),
+        other => panic!("text expected, got {other:?}"),
+    };
+    assert!(stmt.get_into(&[Value::from(2)], &mut row).await.unwrap());
+    assert_eq!(row, [Value::from("short"), Value::from(2)]);
+    assert!(
+        matches!(&row[0], Value::Text(text) if text.as_ptr() == buffer),
+        "the text was written into the row's own buffer"
+    );
+    assert!(stmt.get_into(&[Value::from(3)], &mut row).await.unwrap());
+    assert_eq!(row, [Value::from(42), Value::from(3)]);
+    assert!(stmt.get_into(&[Value::from(4)], &mut row).await.unwrap());
+    assert_eq!(row, [Value::Null, Value::from(4)]);
+
+    // No row: false and an empty row. Wrong input: its code, and an empty row.
+    assert!(!stmt.get_into(&[Value::from(9)], &mut row).await.unwrap());
+    assert!(row.is_empty());
+    row.push(Value::from("stale"));
+    let err = stmt.get_into(&[], &mut row).await.unwrap_err();
+    assert_eq!(err.code(), &ErrorCode::Bind);
+    assert!(row.is_empty());
+
+    // A statement that writes takes the async path, with the same result.
+    let insert = db
+        .prepare("INSERT INTO kv VALUES (?1, ?2) RETURNING id, v")
+        .await
+        .unwrap();
+    assert!(insert
+        .get_into(&[Value::from(5), Value::from("five")], &mut row)
+        .await
+        .unwrap());
+    assert_eq!(row, [Value::from(5), Value::from("five")]);
+    drop((stmt, insert, db));
+    host.shutdown().await;
+}

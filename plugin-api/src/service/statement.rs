@@ -25,6 +25,40 @@ impl FfiRowSink for RowInto<'_> {
     }
 }
 
+/// The caller's side of [`FfiRowSink`] for [`Statement::get_into`]:
+/// writes each value over the row's old one, reusing its text or blob
+/// buffer when the types match.
+struct RowOver<'a> {
+    row: &'a mut Vec<Value>,
+    written: usize,
+}
+
+impl FfiRowSink for RowOver<'_> {
+    fn push(&mut self, value: FfiValueRef<'_>) {
+        match self.row.get_mut(self.written) {
+            Some(slot) => overwrite(slot, value),
+            None => self.row.push(Value::from(value)),
+        }
+        self.written += 1;
+    }
+}
+
+/// Writes `value` over `slot`, in `slot`'s own buffer when both are text
+/// or both are blobs.
+fn overwrite(slot: &mut Value, value: FfiValueRef<'_>) {
+    match (slot, value) {
+        (Value::Text(old), FfiValueRef::Text(new)) => {
+            old.clear();
+            old.push_str(new.as_str());
+        }
+        (Value::Blob(old), FfiValueRef::Blob(new)) => {
+            old.clear();
+            old.extend_from_slice(new.as_slice());
+        }
+        (slot, value) => *slot = Value::from(value),
+    }
+}
+
 /// A prepared statement. Its column names are read once, here; each call
 /// then carries values only.
 #[derive(Clone)]
@@ -96,23 +130,87 @@ impl Statement {
     /// row is written straight into its `Vec`. `None` when the call has to
     /// take the async path (it has then done nothing).
     fn get_now(&self, params: &[Value]) -> Option<Result<Option<Row>>> {
+        let mut values = Vec::with_capacity(self.columns.len());
+        let found = self.get_now_with(params, &mut RowInto(&mut values))?;
+        Some(found.map(|found| found.then(|| Row::new(Arc::clone(&self.columns), values))))
+    }
+
+    /// The at-once call behind [`Statement::get`] and
+    /// [`Statement::get_into`]: lends `params` and has the provider write
+    /// the row into `sink`. `None` when the call has to take the async
+    /// path (it has then done nothing).
+    fn get_now_with(&self, params: &[Value], sink: &mut impl FfiRowSink) -> Option<Result<bool>> {
         let mut lent = [FfiValueRef::Null; LENT_PARAMS];
         let lent = lent.get_mut(..params.len())?;
         for (slot, value) in lent.iter_mut().zip(params) {
             *slot = FfiValueRef::from(value);
         }
-        let mut values = Vec::with_capacity(self.columns.len());
-        let mut sink = RowInto(&mut values);
         let answer = self.inner.get_now(
             RSlice::from_slice(lent),
-            FfiRowSink_TO::from_ptr(&mut sink, TD_Opaque),
+            FfiRowSink_TO::from_ptr(sink, TD_Opaque),
         );
         match answer {
             FfiNow::Later => None,
-            FfiNow::Done(found) => Some(
-                from_ffi_result::<bool, bool>(found)
-                    .map(|found| found.then(|| Row::new(Arc::clone(&self.columns), values))),
-            ),
+            FfiNow::Done(found) => Some(from_ffi_result::<bool, bool>(found)),
+        }
+    }
+
+    /// Runs the statement with `params` and writes its first row into
+    /// `row` (in column order), reusing `row`'s allocations: a loop of
+    /// point queries that keeps one `row` allocates nothing for its
+    /// results once the buffers are large enough. Returns whether there
+    /// was a row; `row` is left empty when there was none, and when the
+    /// call fails.
+    ///
+    /// ```no_run
+    /// # async fn example(stmt: plugin_api::Statement) -> plugin_api::Result<()> {
+    /// use plugin_api::Value;
+    ///
+    /// let mut row = Vec::new();
+    /// for id in 0..100i64 {
+    ///     if stmt.get_into(&[Value::from(id)], &mut row).await? {
+    ///         println!("{id}: {:?}", row[0]);
+    ///     }
+    /// }
+    /// # Ok(())
+    /// # }
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// As [`Statement::all`].
+    pub async fn get_into(&self, params: &[Value], row: &mut Vec<Value>) -> Result<bool> {
+        let mut sink = RowOver { row, written: 0 };
+        let found = match self.get_now_with(params, &mut sink) {
+            Some(found) => found,
+            None => {
+                let found = from_ffi_result::<_, Option<RVec<FfiValue>>>(
+                    self.inner
+                        .get(values_to_ffi(params.to_vec()))
+                        .await
+                        .map(|r| r.into_option()),
+                );
+                found.map(|values| match values {
+                    Some(values) => {
+                        for value in &values_from_ffi(values) {
+                            sink.push(FfiValueRef::from(value));
+                        }
+                        true
+                    }
+                    None => false,
+                })
+            }
+        };
+        let written = sink.written;
+        match found {
+            Ok(true) => {
+                row.truncate(written);
+                Ok(true)
+            }
+            other => {
+                row.clear();
+                other
+            }
         }
     }
 
