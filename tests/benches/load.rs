@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 
 use plugin_api::{params, TransactionKind, TransactionOptions, TursoService};
 use turso_plugin_tests::bench::{direct_mvcc, median, release_library, write_section, BenchDir};
-use turso_plugin_tests::{tursodb_bin, TURSO};
+use turso_plugin_tests::tursodb_bin;
 
 const OPS_TOTAL: usize = 4_000;
 const HOT_ROWS: i64 = 4;
@@ -156,8 +156,7 @@ async fn plugin_total(turso: &TursoService) -> i64 {
 
 async fn throughput_table() -> String {
     let dir = BenchDir::new();
-    let host = dir.boot_turso().await;
-    let turso = host.get_turso(TURSO).expect("plugin-turso");
+    let (host, turso) = dir.turso_with("").await;
     turso
         .transaction(
             TransactionOptions::kind(TransactionKind::Exclusive),
@@ -324,8 +323,7 @@ async fn open_namespaces(turso: &TursoService) -> Vec<plugin_api::Database> {
 async fn memory_table() -> String {
     let before = rss_kib();
     let dir = BenchDir::new();
-    let host = dir.boot_turso().await;
-    let turso = host.get_turso(TURSO).unwrap();
+    let (host, turso) = dir.turso_with("").await;
     let booted = rss_kib();
     let open = open_namespaces(&turso).await;
     let local_100 = rss_kib();
@@ -341,15 +339,12 @@ async fn memory_table() -> String {
     .unwrap();
     let mt_dir = BenchDir::new();
     let mt_before = rss_kib();
-    let host = mt_dir
-        .boot_turso_with(&format!(
+    let (host, turso) = mt_dir
+        .turso_with(&format!(
             "server:\n  url: \"http://{}\"\n",
             server.data_addr()
         ))
         .await;
-    let turso = host
-        .get_turso(TURSO)
-        .unwrap_or_else(|| panic!("{:?}", host.reports()));
     let open = open_namespaces(&turso).await;
     let mt_100 = rss_kib();
     drop(open);
@@ -368,15 +363,12 @@ async fn memory_table() -> String {
     let server = turso_server::TursoServer::start(config).await.unwrap();
     let touch_dir = BenchDir::new();
     let touch_before = rss_kib();
-    let host = touch_dir
-        .boot_turso_with(&format!(
+    let (host, turso) = touch_dir
+        .turso_with(&format!(
             "server:\n  url: \"http://{}\"\n",
             server.data_addr()
         ))
         .await;
-    let turso = host
-        .get_turso(TURSO)
-        .unwrap_or_else(|| panic!("{:?}", host.reports()));
     let mut peak = 0;
     let mut retried = 0;
     for i in 0..1000 {

@@ -68,10 +68,7 @@ struct Trial {
 /// Fresh files, a fresh host, and `ROUNDS` rounds on them.
 async fn trial() -> Trial {
     let dir = BenchDir::new();
-    let host = dir.boot_turso().await;
-    let turso = host
-        .get_turso(turso_plugin_tests::TURSO)
-        .expect("plugin-turso loads");
+    let (host, turso) = dir.turso_with("").await;
     plugin_db(&turso).await;
     // Like the plugin, reads and transactions use separate connections.
     let (direct, conn) = direct_db(&dir.path().join("direct.db")).await;

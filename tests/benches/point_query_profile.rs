@@ -80,10 +80,7 @@ fn main() {
         .unwrap();
     let dir = BenchDir::new();
     let (host, db, conn_keep, stmt, mut direct_stmt) = rt.block_on(async {
-        let host = dir.boot_turso().await;
-        let turso = host
-            .get_turso(turso_plugin_tests::TURSO)
-            .expect("plugin-turso loads");
+        let (host, turso) = dir.turso_with("").await;
         let db = turso.connect("runtime").await.unwrap();
         db.exec("CREATE TABLE kv (id INTEGER PRIMARY KEY, v TEXT)")
             .await

@@ -21,7 +21,7 @@ use std::time::Instant;
 
 use plugin_api::{params, TransactionKind, TransactionOptions};
 use turso_plugin_tests::bench::{insert_log_entry, percentile, write_section, BenchDir};
-use turso_plugin_tests::{tursodb_bin, SyncServer, TURSO};
+use turso_plugin_tests::{tursodb_bin, SyncServer};
 use turso_server::{ServerConfig, TursoServer};
 
 const OPS: usize = 600;
@@ -206,15 +206,10 @@ fn main() {
         // 1. plugin vs direct, each with its own server.
         let plugin_server = SyncServer::start(&root.join("srv-plugin/server.db"));
         let direct_server = SyncServer::start(&root.join("srv-direct/server.db"));
-        let host = dir
-            .boot_turso_with(&format!(
+        let (host, turso) = dir.turso_with(&format!(
                 "mode: sync\nsync:\n  url: \"{}\"\n",
                 plugin_server.url()
-            ))
-            .await;
-        let turso = host
-            .get_turso(TURSO)
-            .unwrap_or_else(|| panic!("{:?}", host.reports()));
+            )).await;
         turso
             .transaction(
                 TransactionOptions::kind(TransactionKind::Exclusive),

@@ -85,6 +85,19 @@ impl BenchDir {
             .await
     }
 
+    /// [`BenchDir::boot_turso_with`], and the service plugin-turso provides.
+    ///
+    /// # Panics
+    ///
+    /// When plugin-turso does not load (the loader's reports are shown).
+    pub async fn turso_with(&self, extra: &str) -> (Host, plugin_api::TursoService) {
+        let host = self.boot_turso_with(extra).await;
+        let turso = host
+            .get_turso(crate::TURSO)
+            .unwrap_or_else(|| panic!("plugin-turso did not load: {:?}", host.reports()));
+        (host, turso)
+    }
+
     /// Boots plugin-turso in local mode.
     pub async fn boot_turso(&self) -> Host {
         self.boot_turso_with("").await
