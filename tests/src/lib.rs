@@ -327,6 +327,12 @@ pub async fn exec_exclusive(turso: &TursoService, sql: &str) {
         .unwrap_or_else(|err| panic!("{sql}: {err}"));
 }
 
+/// Pushes the `runtime` namespace's replica, panicking when it fails.
+pub async fn push_runtime(turso: &TursoService) {
+    let db = turso.connect("runtime").await.expect("connect runtime");
+    db.push().await.unwrap_or_else(|err| panic!("push: {err}"));
+}
+
 /// Creates the `notes (id, body)` table the sync tests write to.
 pub async fn create_notes(turso: &TursoService) {
     exec_exclusive(

@@ -18,7 +18,9 @@ use std::time::{Duration, Instant};
 use plugin_api::{params, TransactionKind, TransactionOptions, TursoService};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, BufReader};
 use tokio::process::Command;
-use turso_plugin_tests::{crash_payload, turso_manifest, PluginDir, SyncServer, TURSO, TURSO_ENV};
+use turso_plugin_tests::{
+    crash_payload, push_runtime, turso_manifest, PluginDir, SyncServer, TURSO, TURSO_ENV,
+};
 
 /// Rounds per mode (the brief asks for at least 20).
 const ROUNDS: u64 = 20;
@@ -283,13 +285,7 @@ async fn every_reported_commit_reaches_the_server_after_sigkills_in_sync_mode() 
     // Restart the pod, check its replica, push once.
     let (host, turso) = boot(&pod).await;
     check(&turso, &reported, "the pod's replica").await;
-    turso
-        .connect("runtime")
-        .await
-        .unwrap()
-        .push()
-        .await
-        .unwrap();
+    push_runtime(&turso).await;
     drop(turso);
     host.shutdown().await;
 

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use plugin_api::{params, TransactionKind, TransactionOptions, TursoService};
 use turso_plugin_tests::{
-    read_i64, server_url, start_turso_server, PluginDir, Pod, SyncServer, TURSO,
+    push_runtime, read_i64, server_url, start_turso_server, PluginDir, Pod, SyncServer, TURSO,
 };
 
 /// A pod on `url` (multi-tenant), with `extra` manifest lines.
@@ -318,13 +318,7 @@ async fn concurrent_writes(
         w.await.unwrap();
     }
     for p in [&a, &b] {
-        p.turso
-            .connect("runtime")
-            .await
-            .unwrap()
-            .push()
-            .await
-            .unwrap();
+        push_runtime(&p.turso).await;
     }
     a.stop().await;
     b.stop().await;
