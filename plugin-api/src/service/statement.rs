@@ -16,18 +16,9 @@ use crate::{Result, Row, RunResult, Value};
 /// stack array) by [`Statement::get`]; more take the async path.
 const LENT_PARAMS: usize = 8;
 
-/// The caller's side of [`FfiRowSink`]: copies each value into a row.
-struct RowInto<'a>(&'a mut Vec<Value>);
-
-impl FfiRowSink for RowInto<'_> {
-    fn push(&mut self, value: FfiValueRef<'_>) {
-        self.0.push(Value::from(value));
-    }
-}
-
-/// The caller's side of [`FfiRowSink`] for [`Statement::get_into`]:
-/// writes each value over the row's old one, reusing its text or blob
-/// buffer when the types match.
+/// The caller's side of [`FfiRowSink`]: writes each value over the row's
+/// old one, reusing its text or blob buffer when the types match, and
+/// appends past the row's end (all of a new, empty row).
 struct RowOver<'a> {
     row: &'a mut Vec<Value>,
     written: usize,
@@ -131,7 +122,11 @@ impl Statement {
     /// take the async path (it has then done nothing).
     fn get_now(&self, params: &[Value]) -> Option<Result<Option<Row>>> {
         let mut values = Vec::with_capacity(self.columns.len());
-        let found = self.get_now_with(params, &mut RowInto(&mut values))?;
+        let mut sink = RowOver {
+            row: &mut values,
+            written: 0,
+        };
+        let found = self.get_now_with(params, &mut sink)?;
         Some(found.map(|found| found.then(|| Row::new(Arc::clone(&self.columns), values))))
     }
 
