@@ -57,6 +57,16 @@ fn per_op(elapsed: Duration, ops: usize) -> f64 {
     elapsed.as_nanos() as f64 / ops as f64
 }
 
+/// The order of a pair's two runs (0 = plugin, 1 = direct): which side
+/// goes first alternates from one pair to the next.
+fn sides(pair: usize) -> [usize; 2] {
+    if pair % 2 == 0 {
+        [0, 1]
+    } else {
+        [1, 0]
+    }
+}
+
 /// One trial's figures: each side's median µs/op, and the median of the
 /// pairs' ratios.
 struct Trial {
@@ -113,11 +123,7 @@ async fn trial() -> Trial {
         for pair in 0..QUERY_PAIRS_PER_ROUND {
             for (call, figures) in q.iter_mut().enumerate() {
                 let mut ns = [0.0; 2];
-                for side in if (round + pair) % 2 == 0 {
-                    [0, 1]
-                } else {
-                    [1, 0]
-                } {
+                for side in sides(round + pair) {
                     let start = Instant::now();
                     for i in 0..QUERIES_PER_PAIR {
                         let id = (i as i64 * 7919) % ROWS;
@@ -151,11 +157,7 @@ async fn trial() -> Trial {
         // transaction's commit writes the log, and the disk's pace drifts).
         for pair in 0..INSERT_PAIRS_PER_ROUND {
             let mut ns = [0.0; 2];
-            for side in if (round + pair) % 2 == 0 {
-                [0, 1]
-            } else {
-                [1, 0]
-            } {
+            for side in sides(round + pair) {
                 let start = Instant::now();
                 for _ in 0..INSERTS_PER_PAIR {
                     next_id += 1;
