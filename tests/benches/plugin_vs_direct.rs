@@ -60,10 +60,9 @@ fn per_op(elapsed: Duration, ops: usize) -> f64 {
 /// The order of a pair's two runs (0 = plugin, 1 = direct): which side
 /// goes first alternates from one pair to the next.
 fn sides(pair: usize) -> [usize; 2] {
-    if pair % 2 == 0 {
-        [0, 1]
-    } else {
-        [1, 0]
+    match pair % 2 {
+        0 => [0, 1],
+        _ => [1, 0],
     }
 }
 
