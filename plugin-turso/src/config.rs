@@ -53,6 +53,9 @@ pub struct SyncSettings {
     /// Whether a write transaction pulls before it begins
     /// (`pullBeforeWrite` / `TURSO_PULL_BEFORE_WRITE`; default yes).
     pub pull_before_write: bool,
+    /// How writes reach the server (`syncWrites` / `TURSO_SYNC_WRITES`;
+    /// default [`SyncWrites::Confirmed`]).
+    pub writes: SyncWrites,
     /// A pull this recent covers a write, and idle replicas pull this
     /// often in the background (`pullIntervalMs` /
     /// `TURSO_PULL_INTERVAL_MS`; default off).
@@ -72,6 +75,7 @@ impl Default for SyncSettings {
         Self {
             timeout: DEFAULT_SYNC_TIMEOUT,
             pull_before_write: true,
+            writes: SyncWrites::Confirmed,
             pull_interval: None,
             replica_idle: Some(DEFAULT_REPLICA_IDLE),
             max_open_replicas: Some(DEFAULT_MAX_OPEN_REPLICAS),
@@ -79,10 +83,22 @@ impl Default for SyncSettings {
     }
 }
 
+/// How writes reach the server in the sync modes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum SyncWrites {
+    /// A write returns Ok only once the server committed all of it, and a
+    /// write another pod made meanwhile is never overwritten (`confirmed`).
+    #[default]
+    Confirmed,
+    /// A write commits on the local replica and is pushed after; the
+    /// engine's push is last-push-wins (`local`, opt-in).
+    Local,
+}
+
 /// Every configuration key plugin-turso reads, as dotted paths. A key is
 /// read only through this list (see `Resolver::config_value`), so it
 /// cannot fall out of date.
-pub const KNOWN_KEYS: [&str; 14] = [
+pub const KNOWN_KEYS: [&str; 15] = [
     "localPath",
     "mode",
     "sync.url",
@@ -94,6 +110,7 @@ pub const KNOWN_KEYS: [&str; 14] = [
     "shutdownTimeoutMs",
     "syncTimeoutMs",
     "pullBeforeWrite",
+    "syncWrites",
     "pullIntervalMs",
     "replicaIdleMs",
     "maxOpenReplicas",
@@ -371,6 +388,21 @@ fn sync_settings(r: &Resolver<'_>) -> Result<SyncSettings> {
         pull_before_write: r
             .flag(env::TURSO_PULL_BEFORE_WRITE, "pullBeforeWrite")?
             .unwrap_or(defaults.pull_before_write),
+        writes: match r.value(env::TURSO_SYNC_WRITES, "syncWrites")? {
+            None => defaults.writes,
+            Some(text) => match text.to_ascii_lowercase().as_str() {
+                "confirmed" => SyncWrites::Confirmed,
+                "local" => SyncWrites::Local,
+                _ => {
+                    return Err(Error::new(
+                        ErrorCode::InvalidConfig,
+                        format!(
+                        "TURSO_SYNC_WRITES / syncWrites must be confirmed or local, got {text:?}"
+                    ),
+                    ))
+                }
+            },
+        },
         pull_interval: r
             .millis(env::TURSO_PULL_INTERVAL_MS, "pullIntervalMs")?
             .and_then(non_zero),

@@ -17,6 +17,7 @@
 #![warn(missing_docs, missing_debug_implementations, unreachable_pub)]
 
 pub mod config;
+mod confirmed;
 mod database;
 mod gate;
 mod lease;

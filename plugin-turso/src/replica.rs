@@ -17,15 +17,16 @@
 
 use std::future::Future;
 use std::path::Path;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use plugin_api::export::{on_plugin_runtime, plugin_sleep};
 use plugin_api::{Error, ErrorCode, Result, SyncStats};
 
-use crate::config::SyncSettings;
+use crate::config::{SyncSettings, SyncWrites};
 use crate::gate::Gate;
+use turso_common::pipeline::{PipelineClient, Sent};
 use turso_common::{redact_url, sync_builder, sync_error, Secret};
 
 /// What health shows of a replica's sync.
@@ -67,6 +68,13 @@ pub(crate) struct Replica {
     awaiting_push: AtomicUsize,
     /// The store's gate: sync calls take it alone.
     gate: Gate,
+    /// Sends confirmed writes' batches to the server.
+    pipeline: PipelineClient,
+    /// Set by the pull after this replica's own confirmed commit, cleared
+    /// by a conflict: while set, the replica holds the last commit it saw
+    /// and a write needs no pull before its rehearsal (a stale rehearsal
+    /// is caught by the guard, at the cost of a retry).
+    fast_forwarded: AtomicBool,
 }
 
 /// How long the leader of a group pull waits for the other writers of the
@@ -105,6 +113,7 @@ impl Replica {
     ) -> Result<Self> {
         let shown = redact_url(url);
         check_made_for(path, url, &shown)?;
+        let pipeline = PipelineClient::new(url, token)?;
         let builder = sync_builder(path, url, token)?;
         let timeout = settings.timeout;
         let (what, clean_url, clean_token) = ("open", shown.clone(), token.cloned());
@@ -132,7 +141,86 @@ impl Replica {
             writers: Arc::new(AtomicUsize::new(0)),
             awaiting_push: AtomicUsize::new(0),
             gate,
+            pipeline,
+            fast_forwarded: AtomicBool::new(false),
         })
+    }
+
+    /// Whether writes are confirmed by the server (else committed locally
+    /// and pushed after).
+    pub(crate) fn confirms_writes(&self) -> bool {
+        self.settings.writes == SyncWrites::Confirmed
+    }
+
+    /// The longest one sync call may take.
+    pub(crate) fn timeout(&self) -> Duration {
+        self.settings.timeout
+    }
+
+    /// Sends one pipeline request (a confirmed write's batch) on the
+    /// plugin's runtime, within the sync timeout.
+    pub(crate) async fn send_batch(&self, request: &serde_json::Value) -> Sent {
+        let (client, request, timeout) = (self.pipeline.clone(), request.clone(), self.timeout());
+        let sent = on_plugin_runtime(async move { Ok(client.send(&request, timeout).await) }).await;
+        sent.unwrap_or_else(Sent::NotSent)
+    }
+
+    /// Records `err` for health as the last sync failure, and hands it
+    /// back.
+    pub(crate) fn failed(&self, err: Error) -> Error {
+        if let Ok(mut status) = self.status.lock() {
+            status.last_error = Some(err.to_string());
+        }
+        err
+    }
+
+    /// Notes a confirmed commit of this replica's (the server answered).
+    pub(crate) fn confirmed(&self) {
+        if let Ok(mut status) = self.status.lock() {
+            status.last_error = None;
+        }
+    }
+
+    /// Notes that another commit reached the server before this replica's.
+    pub(crate) fn conflicted(&self) {
+        self.fast_forwarded.store(false, Ordering::Release);
+    }
+
+    /// Whether the replica holds the last commit it saw (see
+    /// `fast_forwarded`).
+    pub(crate) fn is_fast_forwarded(&self) -> bool {
+        self.fast_forwarded.load(Ordering::Acquire)
+    }
+
+    /// Pulls after this replica's confirmed commit, so its next reads see
+    /// it. Best effort: the commit is on the server either way; a failure
+    /// is logged and the next pull brings it.
+    pub(crate) async fn pull_after_commit(&self, asked: Instant) {
+        match self.pull_since(asked).await {
+            Ok(()) => self.fast_forwarded.store(true, Ordering::Release),
+            Err(err) => {
+                tracing::warn!(error = %err, "pull after a confirmed write failed; the write is on the server and arrives with the next pull");
+            }
+        }
+    }
+
+    /// Makes sure a pull that started after `asked` succeeded, joining one
+    /// in flight or leading one (grouped like pulls before writes).
+    ///
+    /// # Errors
+    ///
+    /// `TURSO_SYNC_ERROR` / `TURSO_SYNC_TIMEOUT` of the pull.
+    pub(crate) async fn pull_since(&self, asked: Instant) -> Result<()> {
+        let covered = |from: Option<Instant>| from.is_some_and(|from| from >= asked);
+        if covered(self.pulled_from.lock().ok().and_then(|f| *f)) {
+            return Ok(());
+        }
+        let _group = self.group_turn(&self.pull_group, "pull").await?;
+        if covered(self.pulled_from.lock().ok().and_then(|f| *f)) {
+            return Ok(());
+        }
+        self.gather().await;
+        self.pull().await.map(drop)
     }
 
     /// What health shows.

@@ -5,16 +5,37 @@
 //! transaction it refuses to run once the transaction has finished.
 
 use std::future::Future;
-use std::pin::pin;
+use std::pin::{pin, Pin};
 use std::sync::Arc;
 use std::task::{Context, Poll, Waker};
+use std::time::Duration;
 
+use plugin_api::export::plugin_sleep;
 use plugin_api::provider::{Now, Params, ParamsRef, RowSink, RowValues, StatementProvider};
-use plugin_api::{Error, ErrorCode, Result, RunResult, Value};
+use plugin_api::{Error, ErrorCode, Result, RunResult, TransactionKind, Value};
 use turso_common::sql::{self, StatementKind};
 
-use crate::lease::{Lease, LeaseGuard, TurnCell};
+use crate::confirmed;
+use crate::lease::{rollback_if_open, Lease, LeaseGuard, TurnCell};
 use crate::tx_state::TxState;
+
+/// A boxed future of a write run as a confirmed write of its own.
+type Alone<'a, T> = Pin<Box<dyn Future<Output = Result<T>> + Send + 'a>>;
+
+/// How many times a write outside a transaction runs again after a
+/// conflict or busy answer (as `transaction()` does by default).
+const ALONE_RETRIES: u32 = 5;
+
+/// The first back-off of such a retry, doubled each time after the first.
+const ALONE_DELAY: Duration = Duration::from_millis(5);
+
+/// How long such a write waits for its turn at the gate without progress.
+const ALONE_WAIT: Duration = Duration::from_millis(160);
+
+/// Whether statements of `kind` are writes a server must confirm.
+fn records(kind: StatementKind) -> bool {
+    matches!(kind, StatementKind::Write | StatementKind::Schema)
+}
 
 /// Converts a bound value for the engine.
 fn to_engine(value: Value) -> turso::Value {
@@ -106,6 +127,66 @@ impl Scope {
         Some(Ok(guard))
     }
 
+    /// The rehearsal this scope records its writes in, if it is one.
+    fn rehearsal(&self) -> Option<&Arc<TxState>> {
+        self.tx.as_ref().filter(|tx| tx.is_rehearsal())
+    }
+
+    /// Whether a write here must be a confirmed write of its own: a
+    /// handle (no transaction) on a store whose server confirms writes.
+    fn confirms_alone(&self) -> bool {
+        self.tx.is_none() && self.lease.store().confirms_writes()
+    }
+
+    /// Runs `op` as a confirmed write of its own: in a rehearsal on a
+    /// connection of its own (so no other call on this handle lands in
+    /// it), sent to the server, and run again on a conflict or busy
+    /// answer, up to [`ALONE_RETRIES`] times.
+    async fn alone<'a, T, F>(&self, mut op: F) -> Result<T>
+    where
+        F: FnMut(Scope) -> Alone<'a, T>,
+    {
+        let store = Arc::clone(self.lease.store());
+        let mut attempt = 0u32;
+        loop {
+            let result: Result<T> = async {
+                let admission = store.gate().admit(attempt, ALONE_WAIT).await?;
+                let lease = Lease::new(Arc::clone(&store)).await?;
+                let state = {
+                    let conn = lease.lock().await?;
+                    conn.execute(TransactionKind::Deferred.begin_sql(), ())
+                        .await
+                        .map_err(|e| store.engine_error(e))?;
+                    Arc::new(confirmed::began(&store, &conn, TransactionKind::Deferred).await?)
+                };
+                let scope = Scope::transaction(Arc::clone(&lease), Arc::clone(&state));
+                let value = op(scope).await;
+                state.finish();
+                let rehearsed = state.take_rehearsal();
+                {
+                    let conn = lease.lock().await?;
+                    rollback_if_open(&conn).await?;
+                }
+                drop(admission);
+                let value = value?;
+                if let Some(rehearsed) = rehearsed.filter(|r| !r.statements.is_empty()) {
+                    confirmed::send(&store, rehearsed.base, rehearsed.statements).await?;
+                }
+                Ok(value)
+            }
+            .await;
+            match result {
+                Err(err) if err.is_retryable() && attempt < ALONE_RETRIES => {
+                    attempt += 1;
+                    if attempt > 1 {
+                        plugin_sleep(ALONE_DELAY * (1 << (attempt - 2))).await;
+                    }
+                }
+                other => return other,
+            }
+        }
+    }
+
     /// Maps an engine error of a statement of `kind`.
     fn error(&self, kind: StatementKind, err: turso::Error) -> Error {
         let mapped = self.lease.store().engine_error(err);
@@ -140,9 +221,30 @@ impl Scope {
                 ),
             ));
         }
+        if self.confirms_alone() && statements.iter().any(|s| records(s.kind)) {
+            let script = script.to_owned();
+            return self
+                .alone(|scope| {
+                    let script = script.clone();
+                    Box::pin(async move { scope.run_script(&script).await })
+                })
+                .await;
+        }
+        self.run_script(script).await
+    }
+
+    /// Runs every statement of `script` here (checked by `exec`),
+    /// recording the writes of a rehearsal.
+    async fn run_script(&self, script: &str) -> Result<()> {
+        let statements = sql::split(script)?;
+        let rehearsal = self.rehearsal();
         let conn = self.turn().await?;
         for statement in statements {
             let kind = statement.kind;
+            let recorded = rehearsal.filter(|_| records(kind));
+            if recorded.is_some() {
+                confirmed::check_repeatable(sql::nondeterministic(statement.text).as_deref())?;
+            }
             let mut stmt = conn
                 .prepare(statement.text)
                 .await
@@ -154,6 +256,9 @@ impl Scope {
                 .map_err(|e| self.error(kind, e))?
                 .is_some()
             {}
+            if let Some(tx) = recorded {
+                tx.record(statement.text, Vec::new());
+            }
         }
         Ok(())
     }
@@ -173,12 +278,17 @@ impl Scope {
             .map_err(|e| self.error(statement.kind, e))?;
         drop(conn);
         let columns = stmt.column_names();
+        let synced_write = records(statement.kind) && self.lease.store().is_synced();
         Ok(EngineStatement {
             scope: self.clone(),
             stmt: TurnCell::new(&self.lease, stmt),
             kind: statement.kind,
             columns,
             parameter_count: statement.parameter_count,
+            text: statement.text.to_owned(),
+            unrepeatable: synced_write
+                .then(|| sql::nondeterministic(statement.text))
+                .flatten(),
         })
     }
 }
@@ -191,6 +301,11 @@ pub(crate) struct EngineStatement {
     kind: StatementKind,
     columns: Vec<String>,
     parameter_count: usize,
+    /// The statement's text (sent to the server by a confirmed write).
+    text: String,
+    /// What in a synced write would differ between the rehearsal and the
+    /// server (see [`sql::nondeterministic`]).
+    unrepeatable: Option<String>,
 }
 
 impl EngineStatement {
@@ -226,39 +341,98 @@ impl EngineStatement {
         self.scope.error(self.kind, err)
     }
 
-    /// Binds `params` and starts the statement (the rows it returns
+    /// Binds `values` and starts the statement (the rows it returns
     /// borrow nothing; the caller still holds the turn while it reads them).
-    async fn start(&self, stmt: &mut turso::Statement, params: Params) -> Result<turso::Rows> {
-        let values = params.into_values().map(to_engine).collect();
+    async fn start(
+        &self,
+        stmt: &mut turso::Statement,
+        values: Vec<turso::Value>,
+    ) -> Result<turso::Rows> {
         stmt.query(bound(values)).await.map_err(|e| self.error(e))
     }
 
-    async fn rows(&self, params: Params) -> Result<Vec<RowValues>> {
+    /// The checked values of a call.
+    fn values(&self, params: Params) -> Result<Vec<turso::Value>> {
         self.check_params(&params)?;
+        Ok(params.into_values().map(to_engine).collect())
+    }
+
+    /// Whether a call must run as a confirmed write of its own.
+    fn confirms_alone(&self) -> bool {
+        records(self.kind) && self.scope.confirms_alone()
+    }
+
+    /// Before a write in a rehearsal: refuses what the server would
+    /// compute otherwise, and keeps the values to record.
+    fn to_record(&self, values: &[turso::Value]) -> Result<Option<(&Arc<TxState>, Vec<Value>)>> {
+        let Some(tx) = self.scope.rehearsal().filter(|_| records(self.kind)) else {
+            return Ok(None);
+        };
+        confirmed::check_repeatable(self.unrepeatable.as_deref())?;
+        Ok(Some((tx, confirmed::kept(values))))
+    }
+
+    /// Records a write that ran in a rehearsal.
+    fn record(&self, recorded: Option<(&Arc<TxState>, Vec<Value>)>) {
+        if let Some((tx, values)) = recorded {
+            tx.record(&self.text, values);
+        }
+    }
+
+    /// This statement prepared again in `scope` (a confirmed write's own
+    /// rehearsal).
+    async fn again_in(&self, scope: &Scope) -> Result<EngineStatement> {
+        scope.prepare(&self.text).await
+    }
+
+    async fn rows(&self, values: Vec<turso::Value>) -> Result<Vec<RowValues>> {
+        let recorded = self.to_record(&values)?;
         let mut turn = self.scope.turn().await?;
         let stmt = self.engine_statement(&mut turn)?;
-        let mut rows = self.start(stmt, params).await?;
+        let mut rows = self.start(stmt, values).await?;
         let mut out = Vec::new();
         while let Some(row) = rows.next().await.map_err(|e| self.error(e))? {
             out.push(self.row_values(&row)?);
         }
+        self.record(recorded);
         Ok(out)
     }
 
     /// The first row only: no list of rows is built, and the statement is
-    /// reset after it.
-    async fn first_row(&self, params: Params) -> Result<Option<RowValues>> {
-        self.check_params(&params)?;
+    /// reset after it (a write runs to its end first).
+    async fn first_row(&self, values: Vec<turso::Value>) -> Result<Option<RowValues>> {
+        let recorded = self.to_record(&values)?;
         let mut turn = self.scope.turn().await?;
         let stmt = self.engine_statement(&mut turn)?;
-        let mut rows = self.start(stmt, params).await?;
+        let mut rows = self.start(stmt, values).await?;
         let row = match rows.next().await.map_err(|e| self.error(e))? {
             Some(row) => Some(self.row_values(&row)?),
             None => None,
         };
+        if recorded.is_some() {
+            while rows.next().await.map_err(|e| self.error(e))?.is_some() {}
+        }
         drop(rows);
         stmt.reset().map_err(|e| self.error(e))?;
+        self.record(recorded);
         Ok(row)
+    }
+
+    async fn run_values(&self, values: Vec<turso::Value>) -> Result<RunResult> {
+        let recorded = self.to_record(&values)?;
+        let mut turn = self.scope.turn().await?;
+        let stmt = self.engine_statement(&mut turn)?;
+        let mut rows = self.start(stmt, values).await?;
+        while rows.next().await.map_err(|e| self.error(e))?.is_some() {}
+        drop(rows);
+        let changes = stmt.n_change();
+        let last_insert_rowid = turn.last_insert_rowid();
+        drop(turn);
+        self.record(recorded);
+        Ok(RunResult {
+            changes,
+            last_insert_rowid,
+        })
     }
 
     /// The first row, found without waiting and written into `out`:
@@ -345,11 +519,31 @@ impl StatementProvider for EngineStatement {
     }
 
     async fn all(&self, params: Params) -> Result<Vec<RowValues>> {
-        self.rows(params).await
+        let values = self.values(params)?;
+        if self.confirms_alone() {
+            return self
+                .scope
+                .alone(|scope| {
+                    let values = values.clone();
+                    Box::pin(async move { self.again_in(&scope).await?.rows(values).await })
+                })
+                .await;
+        }
+        self.rows(values).await
     }
 
     async fn get(&self, params: Params) -> Result<Option<RowValues>> {
-        self.first_row(params).await
+        let values = self.values(params)?;
+        if self.confirms_alone() {
+            return self
+                .scope
+                .alone(|scope| {
+                    let values = values.clone();
+                    Box::pin(async move { self.again_in(&scope).await?.first_row(values).await })
+                })
+                .await;
+        }
+        self.first_row(values).await
     }
 
     fn get_now(&self, params: ParamsRef<'_>, row: &mut RowSink<'_>) -> Now<Result<bool>> {
@@ -357,16 +551,16 @@ impl StatementProvider for EngineStatement {
     }
 
     async fn run(&self, params: Params) -> Result<RunResult> {
-        self.check_params(&params)?;
-        let mut turn = self.scope.turn().await?;
-        let stmt = self.engine_statement(&mut turn)?;
-        let mut rows = self.start(stmt, params).await?;
-        while rows.next().await.map_err(|e| self.error(e))?.is_some() {}
-        drop(rows);
-        let changes = stmt.n_change();
-        Ok(RunResult {
-            changes,
-            last_insert_rowid: turn.last_insert_rowid(),
-        })
+        let values = self.values(params)?;
+        if self.confirms_alone() {
+            return self
+                .scope
+                .alone(|scope| {
+                    let values = values.clone();
+                    Box::pin(async move { self.again_in(&scope).await?.run_values(values).await })
+                })
+                .await;
+        }
+        self.run_values(values).await
     }
 }

@@ -122,6 +122,12 @@ impl Store {
         }
     }
 
+    /// Whether the server confirms this store's writes (a replica in the
+    /// default `syncWrites: confirmed`).
+    pub(crate) fn confirms_writes(&self) -> bool {
+        self.replica().is_some_and(Replica::confirms_writes)
+    }
+
     /// Marks the store used now.
     pub(crate) fn touch(&self) {
         if let Ok(mut used) = self.last_used.lock() {
@@ -266,13 +272,17 @@ impl Store {
 }
 
 impl Store {
-    /// Pushes local changes (a no-op for a local store).
+    /// Pushes local changes (a no-op for a local store, and for a replica
+    /// whose writes the server confirms).
     ///
     /// # Errors
     ///
     /// `TURSO_SYNC_ERROR` / `TURSO_SYNC_TIMEOUT`.
     pub(crate) async fn push(&self) -> Result<()> {
         match self.replica() {
+            // Confirmed writes are on the server before they return:
+            // there is nothing local to push.
+            Some(replica) if replica.confirms_writes() => Ok(()),
             Some(replica) => replica.push().await,
             None => Ok(()),
         }

@@ -1,6 +1,8 @@
 //! Transactions: `BEGIN <kind>` on a leased connection after admission at
-//! the store's gate, commit with push-after-commit in sync mode, and a
-//! rollback that never blocks when a transaction is dropped unfinished.
+//! the store's gate; commit: a server-confirmed write in the default sync
+//! mode ([`crate::confirmed`]), a local commit with push-after-commit with
+//! `syncWrites: local`; and a rollback that never blocks when a
+//! transaction is dropped unfinished.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -11,6 +13,7 @@ use plugin_api::export::plugin_runtime;
 use plugin_api::provider::TransactionProvider;
 use plugin_api::{Error, ErrorCode, Result, TransactionKind};
 
+use crate::confirmed;
 use crate::gate::Admission;
 use crate::lease::{rollback_if_open, Lease};
 use crate::statement::{EngineStatement, Scope};
@@ -58,13 +61,13 @@ impl EngineTransaction {
         store.lifecycle().enter()?;
         let admission = store.gate().admit(begin.attempt, begin.max_wait).await?;
         let lease = Lease::new(Arc::clone(&store)).await?;
-        {
+        let state = {
             let conn = lease.lock().await?;
             conn.execute(begin.kind.begin_sql(), ())
                 .await
                 .map_err(|e| store.engine_error(e))?;
-        }
-        let state = Arc::new(TxState::new(begin.kind));
+            Arc::new(confirmed::began(&store, &conn, begin.kind).await?)
+        };
         Ok(Self {
             scope: Scope::transaction(Arc::clone(&lease), Arc::clone(&state)),
             lease,
@@ -105,6 +108,17 @@ impl TransactionProvider for EngineTransaction {
                 ErrorCode::TransactionFinished,
                 "the transaction was already ended by COMMIT or ROLLBACK run as SQL; use commit()/rollback()",
             ));
+        }
+        if let Some(rehearsed) = self.state.take_rehearsal() {
+            // A rehearsal: rolled back here, its writes sent to the server.
+            let rolled_back = rollback_if_open(&conn).await;
+            drop(conn);
+            self.release_admission();
+            rolled_back?;
+            if rehearsed.statements.is_empty() {
+                return Ok(());
+            }
+            return confirmed::send(self.lease.store(), rehearsed.base, rehearsed.statements).await;
         }
         if let Err(err) = conn.execute("COMMIT", ()).await {
             let err = self.lease.store().engine_error(err);

@@ -1,7 +1,12 @@
 //! What a transaction shares with the statements prepared in it: the kind
-//! it began with and whether it has finished.
+//! it began with, whether it has finished, and, for a server-confirmed
+//! write, the rehearsal's record of its writes.
 
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Mutex;
+
+use turso_common::pipeline::Recorded;
+use turso_common::Value;
 
 use plugin_api::{Error, ErrorCode, Result, TransactionKind};
 
@@ -13,6 +18,27 @@ pub(crate) struct TxState {
     /// The kind the transaction really began with.
     kind: TransactionKind,
     finished: AtomicBool,
+    /// Set for a rehearsal: the transaction runs locally, is rolled back,
+    /// and its writes are sent to the server.
+    rehearsal: Option<Rehearsal>,
+}
+
+/// What a rehearsal keeps: the guard's base and each write, in order.
+#[derive(Debug)]
+struct Rehearsal {
+    /// The highest confirmed commit the local replica held when the
+    /// rehearsal began.
+    base: i64,
+    recorded: Mutex<Vec<Recorded>>,
+}
+
+/// A finished rehearsal: its base and its writes.
+#[derive(Debug)]
+pub(crate) struct Rehearsed {
+    /// The highest confirmed commit the rehearsal ran on.
+    pub(crate) base: i64,
+    /// The writes, in order.
+    pub(crate) statements: Vec<Recorded>,
 }
 
 impl TxState {
@@ -21,7 +47,49 @@ impl TxState {
         Self {
             kind,
             finished: AtomicBool::new(false),
+            rehearsal: None,
         }
+    }
+
+    /// An open rehearsal of `kind` on a replica that held confirmed
+    /// commits up to `base`.
+    pub(crate) fn rehearsal(kind: TransactionKind, base: i64) -> Self {
+        Self {
+            rehearsal: Some(Rehearsal {
+                base,
+                recorded: Mutex::new(Vec::new()),
+            }),
+            ..Self::new(kind)
+        }
+    }
+
+    /// Whether the transaction is a rehearsal (its writes are recorded).
+    pub(crate) fn is_rehearsal(&self) -> bool {
+        self.rehearsal.is_some()
+    }
+
+    /// Records a write that ran in the rehearsal.
+    pub(crate) fn record(&self, sql: &str, args: Vec<Value>) {
+        if let Some(rehearsal) = &self.rehearsal {
+            if let Ok(mut recorded) = rehearsal.recorded.lock() {
+                recorded.push(Recorded::new(sql, args));
+            }
+        }
+    }
+
+    /// The rehearsal's base and writes, taken once (`None` for a plain
+    /// transaction).
+    pub(crate) fn take_rehearsal(&self) -> Option<Rehearsed> {
+        let rehearsal = self.rehearsal.as_ref()?;
+        let statements = rehearsal
+            .recorded
+            .lock()
+            .map(|mut r| std::mem::take(&mut *r))
+            .unwrap_or_default();
+        Some(Rehearsed {
+            base: rehearsal.base,
+            statements,
+        })
     }
 
     /// Fails once the transaction has committed or rolled back.

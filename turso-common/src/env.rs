@@ -24,6 +24,8 @@ pub const TURSO_SHUTDOWN_TIMEOUT_MS: &str = "TURSO_SHUTDOWN_TIMEOUT_MS";
 pub const TURSO_SYNC_TIMEOUT_MS: &str = "TURSO_SYNC_TIMEOUT_MS";
 /// `1`/`0`: whether a write transaction pulls before it begins.
 pub const TURSO_PULL_BEFORE_WRITE: &str = "TURSO_PULL_BEFORE_WRITE";
+/// `confirmed` (default) or `local`: how writes reach the sync server.
+pub const TURSO_SYNC_WRITES: &str = "TURSO_SYNC_WRITES";
 /// A pull this recent (ms) covers a write; background pull period.
 pub const TURSO_PULL_INTERVAL_MS: &str = "TURSO_PULL_INTERVAL_MS";
 /// Multi-tenant: close a replica unused this long, in ms.

@@ -71,6 +71,10 @@ pub enum ErrorCode {
     SyncTimeout,
     /// Any other engine or internal failure.
     Internal,
+    /// A server-confirmed write was sent, its answer was lost, and the
+    /// server could not be asked again within `syncTimeoutMs`: it may or
+    /// may not have committed. Look for its effect before writing it again.
+    OutcomeUnknown,
     /// A code this build does not know, kept as sent.
     Other(String),
 }
@@ -104,12 +108,13 @@ impl ErrorCode {
             Self::ReplicaMismatch => "TURSO_REPLICA_MISMATCH",
             Self::SyncTimeout => "TURSO_SYNC_TIMEOUT",
             Self::Internal => "TURSO_INTERNAL",
+            Self::OutcomeUnknown => "TURSO_OUTCOME_UNKNOWN",
             Self::Other(code) => code,
         }
     }
 
     /// Every code this build knows, in declaration order.
-    pub const KNOWN: [ErrorCode; 25] = [
+    pub const KNOWN: [ErrorCode; 26] = [
         ErrorCode::InvalidNamespace,
         ErrorCode::InvalidMode,
         ErrorCode::SyncUrlRequired,
@@ -135,6 +140,7 @@ impl ErrorCode {
         ErrorCode::ReplicaMismatch,
         ErrorCode::SyncTimeout,
         ErrorCode::Internal,
+        ErrorCode::OutcomeUnknown,
     ];
 
     /// Parses a code sent across the boundary; unknown strings give

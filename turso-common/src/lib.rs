@@ -15,7 +15,9 @@
 //! - with the `engine` feature, opening a local file with MVCC
 //!   ([`open_local`]) or an embedded replica ([`open_synced`],
 //!   [`sync_builder`]);
-//! - with the `sql` feature, what SQL text says ([`sql`]).
+//! - with the `sql` feature, what SQL text says ([`sql`]);
+//! - with the `pipeline` feature, the guarded batches of server-confirmed
+//!   writes ([`pipeline`]), and with `pipeline-client`, sending them.
 //!
 //! It knows nothing of the plugin ABI: plugin-api converts at the
 //! boundary.
@@ -41,6 +43,8 @@ mod error;
 mod namespace;
 #[cfg(feature = "engine")]
 mod open;
+#[cfg(feature = "pipeline")]
+pub mod pipeline;
 mod redact;
 mod secret;
 #[cfg(feature = "sql")]

@@ -172,6 +172,76 @@ pub fn single(sql: &str) -> Result<SqlStatement<'_>> {
     }
 }
 
+/// Functions whose result differs from one call to the next.
+const RANDOM_FUNCTIONS: [&str; 7] = [
+    "random",
+    "randomblob",
+    "uuid4",
+    "uuid4_str",
+    "uuid7",
+    "uuid7_str",
+    "gen_random_uuid",
+];
+
+/// Date and time functions: called with no argument they read the clock.
+const CLOCK_FUNCTIONS: [&str; 6] = [
+    "date",
+    "time",
+    "datetime",
+    "julianday",
+    "unixepoch",
+    "strftime",
+];
+
+/// What in `text` would give another value when the same statement runs
+/// again later or elsewhere: the clock (`CURRENT_TIMESTAMP`, `'now'`,
+/// `datetime()`) or a random source (`random()`, `randomblob()`, the
+/// `uuid` functions). `None` when nothing does. A server-confirmed write
+/// runs once on the local replica and once more on the server, so such a
+/// statement would store another value than the one the caller saw.
+///
+/// ```
+/// use turso_common::sql::nondeterministic;
+///
+/// assert_eq!(nondeterministic("INSERT INTO t VALUES (random())").as_deref(), Some("random()"));
+/// assert_eq!(nondeterministic("UPDATE t SET at = datetime('now')").as_deref(), Some("'now'"));
+/// assert_eq!(nondeterministic("INSERT INTO t VALUES (CURRENT_TIMESTAMP)").as_deref(), Some("CURRENT_TIMESTAMP"));
+/// assert_eq!(nondeterministic("INSERT INTO t VALUES (?1, datetime(?2))"), None);
+/// assert_eq!(nondeterministic("INSERT INTO t VALUES ('random()')"), None);
+/// assert_eq!(nondeterministic("INSERT INTO t VALUES (RANDOM /* x */ ())").as_deref(), Some("random()"));
+/// ```
+pub fn nondeterministic(text: &str) -> Option<String> {
+    let tokens: Vec<_> = Lexer::new(text.as_bytes())
+        .map_while(std::result::Result::ok)
+        .filter(|t| t.token_type != TokenType::TK_NONE)
+        .collect();
+    for (i, token) in tokens.iter().enumerate() {
+        let word = String::from_utf8_lossy(token.value);
+        match token.token_type {
+            TokenType::TK_CTIME_KW => return Some(word.to_ascii_uppercase()),
+            TokenType::TK_STRING => {
+                if word.trim_matches('\'').eq_ignore_ascii_case("now") {
+                    return Some("'now'".to_owned());
+                }
+            }
+            _ => {
+                let next = |k: usize| tokens.get(i + k).map(|t| t.token_type);
+                if next(1) != Some(TokenType::TK_LP) {
+                    continue;
+                }
+                let name = word.to_ascii_lowercase();
+                let no_args = next(2) == Some(TokenType::TK_RP);
+                if RANDOM_FUNCTIONS.contains(&name.as_str())
+                    || (no_args && CLOCK_FUNCTIONS.contains(&name.as_str()))
+                {
+                    return Some(format!("{name}()"));
+                }
+            }
+        }
+    }
+    None
+}
+
 /// The number of values `text` binds (see
 /// [`SqlStatement::parameter_count`]). Text the lexer cannot read counts
 /// what it read up to there; the engine reports the error itself.

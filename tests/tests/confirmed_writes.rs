@@ -1,0 +1,317 @@
+//! Server-confirmed writes (the default in the sync modes), against the
+//! real turso-server and tursodb: a write that returns Ok is on the
+//! server, whole; a write another pod made meanwhile is never overwritten;
+//! a refused statement commits nothing anywhere.
+
+use std::sync::Arc;
+
+use plugin_api::{params, ErrorCode, TransactionKind, TransactionOptions, TursoService};
+use turso_plugin_tests::{read_i64, server_url, start_turso_server, PluginDir, Pod};
+
+#[path = "../src/fault_proxy.rs"]
+#[allow(dead_code)]
+mod fault_proxy;
+
+/// A pod on turso-server `url` (multi-tenant), with `extra` manifest lines.
+async fn pod(url: &str, extra: &str) -> Pod {
+    Pod::boot(
+        PluginDir::new(),
+        "runtime.db",
+        &format!("server:\n  url: \"{url}\"\nsyncTimeoutMs: 3000\n{extra}"),
+    )
+    .await
+}
+
+async fn ddl(turso: &TursoService, sql: &'static str) {
+    turso
+        .transaction(
+            TransactionOptions::kind(TransactionKind::Exclusive),
+            |tx| async move { tx.exec(sql).await },
+        )
+        .await
+        .unwrap();
+}
+
+/// Generous retries: conflicts are expected between pods.
+fn retrying() -> TransactionOptions {
+    let mut options = TransactionOptions::default();
+    options.max_retries = 60;
+    options
+}
+
+/// What the server holds, read by a fresh pod that bootstraps.
+async fn on_server(url: &str, sql: &str) -> i64 {
+    let fresh = pod(url, "").await;
+    let db = fresh.turso.connect("runtime").await.unwrap();
+    let n = read_i64(&db, sql).await;
+    drop(db);
+    fresh.stop().await;
+    n
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn pods_writing_at_once_lose_no_insert_and_no_increment() {
+    let data = tempfile::tempdir().unwrap();
+    let server = start_turso_server(data.path(), "").await;
+    let url = server_url(&server);
+    let first = pod(&url, "").await;
+    ddl(
+        &first.turso,
+        "CREATE TABLE items (id INTEGER PRIMARY KEY AUTOINCREMENT, pod INTEGER NOT NULL); CREATE TABLE counter (id INTEGER PRIMARY KEY, n INTEGER NOT NULL); INSERT INTO counter VALUES (1, 0)",
+    )
+    .await;
+    let mut pods = vec![first];
+    for _ in 1..4 {
+        pods.push(pod(&url, "").await);
+    }
+    let mut tasks = Vec::new();
+    for (p, pod) in pods.iter().enumerate() {
+        let turso = pod.turso.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut ids = Vec::new();
+            for _ in 0..15 {
+                let id: i64 = turso
+                    .transaction(retrying(), |tx| async move {
+                        let row = tx
+                            .get(
+                                "INSERT INTO items (pod) VALUES (?1) RETURNING id",
+                                params![p as i64],
+                            )
+                            .await?;
+                        // A read-modify-write, not `n = n + 1`.
+                        let n: i64 = tx
+                            .get("SELECT n FROM counter WHERE id = 1", params![])
+                            .await?
+                            .expect("the counter row")
+                            .get(0)?;
+                        tx.run("UPDATE counter SET n = ?1 WHERE id = 1", params![n + 1])
+                            .await?;
+                        row.expect("RETURNING gives the id").get(0)
+                    })
+                    .await
+                    .unwrap();
+                ids.push(id);
+            }
+            ids
+        }));
+    }
+    let mut acknowledged = Vec::new();
+    for task in tasks {
+        acknowledged.extend(task.await.unwrap());
+    }
+    acknowledged.sort_unstable();
+    acknowledged.dedup();
+    assert_eq!(acknowledged.len(), 60, "every call got its own id");
+
+    assert_eq!(on_server(&url, "SELECT count(*) FROM items").await, 60);
+    assert_eq!(on_server(&url, "SELECT n FROM counter").await, 60);
+    // The ids the callers were given are the ids the server holds.
+    let fresh = pod(&url, "").await;
+    let db = fresh.turso.connect("runtime").await.unwrap();
+    let stored: Vec<i64> = db
+        .query("SELECT id FROM items ORDER BY id", params![])
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0).unwrap())
+        .collect();
+    assert_eq!(stored, acknowledged);
+    drop(db);
+    fresh.stop().await;
+    for pod in pods {
+        pod.stop().await;
+    }
+    server.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_unique_collision_commits_none_of_the_transaction_anywhere() {
+    let data = tempfile::tempdir().unwrap();
+    let server = start_turso_server(data.path(), "").await;
+    let proxy = fault_proxy::FaultProxy::start(server.data_addr()).await;
+    let a = pod(&server_url(&server), "").await;
+    ddl(
+        &a.turso,
+        "CREATE TABLE t (id INTEGER PRIMARY KEY, name TEXT NOT NULL, u TEXT UNIQUE)",
+    )
+    .await;
+    let b = pod(&proxy.url(), "").await;
+    b.turso
+        .connect("runtime")
+        .await
+        .unwrap()
+        .pull()
+        .await
+        .unwrap();
+
+    // The server is unreachable for B: its write fails fast with a sync
+    // code, and nothing is committed locally either.
+    proxy.set_mode(fault_proxy::Mode::Status(503));
+    let both = |tx: plugin_api::Transaction| async move {
+        tx.run("INSERT INTO t (name, u) VALUES ('b1', 'x')", params![])
+            .await?;
+        tx.run("INSERT INTO t (name, u) VALUES ('b2', 'y')", params![])
+            .await
+    };
+    let err = b
+        .turso
+        .transaction(TransactionOptions::default(), both)
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), &ErrorCode::Sync, "{err}");
+    let b_db = b.turso.connect("runtime").await.unwrap();
+    assert_eq!(read_i64(&b_db, "SELECT count(*) FROM t").await, 0);
+    // Reads keep working on the replica meanwhile.
+    proxy.set_mode(fault_proxy::Mode::Forward);
+
+    // A takes u = 'x' first; B's transaction then fails whole, with the
+    // constraint code, and nothing of it is anywhere.
+    a.turso
+        .transaction(TransactionOptions::default(), |tx| async move {
+            tx.run("INSERT INTO t (name, u) VALUES ('a1', 'x')", params![])
+                .await
+        })
+        .await
+        .unwrap();
+    let err = b
+        .turso
+        .transaction(TransactionOptions::default(), both)
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), &ErrorCode::Constraint, "{err}");
+    let url = server_url(&server);
+    assert_eq!(on_server(&url, "SELECT count(*) FROM t").await, 1);
+    assert_eq!(
+        on_server(&url, "SELECT count(*) FROM t WHERE name = 'a1'").await,
+        1
+    );
+    assert_eq!(
+        read_i64(&b_db, "SELECT count(*) FROM t WHERE name LIKE 'b%'").await,
+        0
+    );
+    assert_eq!(
+        read_i64(&b_db, "SELECT count(*) FROM t").await,
+        1,
+        "B pulled A's row"
+    );
+    drop(b_db);
+    a.stop().await;
+    b.stop().await;
+    server.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn writes_outside_transactions_are_confirmed_too_and_reads_send_nothing() {
+    let data = tempfile::tempdir().unwrap();
+    let server = start_turso_server(data.path(), "").await;
+    let proxy = fault_proxy::FaultProxy::start(server.data_addr()).await;
+    let a = pod(&proxy.url(), "").await;
+    let db = a.turso.connect("runtime").await.unwrap();
+    db.exec("CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT)")
+        .await
+        .unwrap();
+    let run = db
+        .run("INSERT INTO t (v) VALUES (?1)", params!["one"])
+        .await
+        .unwrap();
+    assert_eq!((run.changes, run.last_insert_rowid), (1, 1));
+    let stmt = db.prepare("INSERT INTO t (v) VALUES (?1)").await.unwrap();
+    stmt.run(params!["two"]).await.unwrap();
+    let url = server_url(&server);
+    assert_eq!(on_server(&url, "SELECT count(*) FROM t").await, 2);
+    assert_eq!(
+        read_i64(&db, "SELECT count(*) FROM t").await,
+        2,
+        "read your writes"
+    );
+
+    // A read-only transaction, and plain reads, send nothing.
+    let before = proxy.requests();
+    let n: i64 = a
+        .turso
+        .transaction(TransactionOptions::default(), |tx| async move {
+            tx.get("SELECT count(*) FROM t", params![])
+                .await?
+                .expect("a row")
+                .get(0)
+        })
+        .await
+        .unwrap();
+    assert_eq!(n, 2);
+    read_i64(&db, "SELECT count(*) FROM t").await;
+    db.push().await.unwrap();
+    assert_eq!(
+        proxy.requests(),
+        before,
+        "nothing was sent for reads and push"
+    );
+
+    // What the server would compute otherwise is refused, with a code.
+    let err = db
+        .run("INSERT INTO t (v) VALUES (random())", params![])
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), &ErrorCode::Unsupported, "{err}");
+    let err = a
+        .turso
+        .transaction(TransactionOptions::default(), |tx| async move {
+            tx.run("UPDATE t SET v = datetime('now')", params![]).await
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), &ErrorCode::Unsupported, "{err}");
+    assert_eq!(
+        on_server(&url, "SELECT count(*) FROM t WHERE v IN ('one', 'two')").await,
+        2
+    );
+    drop((db, stmt));
+    a.stop().await;
+    server.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stale_rehearsal_runs_again_on_the_new_state() {
+    let data = tempfile::tempdir().unwrap();
+    let server = start_turso_server(data.path(), "").await;
+    let url = server_url(&server);
+    let a = pod(&url, "").await;
+    ddl(&a.turso, "CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT)").await;
+    let b = pod(&url, "").await;
+    // B holds its own last commit, so its next write skips the pull; A
+    // writes meanwhile: B's rehearsal is stale, the guard catches it and
+    // the body runs again.
+    b.turso
+        .transaction(TransactionOptions::default(), |tx| async move {
+            tx.run("INSERT INTO t (v) VALUES ('b0')", params![]).await
+        })
+        .await
+        .unwrap();
+    a.turso
+        .transaction(TransactionOptions::default(), |tx| async move {
+            tx.run("INSERT INTO t (v) VALUES ('a1')", params![]).await
+        })
+        .await
+        .unwrap();
+    let runs = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counted = Arc::clone(&runs);
+    let id: i64 = b
+        .turso
+        .transaction(TransactionOptions::default(), move |tx| {
+            counted.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            async move {
+                tx.get("INSERT INTO t (v) VALUES ('b1') RETURNING id", params![])
+                    .await?
+                    .expect("a row")
+                    .get(0)
+            }
+        })
+        .await
+        .unwrap();
+    assert_eq!(runs.load(std::sync::atomic::Ordering::SeqCst), 2);
+    assert_eq!(id, 3, "the id of the run on the fresh state");
+    assert_eq!(on_server(&url, "SELECT id FROM t WHERE v = 'b1'").await, 3);
+    assert_eq!(on_server(&url, "SELECT count(*) FROM t").await, 3);
+    a.stop().await;
+    b.stop().await;
+    server.shutdown().await;
+}

@@ -1,0 +1,499 @@
+//! Server-confirmed writes over tursodb's `/v2/pipeline` (Hrana over
+//! HTTP, JSON): the guarded batch a pod sends, and what its answer means.
+//!
+//! A confirmed write is rehearsed on the local replica, rolled back there,
+//! and sent as one batch that is all-or-nothing on the server:
+//!
+//! ```text
+//! 0   BEGIN IMMEDIATE
+//! 1   CREATE TABLE IF NOT EXISTS _turso_commits (…)     if ok(0)
+//! 2   INSERT INTO _turso_commits VALUES (seq, id, at)   if ok(1)   ← the guard
+//! 3…  the recorded statements, in order                 if ok(previous)
+//! n-2 DELETE FROM _turso_commits WHERE seq <= seq-KEEP  if ok(previous)
+//! n-1 COMMIT                                            if ok(previous)
+//! n   ROLLBACK                        if not ok(COMMIT) and not autocommit
+//! ```
+//!
+//! `seq` is one more than the highest commit the rehearsal saw. When
+//! another commit landed on the server since, that number is taken: the
+//! guard's primary key fails, nothing runs after it, and the closing
+//! `ROLLBACK` leaves the server's one shared connection in autocommit.
+//! The guard row carries the commit's own `id`, so an answer that was lost
+//! can be resolved by looking for it after a pull; sending the same batch
+//! again is harmless, because only one batch can take `seq`.
+//!
+//! Facts this rests on are measured in the repository's
+//! `docs/sync-engine-notes.md` (tursodb 0.8.0-pre.4): conditions `ok`,
+//! `not`, `and` and `is_autocommit` are understood; a skipped step has
+//! `null` in both `step_results` and `step_errors`; the request answers
+//! `ok` even when a step failed.
+
+use serde_json::{json, Value as Json};
+
+use crate::error::{Error, ErrorCode};
+use crate::redact::clean_message;
+use crate::value::Value;
+
+#[cfg(feature = "pipeline-client")]
+mod client;
+
+#[cfg(feature = "pipeline-client")]
+pub use client::{PipelineClient, Sent};
+
+/// The table of confirmed commits (the guard), kept in every namespace
+/// that takes confirmed writes.
+pub const COMMITS_TABLE: &str = "_turso_commits";
+
+/// Creates [`COMMITS_TABLE`] when it is missing.
+pub const CREATE_COMMITS: &str = "CREATE TABLE IF NOT EXISTS _turso_commits (seq INTEGER PRIMARY KEY, id TEXT NOT NULL, at_ms INTEGER NOT NULL)";
+
+/// Reads the highest commit number a database holds (the table may be
+/// missing: ask [`COMMITS_EXIST`] first).
+pub const LAST_COMMIT: &str = "SELECT coalesce(max(seq), 0) FROM _turso_commits";
+
+/// Whether [`COMMITS_TABLE`] exists (one row when it does).
+pub const COMMITS_EXIST: &str =
+    "SELECT 1 FROM sqlite_schema WHERE type = 'table' AND name = '_turso_commits'";
+
+/// Finds a commit by its id (one row when it landed).
+pub const FIND_COMMIT: &str = "SELECT seq FROM _turso_commits WHERE id = ?1";
+
+/// How many commits the guard table keeps: older rows are pruned by the
+/// batch that commits. A lost answer is resolved long before this many
+/// other commits land.
+pub const KEEP_COMMITS: i64 = 4096;
+
+/// One recorded write: its SQL text and its bound values, in order.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Recorded {
+    /// The statement's text, exactly as the rehearsal ran it.
+    pub sql: String,
+    /// Its positional values.
+    pub args: Vec<Value>,
+}
+
+impl Recorded {
+    /// A statement and its values.
+    pub fn new(sql: impl Into<String>, args: Vec<Value>) -> Self {
+        Self {
+            sql: sql.into(),
+            args,
+        }
+    }
+}
+
+/// The guard of one batch: the commit number it takes and its own id.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Guard {
+    /// One more than the highest commit the rehearsal saw.
+    pub seq: i64,
+    /// Unique to this commit (kept across resends of the same batch).
+    pub id: String,
+    /// When the batch was built (Unix milliseconds), stored for people.
+    pub at_ms: i64,
+}
+
+/// What the server did with a guarded batch.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Outcome {
+    /// Every step ran and `COMMIT` succeeded.
+    Committed,
+    /// The guard's number was taken: another commit landed since the
+    /// rehearsal's state. Nothing was committed.
+    GuardTaken,
+    /// Recorded statement `index` (0-based) failed; nothing was committed.
+    StatementFailed {
+        /// Which recorded statement.
+        index: usize,
+        /// Its coded error.
+        error: Error,
+    },
+    /// The batch failed elsewhere (`BEGIN`, the guard table, `COMMIT`, or
+    /// the request as a whole); nothing was committed.
+    Refused(Error),
+}
+
+/// A guarded, all-or-nothing batch of recorded statements.
+#[derive(Debug, Clone)]
+pub struct GuardedBatch {
+    guard: Guard,
+    statements: Vec<Recorded>,
+}
+
+/// Steps before the first recorded statement: BEGIN, CREATE, guard.
+const HEAD_STEPS: usize = 3;
+
+impl GuardedBatch {
+    /// The batch of `statements` behind `guard`.
+    pub fn new(guard: Guard, statements: Vec<Recorded>) -> Self {
+        Self { guard, statements }
+    }
+
+    /// The guard it carries.
+    pub fn guard(&self) -> &Guard {
+        &self.guard
+    }
+
+    /// The recorded statements it carries.
+    pub fn statements(&self) -> &[Recorded] {
+        &self.statements
+    }
+
+    /// Index of the `COMMIT` step.
+    fn commit_step(&self) -> usize {
+        HEAD_STEPS + self.statements.len() + 1
+    }
+
+    /// The `/v2/pipeline` request body: the batch alone.
+    pub fn to_request(&self) -> Json {
+        let mut steps = Vec::with_capacity(self.statements.len() + HEAD_STEPS + 3);
+        steps.push(json!({"stmt": stmt("BEGIN IMMEDIATE", &[])}));
+        steps.push(after_ok(steps.len(), stmt(CREATE_COMMITS, &[])));
+        let guard = stmt(
+            "INSERT INTO _turso_commits (seq, id, at_ms) VALUES (?1, ?2, ?3)",
+            &[
+                Value::Integer(self.guard.seq),
+                Value::Text(self.guard.id.clone()),
+                Value::Integer(self.guard.at_ms),
+            ],
+        );
+        steps.push(after_ok(steps.len(), guard));
+        for recorded in &self.statements {
+            steps.push(after_ok(steps.len(), stmt(&recorded.sql, &recorded.args)));
+        }
+        let prune = stmt(
+            "DELETE FROM _turso_commits WHERE seq <= ?1",
+            &[Value::Integer(self.guard.seq - KEEP_COMMITS)],
+        );
+        steps.push(after_ok(steps.len(), prune));
+        steps.push(after_ok(steps.len(), stmt("COMMIT", &[])));
+        steps.push(json!({
+            "condition": rollback_condition(self.commit_step()),
+            "stmt": stmt("ROLLBACK", &[]),
+        }));
+        // No `close` request: the sync server keeps no stream between
+        // requests, and turso-server's screen admits batches only.
+        json!({"requests": [{"type": "batch", "batch": {"steps": steps}}]})
+    }
+
+    /// Reads the server's answer to [`GuardedBatch::to_request`].
+    pub fn outcome(&self, response: &Json) -> Outcome {
+        let result = match batch_result(response) {
+            Ok(result) => result,
+            Err(err) => return Outcome::Refused(err),
+        };
+        let errors = result.get("step_errors").and_then(Json::as_array);
+        let failed = |step: usize| {
+            errors
+                .and_then(|e| e.get(step))
+                .filter(|e| !e.is_null())
+                .map(step_message)
+        };
+        let ran = |step: usize| {
+            result
+                .get("step_results")
+                .and_then(Json::as_array)
+                .and_then(|r| r.get(step))
+                .is_some_and(|r| !r.is_null())
+        };
+        for step in 0..HEAD_STEPS {
+            if let Some(message) = failed(step) {
+                if step == HEAD_STEPS - 1 && is_unique_failure(&message) {
+                    return Outcome::GuardTaken;
+                }
+                return Outcome::Refused(Error::new(
+                    code_of(&message),
+                    format!("the server refused the batch before its statements: {message}"),
+                ));
+            }
+        }
+        for index in 0..self.statements.len() {
+            if let Some(message) = failed(HEAD_STEPS + index) {
+                return Outcome::StatementFailed {
+                    index,
+                    error: Error::new(
+                        code_of(&message),
+                        format!(
+                            "statement {} of the transaction failed on the server, so none of it was committed: {message}",
+                            index + 1
+                        ),
+                    ),
+                };
+            }
+        }
+        let commit = self.commit_step();
+        for step in [commit - 1, commit] {
+            if let Some(message) = failed(step) {
+                return Outcome::Refused(Error::new(
+                    code_of(&message),
+                    format!("the server could not commit the batch: {message}"),
+                ));
+            }
+        }
+        if ran(commit) {
+            Outcome::Committed
+        } else {
+            Outcome::Refused(Error::new(
+                ErrorCode::Sync,
+                "the server skipped the batch's COMMIT; nothing was committed",
+            ))
+        }
+    }
+}
+
+/// A statement object; `args` become Hrana values.
+fn stmt(sql: &str, args: &[Value]) -> Json {
+    if args.is_empty() {
+        json!({"sql": sql, "want_rows": false})
+    } else {
+        json!({"sql": sql, "args": args.iter().map(value_to_json).collect::<Vec<_>>(), "want_rows": false})
+    }
+}
+
+/// A step that runs only when step `index - 1` succeeded.
+fn after_ok(index: usize, stmt: Json) -> Json {
+    json!({"condition": {"type": "ok", "step": index - 1}, "stmt": stmt})
+}
+
+/// The condition of the closing `ROLLBACK`: the commit did not succeed
+/// and a transaction is still open.
+pub fn rollback_condition(commit_step: usize) -> Json {
+    json!({"type": "and", "conds": [
+        {"type": "not", "cond": {"type": "ok", "step": commit_step}},
+        {"type": "not", "cond": {"type": "is_autocommit"}},
+    ]})
+}
+
+/// The first result of a pipeline response, which must be a batch.
+fn batch_result(response: &Json) -> Result<&Json, Error> {
+    let first = response
+        .get("results")
+        .and_then(Json::as_array)
+        .and_then(|r| r.first())
+        .ok_or_else(|| Error::new(ErrorCode::Sync, "the server's answer held no result"))?;
+    if first.get("type").and_then(Json::as_str) == Some("error") {
+        let message = first.get("error").map(step_message).unwrap_or_default();
+        return Err(Error::new(
+            code_of(&message),
+            format!("the server refused the batch: {message}"),
+        ));
+    }
+    first
+        .get("response")
+        .and_then(|r| r.get("result"))
+        .ok_or_else(|| Error::new(ErrorCode::Sync, "the server's answer held no batch result"))
+}
+
+/// The message of a step error, cleaned to one bounded line.
+fn step_message(error: &Json) -> String {
+    let message = error
+        .get("message")
+        .and_then(Json::as_str)
+        .unwrap_or("unknown error");
+    clean_message(message, None)
+}
+
+/// Whether `message` is a UNIQUE (or PRIMARY KEY) failure.
+fn is_unique_failure(message: &str) -> bool {
+    message
+        .to_ascii_lowercase()
+        .contains("unique constraint failed")
+}
+
+/// The code of a statement error the server reported.
+pub fn code_of(message: &str) -> ErrorCode {
+    let lower = message.to_ascii_lowercase();
+    if lower.contains("constraint failed") || lower.contains("foreign key") {
+        ErrorCode::Constraint
+    } else if lower.contains("no such column") {
+        ErrorCode::NoSuchColumn
+    } else if lower.contains("database is locked") || lower.contains("busy") {
+        ErrorCode::Busy
+    } else if lower.contains("datatype mismatch") {
+        ErrorCode::TypeMismatch
+    } else {
+        ErrorCode::Sql
+    }
+}
+
+/// A value as Hrana's JSON encodes it.
+pub fn value_to_json(value: &Value) -> Json {
+    match value {
+        Value::Null => json!({"type": "null"}),
+        Value::Integer(v) => json!({"type": "integer", "value": v.to_string()}),
+        Value::Real(v) => json!({"type": "float", "value": v}),
+        Value::Text(v) => json!({"type": "text", "value": v}),
+        Value::Blob(v) => json!({"type": "blob", "base64": base64_encode(v)}),
+    }
+}
+
+const BASE64: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+/// Standard base64 with padding, as Hrana's blobs are sent.
+fn base64_encode(bytes: &[u8]) -> String {
+    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
+    for chunk in bytes.chunks(3) {
+        let b = [
+            chunk[0],
+            chunk.get(1).copied().unwrap_or(0),
+            chunk.get(2).copied().unwrap_or(0),
+        ];
+        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
+        for i in 0..4 {
+            if i <= chunk.len() {
+                out.push(BASE64[((n >> (18 - 6 * i)) & 63) as usize] as char);
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn batch(statements: usize) -> GuardedBatch {
+        let recorded = (0..statements)
+            .map(|i| Recorded::new(format!("INSERT INTO t VALUES ({i})"), vec![]))
+            .collect();
+        GuardedBatch::new(
+            Guard {
+                seq: 7,
+                id: "c1".into(),
+                at_ms: 1,
+            },
+            recorded,
+        )
+    }
+
+    fn answer(results: Vec<Json>, errors: Vec<Json>) -> Json {
+        json!({"results": [{"type": "ok", "response": {"type": "batch", "result": {
+            "step_results": results, "step_errors": errors}}}, {"type": "ok"}]})
+    }
+
+    #[test]
+    fn every_step_is_conditioned_on_the_one_before_and_a_rollback_closes() {
+        let request = batch(2).to_request();
+        let steps = request["requests"][0]["batch"]["steps"].as_array().unwrap();
+        let sqls: Vec<&str> = steps
+            .iter()
+            .map(|s| s["stmt"]["sql"].as_str().unwrap())
+            .collect();
+        assert_eq!(sqls[0], "BEGIN IMMEDIATE");
+        assert_eq!(sqls[1], CREATE_COMMITS);
+        assert!(sqls[2].starts_with("INSERT INTO _turso_commits"));
+        assert_eq!(
+            &sqls[3..5],
+            ["INSERT INTO t VALUES (0)", "INSERT INTO t VALUES (1)"]
+        );
+        assert!(sqls[5].starts_with("DELETE FROM _turso_commits"));
+        assert_eq!(&sqls[6..], ["COMMIT", "ROLLBACK"]);
+        assert!(steps[0].get("condition").is_none());
+        for (i, step) in steps.iter().enumerate().take(7).skip(1) {
+            assert_eq!(step["condition"], json!({"type": "ok", "step": i - 1}));
+        }
+        assert_eq!(steps[7]["condition"], rollback_condition(6));
+        assert_eq!(
+            steps[2]["stmt"]["args"][0],
+            json!({"type": "integer", "value": "7"})
+        );
+        assert_eq!(
+            steps[2]["stmt"]["args"][1],
+            json!({"type": "text", "value": "c1"})
+        );
+        assert_eq!(request["requests"].as_array().unwrap().len(), 1);
+    }
+
+    #[test]
+    fn answers_are_read_step_by_step() {
+        let b = batch(2);
+        let ok = json!({"cols": [], "rows": []});
+        let all_ok = answer(
+            vec![ok.clone(); 7]
+                .into_iter()
+                .chain([Json::Null])
+                .collect(),
+            vec![Json::Null; 8],
+        );
+        assert_eq!(b.outcome(&all_ok), Outcome::Committed);
+
+        let unique = json!({"message": "UNIQUE constraint failed: _turso_commits.seq"});
+        let mut errors = vec![Json::Null; 8];
+        errors[2] = unique.clone();
+        let taken = answer(
+            vec![
+                ok.clone(),
+                ok.clone(),
+                Json::Null,
+                Json::Null,
+                Json::Null,
+                Json::Null,
+                Json::Null,
+                ok.clone(),
+            ],
+            errors,
+        );
+        assert_eq!(b.outcome(&taken), Outcome::GuardTaken);
+
+        let mut errors = vec![Json::Null; 8];
+        errors[4] = json!({"message": "UNIQUE constraint failed: t.u"});
+        let failed = answer(
+            vec![
+                ok.clone(),
+                ok.clone(),
+                ok.clone(),
+                ok.clone(),
+                Json::Null,
+                Json::Null,
+                Json::Null,
+                ok,
+            ],
+            errors,
+        );
+        match b.outcome(&failed) {
+            Outcome::StatementFailed { index, error } => {
+                assert_eq!(index, 1);
+                assert_eq!(error.code(), &ErrorCode::Constraint);
+            }
+            other => panic!("{other:?}"),
+        }
+
+        let request_error = json!({"results": [{"type": "error", "error": {"message": "nope"}}]});
+        assert!(matches!(b.outcome(&request_error), Outcome::Refused(_)));
+        assert!(matches!(b.outcome(&json!({})), Outcome::Refused(_)));
+    }
+
+    #[test]
+    fn values_are_encoded_as_hrana_does() {
+        assert_eq!(value_to_json(&Value::Null), json!({"type": "null"}));
+        assert_eq!(
+            value_to_json(&Value::Integer(-3)),
+            json!({"type": "integer", "value": "-3"})
+        );
+        assert_eq!(
+            value_to_json(&Value::Real(1.5)),
+            json!({"type": "float", "value": 1.5})
+        );
+        assert_eq!(base64_encode(b""), "");
+        assert_eq!(base64_encode(b"f"), "Zg==");
+        assert_eq!(base64_encode(b"fo"), "Zm8=");
+        assert_eq!(base64_encode(b"foo"), "Zm9v");
+        assert_eq!(base64_encode(&[0xff, 0xfe, 0x00, 0x01]), "//4AAQ==");
+    }
+
+    #[test]
+    fn server_messages_get_codes() {
+        assert_eq!(
+            code_of("NOT NULL constraint failed: t.a"),
+            ErrorCode::Constraint
+        );
+        assert_eq!(
+            code_of("FOREIGN KEY constraint failed"),
+            ErrorCode::Constraint
+        );
+        assert_eq!(code_of("no such column: x"), ErrorCode::NoSuchColumn);
+        assert_eq!(code_of("no such table: x"), ErrorCode::Sql);
+    }
+}
