@@ -11,6 +11,12 @@ TURSODB_BIN="$(bash scripts/install-tursodb.sh | tail -n1)"
 export TURSODB_BIN
 echo "tursodb: $TURSODB_BIN" >&2
 
+# The original system's JS sync client (@tursodatabase/sync, in node) for
+# tests/tests/js_client.rs; fails here when node or npm is missing.
+JS_CLIENT_DIR="$(bash scripts/install-js-client.sh | tail -n1)"
+export JS_CLIENT_DIR
+echo "js client: $JS_CLIENT_DIR" >&2
+
 # A cached target/ keeps every old artifact: each change adds a new set of
 # test binaries beside the old ones. Start from scratch once it has grown
 # past a few clean builds, so a long-lived CI cache never fills the disk.

@@ -26,7 +26,7 @@ use abi_stable::{
 };
 pub use async_ffi::FfiFuture;
 
-use crate::health::{Health, SyncHealth, SyncStats};
+use crate::health::{Diverged, Health, SyncHealth, SyncStats};
 use crate::options::{Mode, TransactionKind};
 use crate::{Error, ErrorCode, RunResult, Value};
 
@@ -320,6 +320,17 @@ pub struct FfiSyncHealth {
     pub last_pull_at_ms: ROption<u64>,
     pub last_pull_error: ROption<RString>,
     pub open_replicas: ROption<u64>,
+    pub writes: ROption<RString>,
+    pub diverged: ROption<FfiDiverged>,
+}
+
+/// [`crate::health::Diverged`] as it crosses the boundary.
+#[repr(C)]
+#[derive(StableAbi, Debug, Clone)]
+pub struct FfiDiverged {
+    pub code: RString,
+    pub message: RString,
+    pub unpushed: i64,
 }
 
 fn ropt_string(s: Option<String>) -> ROption<RString> {
@@ -343,6 +354,15 @@ impl From<SyncHealth> for FfiSyncHealth {
                 .open_replicas
                 .map(|n| u64::try_from(n).unwrap_or(u64::MAX))
                 .into(),
+            writes: ropt_string(s.writes),
+            diverged: s
+                .diverged
+                .map(|d| FfiDiverged {
+                    code: d.code.into(),
+                    message: d.message.into(),
+                    unpushed: d.unpushed,
+                })
+                .into(),
         }
     }
 }
@@ -360,6 +380,12 @@ impl From<FfiSyncHealth> for SyncHealth {
                 .open_replicas
                 .into_option()
                 .map(|n| usize::try_from(n).unwrap_or(usize::MAX)),
+            writes: opt_string(s.writes),
+            diverged: s.diverged.into_option().map(|d| Diverged {
+                code: d.code.into_string(),
+                message: d.message.into_string(),
+                unpushed: d.unpushed,
+            }),
         }
     }
 }

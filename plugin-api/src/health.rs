@@ -94,6 +94,28 @@ pub struct SyncHealth {
     /// How many replicas are open (multi-tenant mode closes idle ones).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub open_replicas: Option<usize>,
+    /// How writes reach the server: `confirmed` (the default) or `local`
+    /// (committed on the replica and pushed after).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub writes: Option<String>,
+    /// Set when the server refused a push of local-first writes: the
+    /// replica can push and pull nothing until its local changes are
+    /// dealt with (see the README's recovery steps). Never set for
+    /// confirmed writes, which the server refuses before they commit.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub diverged: Option<Diverged>,
+}
+
+/// A replica whose local changes the server refused.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Default)]
+#[serde(rename_all = "camelCase")]
+pub struct Diverged {
+    /// The code of the refusal (e.g. `TURSO_CONSTRAINT`).
+    pub code: String,
+    /// The refusal, without credentials.
+    pub message: String,
+    /// How many local changes wait to be pushed (the engine's count).
+    pub unpushed: i64,
 }
 
 /// The sync engine's statistics for one replica.

@@ -57,7 +57,7 @@ mod retry;
 pub mod service;
 
 pub use export::{Plugin, PluginContext};
-pub use health::{Health, SyncHealth, SyncStats};
+pub use health::{Diverged, Health, SyncHealth, SyncStats};
 pub use options::{Mode, TransactionKind, TransactionOptions};
 pub use provider::Provided;
 pub use service::{Database, Queryable, Statement, Transaction, TursoService};

@@ -38,6 +38,9 @@ pub(crate) struct SyncStatus {
     pub(crate) last_pull_at_ms: Option<u64>,
     /// The last pull failure, if the last pull failed.
     pub(crate) last_pull_error: Option<String>,
+    /// The server's refusal of this replica's local changes (local-first
+    /// writes only), until a push succeeds.
+    pub(crate) diverged: Option<Error>,
 }
 
 /// One embedded replica.
@@ -70,11 +73,13 @@ pub(crate) struct Replica {
     gate: Gate,
     /// Sends confirmed writes' batches to the server.
     pipeline: PipelineClient,
-    /// Set by the pull after this replica's own confirmed commit, cleared
-    /// by a conflict: while set, the replica holds the last commit it saw
-    /// and a write needs no pull before its rehearsal (a stale rehearsal
-    /// is caught by the guard, at the cost of a retry).
-    fast_forwarded: AtomicBool,
+    /// Set when a pull before a write brought nothing new (no other writer
+    /// is about), cleared when one did or when a confirmed write met a
+    /// conflict. While set, writes skip the pull before their rehearsal:
+    /// a stale rehearsal is caught by the guard, at the cost of a retry.
+    quiet: AtomicBool,
+    /// Whether the last pull brought changes.
+    last_pull_changed: AtomicBool,
 }
 
 /// How long the leader of a group pull waits for the other writers of the
@@ -142,7 +147,8 @@ impl Replica {
             awaiting_push: AtomicUsize::new(0),
             gate,
             pipeline,
-            fast_forwarded: AtomicBool::new(false),
+            quiet: AtomicBool::new(false),
+            last_pull_changed: AtomicBool::new(true),
         })
     }
 
@@ -183,24 +189,30 @@ impl Replica {
 
     /// Notes that another commit reached the server before this replica's.
     pub(crate) fn conflicted(&self) {
-        self.fast_forwarded.store(false, Ordering::Release);
+        self.quiet.store(false, Ordering::Release);
     }
 
-    /// Whether the replica holds the last commit it saw (see
-    /// `fast_forwarded`).
-    pub(crate) fn is_fast_forwarded(&self) -> bool {
-        self.fast_forwarded.load(Ordering::Acquire)
+    /// Whether no other writer was seen lately, so a write may skip the
+    /// pull before its rehearsal (see `quiet`).
+    pub(crate) fn is_quiet(&self) -> bool {
+        self.quiet.load(Ordering::Acquire)
+    }
+
+    /// Pulls before a confirmed write's rehearsal (grouped, best effort, as
+    /// [`Replica::pull_before_write`]), and learns from what it brought
+    /// whether the next write may skip it.
+    pub(crate) async fn pull_before_rehearsal(&self, asked: Instant) {
+        self.pull_before_write(asked).await;
+        let changed = self.last_pull_changed.load(Ordering::Acquire);
+        self.quiet.store(!changed, Ordering::Release);
     }
 
     /// Pulls after this replica's confirmed commit, so its next reads see
     /// it. Best effort: the commit is on the server either way; a failure
     /// is logged and the next pull brings it.
     pub(crate) async fn pull_after_commit(&self, asked: Instant) {
-        match self.pull_since(asked).await {
-            Ok(()) => self.fast_forwarded.store(true, Ordering::Release),
-            Err(err) => {
-                tracing::warn!(error = %err, "pull after a confirmed write failed; the write is on the server and arrives with the next pull");
-            }
+        if let Err(err) = self.pull_since(asked).await {
+            tracing::warn!(error = %err, "pull after a confirmed write failed; the write is on the server and arrives with the next pull");
         }
     }
 
@@ -367,10 +379,19 @@ impl Replica {
                 if let Ok(mut failed) = self.failed_push.lock() {
                     *failed = None;
                 }
+                if let Ok(mut status) = self.status.lock() {
+                    status.diverged = None;
+                }
             }
             Err(err) => {
                 if let Ok(mut failed) = self.failed_push.lock() {
                     *failed = Some((covers, err.clone()));
+                }
+                if let Some(refusal) = refusal(err) {
+                    tracing::error!(error = %refusal, "the server refused this replica's local changes: it is diverged, and its unpushed rows stay local until they are dealt with (README: recovering a diverged replica)");
+                    if let Ok(mut status) = self.status.lock() {
+                        status.diverged = Some(refusal);
+                    }
                 }
             }
         }
@@ -386,6 +407,9 @@ impl Replica {
     pub(crate) async fn pull(&self) -> Result<bool> {
         let started = Instant::now();
         let result = self.run("pull", |db| async move { db.pull().await }).await;
+        if let Ok(changed) = &result {
+            self.last_pull_changed.store(*changed, Ordering::Release);
+        }
         if let Ok(mut status) = self.status.lock() {
             match &result {
                 Ok(_) => {
@@ -474,6 +498,19 @@ impl Replica {
         self.run("checkpoint", |db| async move { db.checkpoint().await })
             .await
     }
+}
+
+/// The server's refusal of pushed changes (a statement of the push failed
+/// on the server, which then committed none of it: turso-server makes a
+/// push all-or-nothing), as opposed to a push that could not be delivered.
+/// The engine replays the same changes at every push, so such a refusal
+/// repeats until they are dealt with.
+fn refusal(err: &Error) -> Option<Error> {
+    let code = turso_common::pipeline::code_of(err.message());
+    let refused = err.code() == &ErrorCode::Sync
+        && matches!(code, ErrorCode::Constraint | ErrorCode::TypeMismatch)
+        || err.code() == &ErrorCode::Constraint;
+    refused.then(|| Error::new(code, err.message()))
 }
 
 /// Refuses to open a replica that the engine's metadata says was made for

@@ -10,7 +10,8 @@ use std::time::{Duration, Instant};
 use plugin_api::export::on_plugin_runtime;
 use plugin_api::provider::TursoProvider;
 use plugin_api::{
-    validate_namespace, Health, Mode, Result, SyncHealth, TransactionKind, DEFAULT_NAMESPACE,
+    validate_namespace, Diverged, Health, Mode, Result, SyncHealth, TransactionKind,
+    DEFAULT_NAMESPACE,
 };
 
 use crate::config::TursoConfig;
@@ -169,10 +170,10 @@ impl TursoProvider for TursoEngine {
             if let Some(replica) = store.replica().filter(|r| r.confirms_writes()) {
                 // A confirmed write: its rehearsal needs a current replica
                 // only to avoid a retry (the guard catches a stale one), so
-                // it skips the pull when the replica holds its own last
-                // commit; a retry was preceded by the conflict's pull.
-                if attempt == 0 && !replica.is_fast_forwarded() {
-                    replica.pull_before_write(asked).await;
+                // it skips the pull while no other writer was seen lately;
+                // a retry was preceded by the conflict's pull.
+                if attempt == 0 && !replica.is_quiet() {
+                    replica.pull_before_rehearsal(asked).await;
                 }
                 return EngineTransaction::begin(store, begin).await;
             }
@@ -243,6 +244,23 @@ impl TursoProvider for TursoEngine {
                 health.sync.last_error = status.last_error;
                 health.sync.last_pull_at_ms = status.last_pull_at_ms;
                 health.sync.last_pull_error = status.last_pull_error;
+                health.sync.writes = Some(
+                    if replica.confirms_writes() {
+                        "confirmed"
+                    } else {
+                        "local"
+                    }
+                    .to_owned(),
+                );
+                if let Some(refusal) = status.diverged {
+                    health.ok = false;
+                    health.error = Some(format!("the replica is diverged: {refusal}"));
+                    health.sync.diverged = Some(Diverged {
+                        code: refusal.code().as_str().to_owned(),
+                        message: refusal.message().to_owned(),
+                        unpushed: health.sync.stats.as_ref().map_or(0, |s| s.cdc_operations),
+                    });
+                }
             }
             health.sync.open_replicas = Some(self.stores.all().len());
         }

@@ -34,9 +34,10 @@ async fn ddl(turso: &TursoService, sql: &'static str) {
 
 /// Generous retries: conflicts are expected between pods.
 fn retrying() -> TransactionOptions {
-    let mut options = TransactionOptions::default();
-    options.max_retries = 60;
-    options
+    TransactionOptions {
+        max_retries: 60,
+        ..TransactionOptions::default()
+    }
 }
 
 /// What the server holds, read by a fresh pod that bootstraps.
@@ -225,19 +226,25 @@ async fn writes_outside_transactions_are_confirmed_too_and_reads_send_nothing() 
         "read your writes"
     );
 
-    // A read-only transaction, and plain reads, send nothing.
+    // A read-only transaction sends no batch and no push; once a pull
+    // before it brought nothing new (no other writer about), it sends
+    // nothing at all, and neither do plain reads and push.
+    let count_in_transaction = || async {
+        a.turso
+            .transaction(TransactionOptions::default(), |tx| async move {
+                tx.get("SELECT count(*) FROM t", params![])
+                    .await?
+                    .expect("a row")
+                    .get::<i64>(0)
+            })
+            .await
+            .unwrap()
+    };
     let before = proxy.requests();
-    let n: i64 = a
-        .turso
-        .transaction(TransactionOptions::default(), |tx| async move {
-            tx.get("SELECT count(*) FROM t", params![])
-                .await?
-                .expect("a row")
-                .get(0)
-        })
-        .await
-        .unwrap();
-    assert_eq!(n, 2);
+    assert_eq!(count_in_transaction().await, 2);
+    assert!(proxy.requests() <= before + 1, "at most the pull before it");
+    let before = proxy.requests();
+    assert_eq!(count_in_transaction().await, 2);
     read_i64(&db, "SELECT count(*) FROM t").await;
     db.push().await.unwrap();
     assert_eq!(

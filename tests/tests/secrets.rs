@@ -159,8 +159,9 @@ async fn a_sync_token_never_shows_against_a_real_server_through_writes_and_an_ou
         "the host's log lines were captured"
     );
 
-    // In process: health, then a commit while the server is down, the
-    // failed push's error and the health that reports it.
+    // In process: health, then a write while the server is down (a
+    // confirmed write fails fast), its error, a failed pull's, and the
+    // health that reports them.
     let host = dir.boot().await;
     let turso = host
         .get_turso(TURSO)
@@ -173,19 +174,18 @@ async fn a_sync_token_never_shows_against_a_real_server_through_writes_and_an_ou
     seen.add("service Debug", format!("{turso:?}"));
 
     server.stop();
-    turso
+    let err = turso
         .transaction(TransactionOptions::default(), |tx| async move {
             tx.run("INSERT INTO notes (body) VALUES ('during')", params![])
                 .await
         })
         .await
-        .unwrap();
+        .unwrap_err();
+    assert_eq!(err.code().as_str(), "TURSO_SYNC_ERROR");
+    seen.add("write error Display", err.to_string());
+    seen.add("write error Debug", format!("{err:?}"));
     let db = turso.connect("runtime").await.unwrap();
     seen.add("database Debug", format!("{db:?}"));
-    let err = db.push().await.unwrap_err();
-    assert_eq!(err.code().as_str(), "TURSO_SYNC_ERROR");
-    seen.add("push error Display", err.to_string());
-    seen.add("push error Debug", format!("{err:?}"));
     let err = db.pull().await.unwrap_err();
     seen.add("pull error Debug", format!("{err:?}"));
     let health = turso.health().await;

@@ -282,6 +282,14 @@ async fn idle_replicas_close_and_reopen_from_their_files() {
 
 /// Two pods write at the same time, `per` rows each, with keys from
 /// `key`; returns how many rows the server ends with.
+/// Generous retries: two pods writing at once conflict often.
+fn retrying() -> TransactionOptions {
+    TransactionOptions {
+        max_retries: 100,
+        ..TransactionOptions::default()
+    }
+}
+
 async fn concurrent_writes(
     url: &str,
     per: usize,
@@ -300,7 +308,7 @@ async fn concurrent_writes(
                     None => format!("INSERT INTO {table} (v) VALUES (?1)"),
                 };
                 turso
-                    .transaction(TransactionOptions::default(), |tx| {
+                    .transaction(retrying(), |tx| {
                         let (sql, id) = (sql.clone(), id.clone());
                         async move {
                             match id {
@@ -343,8 +351,7 @@ fn unique_key(_: usize, i: usize) -> Option<String> {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn concurrent_writers_on_two_pods_lose_nothing_with_unique_keys_and_the_autoincrement_loss_is_measured(
-) {
+async fn concurrent_writers_on_two_pods_lose_nothing_with_unique_keys_or_autoincrement_ids() {
     const PER: usize = 100;
     let data = tempfile::tempdir().unwrap();
     let server = start_turso_server(data.path(), "").await;
@@ -360,14 +367,10 @@ async fn concurrent_writers_on_two_pods_lose_nothing_with_unique_keys_and_the_au
     let keyed = concurrent_writes(&url, PER, "keyed", unique_key).await;
     assert_eq!(keyed, 2 * PER, "writer-made unique keys lose nothing");
 
+    // Confirmed writes: a rowid another pod took makes the transaction run
+    // again on the new state, so autoincrement ids lose nothing either
+    // (local-first writes lost 45-49 % here: RELIABILITY.md).
     let auto = concurrent_writes(&url, PER, "auto", |_, _| None).await;
-    assert!((PER..=2 * PER).contains(&auto), "{auto}");
-    // Measured for RELIABILITY.md; the rate depends on timing.
-    eprintln!(
-        "autoincrement ids from two concurrent pods: {auto} of {} rows on the server ({} lost, {:.1}%)",
-        2 * PER,
-        2 * PER - auto,
-        100.0 * (2 * PER - auto) as f64 / (2 * PER) as f64
-    );
+    assert_eq!(auto, 2 * PER, "autoincrement ids lose nothing");
     server.shutdown().await;
 }

@@ -1,7 +1,9 @@
-//! Sync faults: the server killed mid-push, restarted again and again, slow,
-//! refusing the token, and answering 5xx. Under each one commits keep
-//! succeeding locally, the failure is logged and reported by health without
-//! the token, and once the server is back everything committed reaches it.
+//! Sync faults with local-first writes (`syncWrites: local`, the opt-in):
+//! the server killed mid-push, restarted again and again, slow, refusing
+//! the token, and answering 5xx. Under each one commits keep succeeding
+//! locally, the failure is logged and reported by health without the
+//! token, and once the server is back everything committed reaches it.
+//! (Confirmed writes, the default, fail fast instead: `confirmed_writes.rs`.)
 //!
 //! Everything runs on 127.0.0.1 against real `tursodb --sync-server`s (and
 //! turso-server for tokens); slow and 5xx answers come from a small TCP
@@ -50,11 +52,11 @@ async fn sync_pod(url: &str) -> Pod {
 }
 
 fn sync_yaml(url: &str) -> String {
-    format!("mode: sync\nsync:\n  url: \"{url}\"\n  authToken: \"{TOKEN}\"\n")
+    format!("mode: sync\nsync:\n  url: \"{url}\"\n  authToken: \"{TOKEN}\"\nsyncWrites: local\n")
 }
 
 fn multi_tenant_yaml(url: &str, token: &str) -> String {
-    format!("server:\n  url: \"{url}/\"\n  token: \"{token}\"\n")
+    format!("server:\n  url: \"{url}/\"\n  token: \"{token}\"\nsyncWrites: local\n")
 }
 
 /// Commits one row (default options: `concurrent`, run as `deferred` on a

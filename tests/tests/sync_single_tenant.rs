@@ -103,10 +103,54 @@ async fn push_after_commit_makes_a_commit_survive_losing_the_replica() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn commits_during_an_outage_succeed_and_reach_the_server_once_it_is_back() {
+async fn confirmed_writes_fail_fast_during_an_outage_and_reads_keep_working() {
     let root = tempfile::tempdir().unwrap();
     let mut server = SyncServer::start(&server_db(root.path()));
     let a = sync_pod(PluginDir::new(), &server.url()).await;
+    create_notes(&a.turso).await;
+    insert_note(&a.turso, 1, "before").await;
+
+    server.stop();
+    let err = a
+        .turso
+        .transaction(TransactionOptions::default(), |tx| async move {
+            tx.run("INSERT INTO notes VALUES (2, 'during')", params![])
+                .await
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), &ErrorCode::Sync, "{err}");
+    // Nothing was committed locally; reads keep working; health says so.
+    assert_eq!(bodies(&a.turso).await, ["before"]);
+    let health = a.turso.health().await;
+    let last_error = health
+        .sync
+        .last_error
+        .expect("the failed write is reported");
+    assert!(last_error.contains(&server.url()), "{last_error}");
+
+    server.restart();
+    insert_note(&a.turso, 2, "after").await;
+    assert!(a.turso.health().await.sync.last_error.is_none());
+    let b = sync_pod(PluginDir::new(), &server.url()).await;
+    assert_eq!(bodies(&b.turso).await, ["before", "after"]);
+    a.stop().await;
+    b.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn local_first_commits_during_an_outage_succeed_and_reach_the_server_once_it_is_back() {
+    let root = tempfile::tempdir().unwrap();
+    let mut server = SyncServer::start(&server_db(root.path()));
+    let a = Pod::boot(
+        PluginDir::new(),
+        "replica.db",
+        &format!(
+            "mode: sync\nsync:\n  url: \"{}\"\nsyncWrites: local\n",
+            server.url()
+        ),
+    )
+    .await;
     create_notes(&a.turso).await;
     insert_note(&a.turso, 1, "before").await;
 

@@ -23,15 +23,19 @@ fn last_error_code(health: &plugin_api::Health) -> Option<&str> {
     last.split_once(": ").map(|(code, _)| code)
 }
 
+/// Local-first writes (the opt-in): commits stay local while the server
+/// stalls, and push after commit.
+const LOCAL_FIRST: &str = "syncWrites: local\n";
+
 fn sync_yaml(url: &str, extra: &str) -> String {
     format!("mode: sync\nsync:\n  url: \"{url}\"\n  authToken: \"{TOKEN}\"\nsyncTimeoutMs: 500\n{extra}")
 }
 
 /// A pod whose replica was bootstrapped from a real server that then
 /// stopped; the server's port is handed back for a fake to take.
-async fn pod_then_server_gone(dir: PluginDir) -> (Pod, SyncServer) {
+async fn pod_then_server_gone(dir: PluginDir, extra: &str) -> (Pod, SyncServer) {
     let mut server = SyncServer::start(&dir.data("server/server.db"));
-    let pod = Pod::boot(dir, "replica.db", &sync_yaml(&server.url(), "")).await;
+    let pod = Pod::boot(dir, "replica.db", &sync_yaml(&server.url(), extra)).await;
     exec_exclusive(&pod.turso, "CREATE TABLE t (v TEXT)").await;
     server.stop();
     (pod, server)
@@ -43,7 +47,7 @@ async fn count(turso: &TursoService) -> i64 {
 }
 
 async fn stalled_server_bounds_every_sync_call(behaviour: Behaviour) {
-    let (pod, mut server) = pod_then_server_gone(PluginDir::new()).await;
+    let (pod, mut server) = pod_then_server_gone(PluginDir::new(), LOCAL_FIRST).await;
     let fake = FakeServer::start(server.addr(), behaviour);
 
     let started = Instant::now();
@@ -93,6 +97,47 @@ async fn stalled_server_bounds_every_sync_call(behaviour: Behaviour) {
     assert_eq!(count(&fresh.turso).await, 1);
     fresh.stop().await;
     pod.stop().await;
+}
+
+/// A confirmed write to a server that takes the request and never
+/// answers: its outcome cannot be known, and the call says so in bounded
+/// time; nothing is committed locally.
+async fn stalled_server_leaves_a_confirmed_write_unknown(behaviour: Behaviour) {
+    let (pod, server) = pod_then_server_gone(PluginDir::new(), "").await;
+    let fake = FakeServer::start(server.addr(), behaviour);
+    let started = Instant::now();
+    let err = pod
+        .turso
+        .transaction(TransactionOptions::default(), |tx| async move {
+            tx.run("INSERT INTO t VALUES ('maybe')", params![]).await
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), &ErrorCode::OutcomeUnknown, "{err}");
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "{:?}",
+        started.elapsed()
+    );
+    assert_eq!(count(&pod.turso).await, 0, "nothing committed locally");
+    let health = pod.turso.health().await;
+    assert_eq!(
+        last_error_code(&health),
+        Some("TURSO_OUTCOME_UNKNOWN"),
+        "{health:?}"
+    );
+    drop(fake);
+    pod.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_confirmed_write_to_a_server_that_never_answers_is_reported_unknown() {
+    stalled_server_leaves_a_confirmed_write_unknown(Behaviour::BlackHole).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_confirmed_write_to_a_server_answering_a_byte_a_second_is_reported_unknown() {
+    stalled_server_leaves_a_confirmed_write_unknown(Behaviour::Trickle).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -162,7 +207,7 @@ async fn an_echoing_server_never_gets_the_token_into_reports_logs_or_health() {
     drop(echo);
 
     // After commits: pull before write and push after commit are echoed.
-    let (pod, server) = pod_then_server_gone(PluginDir::new()).await;
+    let (pod, server) = pod_then_server_gone(PluginDir::new(), LOCAL_FIRST).await;
     let echo = FakeServer::start(server.addr(), Behaviour::Echo);
     pod.turso
         .transaction(TransactionOptions::default(), |tx| async move {
@@ -202,6 +247,27 @@ async fn an_echoing_server_never_gets_the_token_into_reports_logs_or_health() {
     assert_clean("sql stderr", &out.stderr);
     assert_clean("sql stdout", &out.stdout);
     drop(echo);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_echoing_server_never_gets_the_token_into_a_confirmed_write_error() {
+    let (pod, server) = pod_then_server_gone(PluginDir::new(), "").await;
+    let echo = FakeServer::start(server.addr(), Behaviour::Echo);
+    let err = pod
+        .turso
+        .transaction(TransactionOptions::default(), |tx| async move {
+            tx.run("INSERT INTO t VALUES ('x')", params![]).await
+        })
+        .await
+        .unwrap_err();
+    assert!(!err.code().as_str().is_empty());
+    assert_clean("write error", &err.to_string());
+    assert_clean("write error Debug", &format!("{err:?}"));
+    let health = pod.turso.health().await;
+    assert_clean("health", &serde_json::to_string(&health).unwrap());
+    assert_eq!(count(&pod.turso).await, 0, "nothing committed locally");
+    drop(echo);
+    pod.stop().await;
 }
 
 #[test]

@@ -36,9 +36,13 @@ use crate::value::Value;
 
 #[cfg(feature = "pipeline-client")]
 mod client;
+#[cfg(feature = "pipeline-client")]
+mod confirm;
 
 #[cfg(feature = "pipeline-client")]
 pub use client::{PipelineClient, Sent};
+#[cfg(feature = "pipeline-client")]
+pub use confirm::{check_repeatable, confirm, conflict, ConfirmTarget};
 
 /// The table of confirmed commits (the guard), kept in every namespace
 /// that takes confirmed writes.

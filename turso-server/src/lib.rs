@@ -50,6 +50,7 @@
 
 mod admin;
 mod app;
+mod atomic;
 mod auth;
 mod backup;
 mod body;

@@ -2,8 +2,11 @@
 //! as `/<rest>`.
 //!
 //! The request body is read whole first (size limit, deadline), pipeline
-//! requests are screened ([`crate::screen`]), and the body goes to the
-//! child with a `Content-Length`. The answer is streamed back. Forwarded:
+//! requests are screened ([`crate::screen`]), write batches are made
+//! all-or-nothing and move the confirmed-write guard ([`atomic`]), and the
+//! body goes to the child with a `Content-Length`. The answer is streamed
+//! back (read whole and given back in the client's shape when a batch was
+//! rewritten). Forwarded:
 //! method, query string, body, and headers except hop-by-hop ones, `Host`
 //! (set for the child) and `Authorization` (children never see the
 //! token). Only the exact paths `/healthz` and `/readyz` are answered
@@ -21,6 +24,7 @@ use hyper::{Request, Response, Version};
 use turso_common::validate_namespace;
 
 use crate::app::App;
+use crate::atomic;
 use crate::auth;
 use crate::body;
 use crate::error::Error;
@@ -91,9 +95,13 @@ async fn forward(app: &App, req: Request<Incoming>) -> Result<Response<Body>, Er
     .await?;
     // Whatever path it is sent to, a body shaped like a pipeline is
     // screened: the child's routing is not ours to second-guess.
-    if is_pipeline || screen::looks_like_pipeline(&bytes) {
+    let rewrite = if is_pipeline || screen::looks_like_pipeline(&bytes) {
         screen::screen_pipeline(&bytes)?;
-    }
+        atomic::rewrite(&bytes, crate::state::now_ms())
+    } else {
+        None
+    };
+    let bytes = rewrite.as_ref().map_or(bytes, atomic::Rewrite::body);
     let child = app.supervisor.upstream(&ns).await?;
     app.supervisor.registry().touch(&ns);
     parts.uri = target
@@ -114,6 +122,16 @@ async fn forward(app: &App, req: Request<Incoming>) -> Result<Response<Body>, Er
         Ok(response) => {
             let (mut parts, body) = response.into_parts();
             strip_hop_by_hop(&mut parts.headers);
+            let body = match &rewrite {
+                Some(rewrite) if parts.status.is_success() => rewrite
+                    .answer(body, &mut parts.headers)
+                    .await
+                    .map_err(|e| Error::UpstreamUnavailable {
+                        namespace: ns.clone(),
+                        reason: format!("reading the answer: {e}"),
+                    })?,
+                _ => body,
+            };
             Ok(Response::from_parts(parts, body))
         }
         Err(UpstreamError::TimedOut) => {

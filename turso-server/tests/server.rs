@@ -7,6 +7,7 @@
 mod support;
 
 mod admin;
+mod atomic;
 mod auth;
 mod backup;
 mod bypass;
