@@ -12,13 +12,27 @@
 //!   arriving on an already forwarded keep-alive connection is answered the
 //!   same way, so a switch takes effect at the next request.
 //!
+//! Two kinds of drop can be switched on too, each by a [`DropRule`] (every
+//! k-th request, or a seeded per-mille chance), and all drops together
+//! stay within an optional budget:
+//!
+//! - a **lost request**: the request is never forwarded; the client's
+//!   connection is closed without an answer;
+//! - a **lost answer**: the request is forwarded whole and the upstream
+//!   answers, then the client's connection is closed before any byte of
+//!   that answer is relayed, so the client cannot tell whether the request
+//!   took effect.
+//!
+//! The upstream address can be changed at runtime ([`FaultProxy::set_upstream`]):
+//! new connections go to the new address, forwarded ones keep theirs.
+//!
 //! The proxy holds no credentials and logs nothing. Every I/O failure just
 //! ends that one connection. Dropping the proxy stops the listener and
 //! every connection task.
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU16, AtomicU64, AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -41,14 +55,100 @@ pub(crate) enum Mode {
     Status(u16),
 }
 
+/// When a kind of drop hits a request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[allow(dead_code)]
+pub(crate) enum DropRule {
+    /// Never.
+    Never,
+    /// Every k-th request this rule sees (the k-th, 2k-th, ...; counted
+    /// from when the rule was set). `Every(0)` is `Never`.
+    Every(u64),
+    /// Each request with `per_mille`/1000 odds, drawn from an xorshift
+    /// generator seeded with `seed` when the rule is set (so a run with one
+    /// seed and one request order drops the same requests).
+    Chance {
+        /// Odds in thousandths (1000 or more: every request).
+        per_mille: u32,
+        /// The generator's seed.
+        seed: u64,
+    },
+}
+
+/// One drop rule and its state.
+#[derive(Debug)]
+struct DropState {
+    rule: DropRule,
+    /// Requests seen since the last hit (for `Every`).
+    seen: u64,
+    /// The generator (for `Chance`).
+    rng: u64,
+}
+
+impl DropState {
+    fn new(rule: DropRule) -> Self {
+        let rng = match rule {
+            DropRule::Chance { seed, .. } => seed | 1,
+            _ => 1,
+        };
+        Self { rule, seen: 0, rng }
+    }
+
+    /// Whether this request is dropped.
+    fn hits(&mut self) -> bool {
+        match self.rule {
+            DropRule::Never | DropRule::Every(0) => false,
+            DropRule::Every(k) => {
+                self.seen += 1;
+                let hit = self.seen == k;
+                if hit {
+                    self.seen = 0;
+                }
+                hit
+            }
+            DropRule::Chance { per_mille, .. } => {
+                self.rng ^= self.rng << 13;
+                self.rng ^= self.rng >> 7;
+                self.rng ^= self.rng << 17;
+                self.rng % 1000 < u64::from(per_mille)
+            }
+        }
+    }
+}
+
+/// What happens to one request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Fate {
+    /// Forwarded and answered.
+    Forward,
+    /// Answered by the proxy with this status.
+    Status(u16),
+    /// Never forwarded; the client's connection closed.
+    LoseRequest,
+    /// Forwarded; the answer not relayed, the client's connection closed.
+    LoseAnswer,
+}
+
+/// The drop rules and their budget.
+#[derive(Debug)]
+struct Drops {
+    lose_request: DropState,
+    lose_answer: DropState,
+    /// Drops still allowed; `None`: no limit.
+    budget: Option<usize>,
+}
+
 /// The switches, shared by the proxy handle and its tasks.
 #[derive(Debug)]
 struct Switches {
-    upstream: SocketAddr,
+    upstream: Mutex<SocketAddr>,
     /// 0 forwards; anything else is the status to answer with.
     status: AtomicU16,
     delay_ms: AtomicU64,
     requests: AtomicUsize,
+    drops: Mutex<Drops>,
+    lost_requests: AtomicUsize,
+    lost_answers: AtomicUsize,
 }
 
 impl Switches {
@@ -63,14 +163,45 @@ impl Switches {
         Duration::from_millis(self.delay_ms.load(Ordering::SeqCst))
     }
 
+    fn upstream(&self) -> SocketAddr {
+        *self.upstream.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
     /// Counts a request, waits the delay and says what to do with it.
-    async fn on_request(&self) -> Mode {
+    async fn on_request(&self) -> Fate {
         self.requests.fetch_add(1, Ordering::SeqCst);
         let delay = self.delay();
         if !delay.is_zero() {
             tokio::time::sleep(delay).await;
         }
-        self.mode()
+        match self.mode() {
+            Mode::Status(code) => Fate::Status(code),
+            Mode::Forward => self.drop_fate(),
+        }
+    }
+
+    /// Whether a forwarded request is dropped, and how; counts the drop.
+    fn drop_fate(&self) -> Fate {
+        let mut drops = self.drops.lock().unwrap_or_else(PoisonError::into_inner);
+        if drops.budget == Some(0) {
+            return Fate::Forward;
+        }
+        // Both rules see every request, so each keeps its own count.
+        let lose_request = drops.lose_request.hits();
+        let lose_answer = drops.lose_answer.hits();
+        let fate = if lose_request {
+            self.lost_requests.fetch_add(1, Ordering::SeqCst);
+            Fate::LoseRequest
+        } else if lose_answer {
+            self.lost_answers.fetch_add(1, Ordering::SeqCst);
+            Fate::LoseAnswer
+        } else {
+            return Fate::Forward;
+        };
+        if let Some(left) = drops.budget.as_mut() {
+            *left -= 1;
+        }
+        fate
     }
 }
 
@@ -95,10 +226,17 @@ impl FaultProxy {
             .expect("the fault proxy binds 127.0.0.1:0");
         let addr = listener.local_addr().expect("the proxy's address");
         let switches = Arc::new(Switches {
-            upstream,
+            upstream: Mutex::new(upstream),
             status: AtomicU16::new(0),
             delay_ms: AtomicU64::new(0),
             requests: AtomicUsize::new(0),
+            drops: Mutex::new(Drops {
+                lose_request: DropState::new(DropRule::Never),
+                lose_answer: DropState::new(DropRule::Never),
+                budget: None,
+            }),
+            lost_requests: AtomicUsize::new(0),
+            lost_answers: AtomicUsize::new(0),
         });
         let accept = tokio::spawn(accept_loop(listener, Arc::clone(&switches)));
         Self {
@@ -132,6 +270,57 @@ impl FaultProxy {
     /// How many requests reached the proxy so far.
     pub(crate) fn requests(&self) -> usize {
         self.switches.requests.load(Ordering::SeqCst)
+    }
+
+    /// Sets when a forwarded request is dropped before it reaches the
+    /// upstream (the client's connection closed, no answer).
+    #[allow(dead_code)]
+    pub(crate) fn set_lose_requests(&self, rule: DropRule) {
+        self.drops().lose_request = DropState::new(rule);
+    }
+
+    /// Sets when a request is forwarded but its answer is not relayed (the
+    /// client's connection closed once the upstream answered).
+    #[allow(dead_code)]
+    pub(crate) fn set_lose_answers(&self, rule: DropRule) {
+        self.drops().lose_answer = DropState::new(rule);
+    }
+
+    /// At most `limit` more drops of either kind (`None`: no limit).
+    #[allow(dead_code)]
+    pub(crate) fn set_drop_budget(&self, limit: Option<usize>) {
+        self.drops().budget = limit;
+    }
+
+    /// How many requests were dropped before reaching the upstream.
+    #[allow(dead_code)]
+    pub(crate) fn lost_requests(&self) -> usize {
+        self.switches.lost_requests.load(Ordering::SeqCst)
+    }
+
+    /// How many answers were not relayed.
+    #[allow(dead_code)]
+    pub(crate) fn lost_answers(&self) -> usize {
+        self.switches.lost_answers.load(Ordering::SeqCst)
+    }
+
+    /// Points new connections at `upstream` (a restarted server on another
+    /// port, say); connections already forwarded keep their upstream.
+    #[allow(dead_code)]
+    pub(crate) fn set_upstream(&self, upstream: SocketAddr) {
+        *self
+            .switches
+            .upstream
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) = upstream;
+    }
+
+    #[allow(dead_code)]
+    fn drops(&self) -> std::sync::MutexGuard<'_, Drops> {
+        self.switches
+            .drops
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
     }
 
     /// Stops the listener and every connection.
@@ -173,30 +362,38 @@ async fn serve(mut client: TcpStream, switches: Arc<Switches>) {
         Ok(n) => n,
     };
     first.truncate(n);
-    if let Mode::Status(code) = switches.on_request().await {
-        answer(client, first, code).await;
-        return;
+    let fate = switches.on_request().await;
+    match fate {
+        Fate::Status(code) => {
+            answer(client, first, code).await;
+            return;
+        }
+        // Dropped: the client sees its connection close with no answer.
+        Fate::LoseRequest => return,
+        Fate::Forward | Fate::LoseAnswer => {}
     }
-    let Ok(mut upstream) = TcpStream::connect(switches.upstream).await else {
+    let Ok(mut upstream) = TcpStream::connect(switches.upstream()).await else {
         return; // the client sees the connection close, as with a dead server
     };
     let _ = upstream.set_nodelay(true);
     if upstream.write_all(&first).await.is_err() {
         return;
     }
-    if let Some((code, pending)) = forward(&mut client, &mut upstream, &switches).await {
+    if let Some((code, pending)) = forward(&mut client, &mut upstream, &switches, fate).await {
         drop(upstream);
         answer(client, pending, code).await;
     }
 }
 
-/// Copies bytes both ways until either side closes. Returns the status and
-/// the first bytes of a request when status mode was switched on before
-/// that request.
+/// Copies bytes both ways until either side closes, or until a request's
+/// fate ends the connection (`first` is the fate of the request already
+/// sent). Returns the status and the first bytes of a request when status
+/// mode was switched on before that request.
 async fn forward(
     client: &mut TcpStream,
     upstream: &mut TcpStream,
     switches: &Switches,
+    first: Fate,
 ) -> Option<(u16, Vec<u8>)> {
     let (mut client_rx, mut client_tx) = client.split();
     let (mut upstream_rx, mut upstream_tx) = upstream.split();
@@ -204,6 +401,7 @@ async fn forward(
     let mut to_client = vec![0u8; 16 * 1024];
     // The first request was already sent; the next one starts after a reply.
     let mut replied = false;
+    let mut fate = first;
     loop {
         tokio::select! {
             read = client_rx.read(&mut to_upstream) => {
@@ -213,8 +411,11 @@ async fn forward(
                 };
                 if replied {
                     replied = false;
-                    if let Mode::Status(code) = switches.on_request().await {
-                        return Some((code, to_upstream[..n].to_vec()));
+                    fate = switches.on_request().await;
+                    match fate {
+                        Fate::Status(code) => return Some((code, to_upstream[..n].to_vec())),
+                        Fate::LoseRequest => return None,
+                        Fate::Forward | Fate::LoseAnswer => {}
                     }
                 }
                 if upstream_tx.write_all(&to_upstream[..n]).await.is_err() {
@@ -226,6 +427,11 @@ async fn forward(
                     Ok(0) | Err(_) => return None,
                     Ok(n) => n,
                 };
+                if fate == Fate::LoseAnswer {
+                    // The upstream took the request and answered: close
+                    // both sides without relaying a byte of it.
+                    return None;
+                }
                 replied = true;
                 if client_tx.write_all(&to_client[..n]).await.is_err() {
                     return None;

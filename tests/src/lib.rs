@@ -10,6 +10,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 pub mod bench;
+pub mod checker;
 pub mod fake_servers;
 mod sync_server;
 mod turso_server;

@@ -3,22 +3,32 @@
 
 use std::fmt;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Mutex;
+use std::time::Duration;
 
-use turso_common::{engine_error, open_local, open_synced, sync_error, PlainDatabase, Result};
+use turso_common::pipeline::PipelineClient;
+use turso_common::{
+    engine_error, open_local, open_synced, sync_error, Error, ErrorCode, PlainDatabase, Result,
+};
 
 use crate::statement::WorkerStatement;
 use crate::target::{Resolved, SyncTarget, WorkerMode};
+#[cfg(doc)]
+use crate::WorkerTransaction;
 
 /// The engine behind a [`WorkerDb`].
-enum Engine {
+pub(crate) enum Engine {
     /// A local file with MVCC. The database is held only to keep it open
     /// as long as the handle lives.
     Local { _db: turso::Database },
-    /// An embedded replica; `url` is free of credentials (the token went to
-    /// the engine's builder only).
+    /// An embedded replica of `target`; confirmed writes go to the same
+    /// URL through `pipeline` (made on first use).
     Sync {
         db: turso::sync::Database,
-        url: String,
+        target: SyncTarget,
+        timeout: Duration,
+        pipeline: Box<Mutex<Option<PipelineClient>>>,
     },
 }
 
@@ -26,12 +36,19 @@ enum Engine {
 ///
 /// There is no timer and no background sync: call [`WorkerDb::push`] after
 /// writes and [`WorkerDb::pull`] before reads that another writer may have
-/// changed. In local mode both are no-ops.
+/// changed. In local mode both are no-ops. [`WorkerDb::transaction`] runs
+/// a body in a transaction with retries; in sync mode its writes are
+/// confirmed by the server (no push needed) and it pulls after them.
 pub struct WorkerDb {
-    namespace: String,
+    pub(crate) namespace: String,
     path: PathBuf,
-    engine: Engine,
-    conn: turso::Connection,
+    pub(crate) engine: Engine,
+    pub(crate) conn: turso::Connection,
+    /// Held by a running [`WorkerDb::transaction`] (one at a time).
+    pub(crate) tx_turn: tokio::sync::Mutex<()>,
+    /// Set when a transaction's future was dropped with the transaction
+    /// open: the next call rolls it back.
+    pub(crate) abandoned: AtomicBool,
 }
 
 impl fmt::Debug for WorkerDb {
@@ -59,13 +76,16 @@ impl Resolved {
                 let (db, conn) = open_local(&self.path, PlainDatabase::Convert).await?;
                 (Engine::Local { _db: db }, conn)
             }
-            Some(SyncTarget {
-                url,
-                shown_url,
-                auth_token,
-            }) => {
-                let (db, conn) = open_synced(&self.path, &url, auth_token.as_ref()).await?;
-                (Engine::Sync { db, url: shown_url }, conn)
+            Some(target) => {
+                let (db, conn) =
+                    open_synced(&self.path, &target.url, target.auth_token.as_ref()).await?;
+                let engine = Engine::Sync {
+                    db,
+                    target,
+                    timeout: self.sync_timeout,
+                    pipeline: Box::new(Mutex::new(None)),
+                };
+                (engine, conn)
             }
         };
         let db = WorkerDb {
@@ -73,6 +93,8 @@ impl Resolved {
             path: self.path,
             engine,
             conn,
+            tx_turn: tokio::sync::Mutex::new(()),
+            abandoned: AtomicBool::new(false),
         };
         tracing::debug!(
             namespace = %db.namespace,
@@ -92,8 +114,12 @@ impl WorkerDb {
     /// # Errors
     ///
     /// `TURSO_SQL_ERROR`, `TURSO_CONSTRAINT`, `TURSO_BUSY`,
-    /// `TURSO_CONFLICT`, `TURSO_IO_ERROR` or `TURSO_INTERNAL` from the engine.
+    /// `TURSO_CONFLICT`, `TURSO_IO_ERROR` or `TURSO_INTERNAL` from the
+    /// engine; `TURSO_MISUSE` while a [`WorkerDb::transaction`] runs on
+    /// this handle (run its statements through its [`WorkerTransaction`]).
     pub async fn exec(&self, sql: &str) -> Result<()> {
+        self.outside_transaction()?;
+        self.settle_abandoned().await?;
         self.conn.execute_batch(sql).await.map_err(engine_error)
     }
 
@@ -103,23 +129,33 @@ impl WorkerDb {
     /// # Errors
     ///
     /// `TURSO_SQL_ERROR` when the SQL does not parse or names something
-    /// that does not exist.
+    /// that does not exist; `TURSO_MISUSE` while a
+    /// [`WorkerDb::transaction`] runs on this handle.
     pub async fn prepare(&self, sql: &str) -> Result<WorkerStatement> {
+        self.outside_transaction()?;
+        self.settle_abandoned().await?;
         let stmt = self.conn.prepare(sql).await.map_err(engine_error)?;
         Ok(WorkerStatement::new(sql, stmt, self.conn.clone()))
     }
 
     /// Sends local changes to the server (sync mode); a no-op returning
-    /// `Ok` in local mode.
+    /// `Ok` in local mode. This is for writes made outside
+    /// [`WorkerDb::transaction`] (with [`WorkerDb::exec`] or prepared
+    /// statements): turso-server commits each push all-or-nothing. Writes
+    /// made in `transaction()` are already on the server when it returns.
     ///
     /// # Errors
     ///
     /// `TURSO_SYNC_ERROR`, naming the URL (never the token), when the server
     /// cannot be reached or refuses (e.g. a wrong token).
     pub async fn push(&self) -> Result<()> {
+        self.settle_abandoned().await?;
         match &self.engine {
             Engine::Local { .. } => Ok(()),
-            Engine::Sync { db, url } => db.push().await.map_err(|e| sync_error(url, None, e)),
+            Engine::Sync { db, target, .. } => db
+                .push()
+                .await
+                .map_err(|e| sync_error(&target.shown_url, target.auth_token.as_ref(), e)),
         }
     }
 
@@ -133,9 +169,13 @@ impl WorkerDb {
     /// `TURSO_SYNC_ERROR`, naming the URL (never the token), when the server
     /// cannot be reached or refuses.
     pub async fn pull(&self) -> Result<bool> {
+        self.settle_abandoned().await?;
         match &self.engine {
             Engine::Local { .. } => Ok(false),
-            Engine::Sync { db, url } => db.pull().await.map_err(|e| sync_error(url, None, e)),
+            Engine::Sync { db, target, .. } => db
+                .pull()
+                .await
+                .map_err(|e| sync_error(&target.shown_url, target.auth_token.as_ref(), e)),
         }
     }
 
@@ -148,12 +188,7 @@ impl WorkerDb {
     ///
     /// The engine's error when rolling back an open transaction fails.
     pub async fn close(self) -> Result<()> {
-        if !self.conn.is_autocommit().unwrap_or(true) {
-            self.conn
-                .execute("ROLLBACK", ())
-                .await
-                .map_err(engine_error)?;
-        }
+        self.rollback_if_open().await?;
         tracing::debug!(namespace = %self.namespace, "closed worker database");
         Ok(())
     }
@@ -180,7 +215,41 @@ impl WorkerDb {
     pub fn sync_url(&self) -> Option<&str> {
         match &self.engine {
             Engine::Local { .. } => None,
-            Engine::Sync { url, .. } => Some(url),
+            Engine::Sync { target, .. } => Some(&target.shown_url),
         }
+    }
+
+    /// Rolls back the open transaction, if any.
+    pub(crate) async fn rollback_if_open(&self) -> Result<()> {
+        if !self.conn.is_autocommit().unwrap_or(true) {
+            self.conn
+                .execute("ROLLBACK", ())
+                .await
+                .map_err(engine_error)?;
+        }
+        Ok(())
+    }
+
+    /// Rolls back a transaction left open by a dropped
+    /// [`WorkerDb::transaction`] future.
+    pub(crate) async fn settle_abandoned(&self) -> Result<()> {
+        if self.abandoned.swap(false, Ordering::AcqRel) {
+            tracing::debug!(namespace = %self.namespace, "rolling back a transaction whose future was dropped");
+            self.rollback_if_open().await?;
+        }
+        Ok(())
+    }
+
+    /// Refuses a plain call while a [`WorkerDb::transaction`] runs: it
+    /// would land inside that transaction (and, in sync mode, be lost
+    /// with its rehearsal).
+    fn outside_transaction(&self) -> Result<()> {
+        if self.tx_turn.try_lock().is_err() {
+            return Err(Error::new(
+                ErrorCode::Misuse,
+                "a transaction() is running on this handle: run the statement through its WorkerTransaction, or after it",
+            ));
+        }
+        Ok(())
     }
 }

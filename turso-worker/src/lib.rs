@@ -19,6 +19,34 @@
 //! There is no timer and no background sync: push after writes, pull
 //! before reads that another writer may have changed.
 //!
+//! [`WorkerDb::transaction`] runs a body in a transaction, commits it, and
+//! runs it again on `TURSO_BUSY` / `TURSO_CONFLICT` (5 retries by default,
+//! [`TransactionOptions`]). Locally it is `BEGIN CONCURRENT … COMMIT`
+//! (DDL needs [`TransactionKind::Exclusive`]). In sync mode its writes are
+//! **server-confirmed**, as plugin-turso's are: the body runs on the
+//! replica and is rolled back there, and its writes are sent to the server
+//! as one guarded, all-or-nothing batch that commits only on the state the
+//! body read (else the replica pulls and the body runs again); the replica
+//! pulls after it, and no push is needed. A read-only body sends nothing.
+//!
+//! ```no_run
+//! use turso_worker::{open_turso, params, OpenOptions, TransactionOptions};
+//!
+//! # #[allow(dead_code)]
+//! # async fn demo() -> Result<(), turso_worker::Error> {
+//! let db = open_turso("counters", OpenOptions::default()).await?;
+//! let n: i64 = db
+//!     .transaction(TransactionOptions::default(), |tx| async move {
+//!         let row = tx.get("SELECT n FROM counters WHERE id = ?1", params![1]).await?;
+//!         let n = row.expect("counter row").get::<i64>("n")? + 1;
+//!         tx.run("UPDATE counters SET n = ?1 WHERE id = ?2", params![n, 1]).await?;
+//!         Ok(n)
+//!     })
+//!     .await?;
+//! # let _ = n;
+//! # Ok(()) }
+//! ```
+//!
 //! ```no_run
 //! use turso_worker::{open_turso, params, OpenOptions};
 //!
@@ -47,21 +75,34 @@
 //!
 //! Errors carry stable codes ([`Error::code`]): `INVALID_TURSO_NAMESPACE`,
 //! `TURSO_SQL_ERROR`, `TURSO_BIND_ERROR`, `TURSO_CONSTRAINT`, `TURSO_BUSY`,
-//! `TURSO_CONFLICT`, `TURSO_SYNC_ERROR`, `TURSO_IO_ERROR`, `TURSO_INTERNAL`.
+//! `TURSO_CONFLICT`, `TURSO_SYNC_ERROR`, `TURSO_IO_ERROR`, `TURSO_INTERNAL`;
+//! from `transaction()` also `TURSO_DDL_IN_CONCURRENT`, `TURSO_MISUSE`,
+//! `TURSO_TRANSACTION_FINISHED`, and in sync mode `TURSO_UNSUPPORTED` (a
+//! write reading the clock or a random source), `TURSO_SYNC_TIMEOUT` and
+//! `TURSO_OUTCOME_UNKNOWN` (an answer was lost: the write may or may not
+//! have committed).
 //! Tokens never appear in `Debug`, `Display` or logs.
 #![warn(missing_docs, missing_debug_implementations, unreachable_pub)]
 #![deny(rustdoc::broken_intra_doc_links)]
 #![doc(test(attr(deny(warnings))))]
 
+mod confirm;
 mod db;
 mod options;
 mod statement;
 mod target;
+mod transaction;
 
 pub use db::WorkerDb;
-pub use options::{OpenOptions, DEFAULT_DIR, ENV_DIR, ENV_SERVER_TOKEN, ENV_SERVER_URL};
+pub use options::{
+    OpenOptions, DEFAULT_DIR, DEFAULT_SYNC_TIMEOUT, ENV_DIR, ENV_SERVER_TOKEN, ENV_SERVER_URL,
+};
 pub use statement::WorkerStatement;
 pub use target::{Resolved, WorkerMode};
+pub use transaction::{
+    TransactionKind, TransactionOptions, WorkerTransaction, DEFAULT_MAX_RETRIES,
+    DEFAULT_RETRY_DELAY,
+};
 pub use turso_common::{params, Error, ErrorCode, Row, RunResult, Secret, Value};
 
 /// Opens the database of `namespace` for a worker, resolving `options`

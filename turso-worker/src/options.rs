@@ -9,12 +9,14 @@
 //! | directory  | [`OpenOptions::dir`] | `RUNTIME_TURSO_DIR`          | `./.cache/turso` |
 //! | server URL | [`OpenOptions::server_url`] | `RUNTIME_TURSO_SERVER_URL` | none: local mode |
 //! | token      | [`OpenOptions::auth_token`] | `RUNTIME_TURSO_SERVER_TOKEN` | none         |
+//! | sync timeout | [`OpenOptions::sync_timeout`] | —                        | 10 s             |
 //!
 //! The server URL loses its trailing `/`s; the replica syncs with
 //! `<server url>/<namespace>`. The token is only used with a server URL.
 
 use std::fmt;
 use std::path::PathBuf;
+use std::time::Duration;
 
 /// The directory used when neither the option nor the environment names one.
 pub use turso_common::env::DEFAULT_WORKER_DIR as DEFAULT_DIR;
@@ -25,6 +27,11 @@ pub use turso_common::env::RUNTIME_TURSO_SERVER_TOKEN as ENV_SERVER_TOKEN;
 /// Environment variable naming the turso-server data URL (sync mode).
 pub use turso_common::env::RUNTIME_TURSO_SERVER_URL as ENV_SERVER_URL;
 use turso_common::{redact_url, Error, Secret};
+
+/// How long [`WorkerDb::transaction`](crate::WorkerDb::transaction) keeps
+/// asking the server about one confirmed write (and how long each of its
+/// pulls may take) when [`OpenOptions::sync_timeout`] is not set.
+pub const DEFAULT_SYNC_TIMEOUT: Duration = Duration::from_secs(10);
 
 use crate::target::{Resolved, SyncTarget};
 
@@ -49,6 +56,12 @@ pub struct OpenOptions {
     pub auth_token: Option<Secret>,
     /// Directory of the `<ns>.db` files; wins over `RUNTIME_TURSO_DIR`.
     pub dir: Option<PathBuf>,
+    /// Sync mode: how long a confirmed write of
+    /// [`WorkerDb::transaction`](crate::WorkerDb::transaction) may keep
+    /// asking the server after a lost answer, and how long each pull it
+    /// makes may take. Default [`DEFAULT_SYNC_TIMEOUT`] (10 s); a zero
+    /// duration counts as unset.
+    pub sync_timeout: Option<Duration>,
 }
 
 impl fmt::Debug for OpenOptions {
@@ -57,6 +70,7 @@ impl fmt::Debug for OpenOptions {
             .field("server_url", &self.server_url.as_deref().map(redact_url))
             .field("auth_token", &self.auth_token)
             .field("dir", &self.dir)
+            .field("sync_timeout", &self.sync_timeout)
             .finish()
     }
 }
@@ -85,6 +99,14 @@ impl OpenOptions {
     #[must_use]
     pub fn dir(mut self, dir: impl Into<PathBuf>) -> Self {
         self.dir = Some(dir.into());
+        self
+    }
+
+    /// Sets the sync timeout of confirmed writes (see
+    /// [`OpenOptions::sync_timeout`]).
+    #[must_use]
+    pub fn sync_timeout(mut self, timeout: Duration) -> Self {
+        self.sync_timeout = Some(timeout);
         self
     }
 
@@ -152,6 +174,10 @@ impl OpenOptions {
             dir,
             path,
             sync,
+            sync_timeout: self
+                .sync_timeout
+                .filter(|t| !t.is_zero())
+                .unwrap_or(DEFAULT_SYNC_TIMEOUT),
         })
     }
 }

@@ -3,6 +3,7 @@
 
 use std::fmt;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use turso_common::Secret;
 
@@ -59,6 +60,7 @@ pub struct Resolved {
     pub(crate) dir: PathBuf,
     pub(crate) path: PathBuf,
     pub(crate) sync: Option<SyncTarget>,
+    pub(crate) sync_timeout: Duration,
 }
 
 impl Resolved {
@@ -88,6 +90,12 @@ impl Resolved {
     /// `<server url>/<ns>` in sync mode, without any `user:password@` part.
     pub fn sync_url(&self) -> Option<&str> {
         self.sync.as_ref().map(|s| s.shown_url.as_str())
+    }
+
+    /// The sync timeout of confirmed writes (see
+    /// [`OpenOptions::sync_timeout`](crate::OpenOptions::sync_timeout)).
+    pub fn sync_timeout(&self) -> Duration {
+        self.sync_timeout
     }
 
     /// Whether a token will be sent (never the token itself).

@@ -118,3 +118,25 @@ fn credentials_in_the_url_are_kept_out_of_what_is_shown() {
     assert_eq!(r.sync_url(), Some("http://s:1/ns"));
     assert!(!format!("{r:?}").contains("pw-secret"));
 }
+
+#[test]
+fn the_sync_timeout_defaults_to_ten_seconds_and_a_zero_counts_as_unset() {
+    use std::time::Duration;
+    use turso_worker::DEFAULT_SYNC_TIMEOUT;
+
+    assert_eq!(DEFAULT_SYNC_TIMEOUT, Duration::from_secs(10));
+    let r = OpenOptions::new()
+        .resolve("tenants", env(FULL_ENV))
+        .expect("valid");
+    assert_eq!(r.sync_timeout(), DEFAULT_SYNC_TIMEOUT);
+    let r = OpenOptions::new()
+        .sync_timeout(Duration::from_millis(750))
+        .resolve("tenants", env(FULL_ENV))
+        .expect("valid");
+    assert_eq!(r.sync_timeout(), Duration::from_millis(750));
+    let r = OpenOptions::new()
+        .sync_timeout(Duration::ZERO)
+        .resolve("tenants", env(FULL_ENV))
+        .expect("valid");
+    assert_eq!(r.sync_timeout(), DEFAULT_SYNC_TIMEOUT);
+}

@@ -154,3 +154,83 @@ impl DemoOutput {
         )
     }
 }
+
+/// A TCP proxy in front of turso-server that counts the HTTP requests to
+/// `/v2/pipeline` (confirmed writes and engine pushes) passing through it.
+pub(crate) struct CountingProxy {
+    addr: std::net::SocketAddr,
+    count: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+/// What a request line to the pipeline endpoint holds.
+const PIPELINE_REQUEST: &[u8] = b"/v2/pipeline HTTP/1.";
+
+impl CountingProxy {
+    /// Listens on 127.0.0.1 port 0 and forwards every connection to `upstream`.
+    pub(crate) async fn start(upstream: std::net::SocketAddr) -> Self {
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        use std::sync::Arc;
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("proxy binds");
+        let addr = listener.local_addr().expect("proxy address");
+        let count = Arc::new(AtomicUsize::new(0));
+        let counted = Arc::clone(&count);
+        let task = tokio::spawn(async move {
+            while let Ok((client, _)) = listener.accept().await {
+                let count = Arc::clone(&counted);
+                tokio::spawn(async move {
+                    let Ok(server) = tokio::net::TcpStream::connect(upstream).await else {
+                        return;
+                    };
+                    let (mut client_read, mut client_write) = client.into_split();
+                    let (mut server_read, mut server_write) = server.into_split();
+                    let up = async move {
+                        let mut buf = vec![0u8; 16 * 1024];
+                        // The end of the previous read, so that a request
+                        // line split between two reads is still seen.
+                        let mut tail: Vec<u8> = Vec::new();
+                        loop {
+                            let n = client_read.read(&mut buf).await?;
+                            if n == 0 {
+                                return server_write.shutdown().await;
+                            }
+                            let mut window = std::mem::take(&mut tail);
+                            window.extend_from_slice(&buf[..n]);
+                            let found = window
+                                .windows(PIPELINE_REQUEST.len())
+                                .filter(|w| *w == PIPELINE_REQUEST)
+                                .count();
+                            count.fetch_add(found, Ordering::SeqCst);
+                            let keep = window.len().saturating_sub(PIPELINE_REQUEST.len() - 1);
+                            tail = window[keep..].to_vec();
+                            server_write.write_all(&buf[..n]).await?;
+                        }
+                    };
+                    let down = tokio::io::copy(&mut server_read, &mut client_write);
+                    let _ = tokio::join!(up, down);
+                });
+            }
+        });
+        Self { addr, count, task }
+    }
+
+    /// `http://<proxy address>`.
+    pub(crate) fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// Pipeline requests seen so far.
+    pub(crate) fn pipeline_requests(&self) -> usize {
+        self.count.load(std::sync::atomic::Ordering::SeqCst)
+    }
+}
+
+impl Drop for CountingProxy {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}

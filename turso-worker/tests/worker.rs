@@ -12,3 +12,5 @@ mod local;
 mod namespace;
 mod options;
 mod sync;
+mod tx_local;
+mod tx_sync;

@@ -77,7 +77,8 @@ pub async fn confirm(
     loop {
         let failure = match target.send(&request).await {
             Sent::Answered(answer) => {
-                return settle(target, &batch, batch.outcome(&answer), maybe_landed).await
+                let outcome = batch.outcome(&answer);
+                return settle(target, &batch, outcome, maybe_landed, deadline).await;
             }
             Sent::Refused(err) | Sent::NotSent(err) if !maybe_landed => return Err(err),
             Sent::Lost(err) => {
@@ -107,23 +108,36 @@ async fn settle(
     batch: &GuardedBatch,
     outcome: Outcome,
     maybe_landed: bool,
+    deadline: Instant,
 ) -> Result<(), Error> {
     let asked = Instant::now();
     match outcome {
         Outcome::Committed => Ok(()),
-        Outcome::GuardTaken => {
-            let pulled = target.pull_since(asked).await;
-            if maybe_landed {
-                if let Err(err) = pulled {
-                    return Err(Error::new(
-                        ErrorCode::OutcomeUnknown,
-                        format!("the write's answer was lost and the replica could not pull to look for it: {err}"),
-                    ));
-                }
-                if target.holds_commit(&batch.guard().id).await? {
-                    return Ok(());
+        Outcome::GuardTaken if maybe_landed => {
+            // Ours or another's? Pull (again, while pulls fail and time
+            // remains) and look for this commit's id.
+            let mut pause = FIRST_RESEND_PAUSE;
+            loop {
+                match target.pull_since(Instant::now()).await {
+                    Ok(()) if target.holds_commit(&batch.guard().id).await? => return Ok(()),
+                    Ok(()) => return Err(conflict()),
+                    Err(err) if Instant::now() + pause >= deadline => {
+                        return Err(Error::new(
+                            ErrorCode::OutcomeUnknown,
+                            format!("the write's answer was lost and the replica could not pull to look for it within syncTimeoutMs: {err}"),
+                        ))
+                    }
+                    Err(_) => {
+                        target.sleep(pause).await;
+                        pause = (pause * 2).min(MAX_RESEND_PAUSE);
+                    }
                 }
             }
+        }
+        Outcome::GuardTaken => {
+            // The pull lets the retry run on the new state; when it fails,
+            // the retry's own rehearsal is stale and is caught again.
+            let _pulled = target.pull_since(asked).await;
             Err(conflict())
         }
         Outcome::StatementFailed { error, .. } => {
