@@ -45,10 +45,16 @@ async fn a_refused_push_leaves_the_replica_diverged_in_health_and_drops_no_row()
     proxy.set_mode(fault_proxy::Mode::Status(503));
     b.turso
         .transaction(TransactionOptions::default(), |tx| async move {
-            tx.run("INSERT INTO t (id, name, u) VALUES (10, 'b1', 'x')", params![])
-                .await?;
-            tx.run("INSERT INTO t (id, name, u) VALUES (11, 'b2', 'y')", params![])
-                .await
+            tx.run(
+                "INSERT INTO t (id, name, u) VALUES (10, 'b1', 'x')",
+                params![],
+            )
+            .await?;
+            tx.run(
+                "INSERT INTO t (id, name, u) VALUES (11, 'b2', 'y')",
+                params![],
+            )
+            .await
         })
         .await
         .unwrap();

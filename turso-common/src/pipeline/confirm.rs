@@ -231,7 +231,11 @@ mod tests {
         }
         async fn send(&self, request: &Json) -> Sent {
             self.sent.lock().unwrap().push(request.clone());
-            self.answers.lock().unwrap().pop().expect("a scripted answer")
+            self.answers
+                .lock()
+                .unwrap()
+                .pop()
+                .expect("a scripted answer")
         }
         async fn pull_since(&self, _asked: Instant) -> Result<(), Error> {
             self.pulls.fetch_add(1, Ordering::SeqCst);
@@ -250,8 +254,10 @@ mod tests {
             step_errors[*step] = serde_json::json!({ "message": message });
             step_results[*step] = Json::Null;
         }
-        Sent::Answered(serde_json::json!({"results": [{"type": "ok", "response": {"type": "batch",
-            "result": {"step_results": step_results, "step_errors": step_errors}}}]}))
+        Sent::Answered(
+            serde_json::json!({"results": [{"type": "ok", "response": {"type": "batch",
+            "result": {"step_results": step_results, "step_errors": step_errors}}}]}),
+        )
     }
 
     fn lost() -> Sent {
