@@ -24,7 +24,6 @@ use turso_common::pipeline::{
 
 use crate::replica::Replica;
 use crate::store::Store;
-use crate::tx_state::TxState;
 
 /// Reads the highest confirmed commit the connection's database holds
 /// (0 when no confirmed commit was ever made). Inside a rehearsal it is
@@ -41,25 +40,6 @@ pub(crate) async fn read_base(store: &Store, conn: &turso::Connection) -> Result
     Ok(first_integer(store, conn, LAST_COMMIT, ())
         .await?
         .unwrap_or(0))
-}
-
-/// The state of a transaction of `kind` that just began on `conn`: a
-/// rehearsal on a store whose writes the server confirms (its base read
-/// first, so it is the state the rehearsal runs on), a plain one
-/// otherwise.
-///
-/// # Errors
-///
-/// The engine's error reading the base.
-pub(crate) async fn began(
-    store: &Store,
-    conn: &turso::Connection,
-    kind: plugin_api::TransactionKind,
-) -> Result<TxState> {
-    if !store.confirms_writes() {
-        return Ok(TxState::new(kind));
-    }
-    Ok(TxState::rehearsal(kind, read_base(store, conn).await?))
 }
 
 /// The first column of the first row of `sql`, as an integer.

@@ -20,6 +20,7 @@ pub mod config;
 mod confirmed;
 mod database;
 mod gate;
+mod group;
 mod lease;
 mod lifecycle;
 mod plugin;

@@ -26,6 +26,7 @@ use plugin_api::{Error, ErrorCode, Result, SyncStats};
 
 use crate::config::{SyncSettings, SyncWrites};
 use crate::gate::Gate;
+use crate::group::Chain;
 use turso_common::pipeline::{PipelineClient, Sent};
 use turso_common::{redact_url, sync_builder, sync_error, Secret};
 
@@ -80,6 +81,8 @@ pub(crate) struct Replica {
     quiet: AtomicBool,
     /// Whether the last pull brought changes.
     last_pull_changed: AtomicBool,
+    /// The turn and open group of confirmed writes ([`crate::group`]).
+    chain: Arc<Chain>,
 }
 
 /// How long the leader of a group pull waits for the other writers of the
@@ -149,6 +152,7 @@ impl Replica {
             pipeline,
             quiet: AtomicBool::new(false),
             last_pull_changed: AtomicBool::new(true),
+            chain: Arc::new(Chain::default()),
         })
     }
 
@@ -156,6 +160,11 @@ impl Replica {
     /// and pushed after).
     pub(crate) fn confirms_writes(&self) -> bool {
         self.settings.writes == SyncWrites::Confirmed
+    }
+
+    /// The turn and open group of this replica's confirmed writes.
+    pub(crate) fn chain(&self) -> &Arc<Chain> {
+        &self.chain
     }
 
     /// The longest one sync call may take.

@@ -167,15 +167,9 @@ impl TursoProvider for TursoEngine {
             // A retry (after a local busy/conflict) pulled at its first
             // attempt, milliseconds ago: pulling again would only queue it
             // behind the server once more.
-            if let Some(replica) = store.replica().filter(|r| r.confirms_writes()) {
-                // A confirmed write: its rehearsal needs a current replica
-                // only to avoid a retry (the guard catches a stale one), so
-                // it skips the pull while no other writer was seen lately;
-                // a retry was preceded by the conflict's pull.
-                if attempt == 0 && !replica.is_quiet() {
-                    replica.pull_before_rehearsal(asked).await;
-                }
-                return EngineTransaction::begin(store, begin).await;
+            if store.confirms_writes() {
+                // A confirmed write: a rehearsal in the replica's group.
+                return EngineTransaction::begin_confirmed(store, begin, asked).await;
             }
             let writer = store.replica().map(Replica::writer);
             if let (Some(replica), 0) = (store.replica(), attempt) {

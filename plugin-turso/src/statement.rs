@@ -8,7 +8,7 @@ use std::future::Future;
 use std::pin::{pin, Pin};
 use std::sync::Arc;
 use std::task::{Context, Poll, Waker};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use plugin_api::export::plugin_sleep;
 use plugin_api::provider::{Now, Params, ParamsRef, RowSink, RowValues, StatementProvider};
@@ -16,7 +16,8 @@ use plugin_api::{Error, ErrorCode, Result, RunResult, TransactionKind, Value};
 use turso_common::sql::{self, StatementKind};
 
 use crate::confirmed;
-use crate::lease::{rollback_if_open, Lease, LeaseGuard, TurnCell};
+use crate::group::Member;
+use crate::lease::{Lease, LeaseGuard, TurnCell};
 use crate::tx_state::TxState;
 
 /// A boxed future of a write run as a confirmed write of its own.
@@ -31,6 +32,15 @@ const ALONE_DELAY: Duration = Duration::from_millis(5);
 
 /// How long such a write waits for its turn at the gate without progress.
 const ALONE_WAIT: Duration = Duration::from_millis(160);
+
+/// `BEGIN`/`COMMIT`/`ROLLBACK`/`SAVEPOINT` run as SQL in a confirmed
+/// write: they would end the local rehearsal behind the service's back.
+fn control_in_rehearsal() -> Error {
+    Error::new(
+        ErrorCode::Misuse,
+        "transaction control statements cannot run inside a sync-mode transaction: use commit()/rollback() (or let transaction() do it)",
+    )
+}
 
 /// Whether statements of `kind` are writes a server must confirm.
 fn records(kind: StatementKind) -> bool {
@@ -138,10 +148,10 @@ impl Scope {
         self.tx.is_none() && self.lease.store().confirms_writes()
     }
 
-    /// Runs `op` as a confirmed write of its own: in a rehearsal on a
-    /// connection of its own (so no other call on this handle lands in
-    /// it), sent to the server, and run again on a conflict or busy
-    /// answer, up to [`ALONE_RETRIES`] times.
+    /// Runs `op` as a confirmed write of its own: a rehearsal in the
+    /// replica's group ([`crate::group`]) on the group's connection (so no
+    /// other call on this handle lands in it), sent to the server, and run
+    /// again on a conflict or busy answer, up to [`ALONE_RETRIES`] times.
     async fn alone<'a, T, F>(&self, mut op: F) -> Result<T>
     where
         F: FnMut(Scope) -> Alone<'a, T>,
@@ -150,29 +160,27 @@ impl Scope {
         let mut attempt = 0u32;
         loop {
             let result: Result<T> = async {
-                let admission = store.gate().admit(attempt, ALONE_WAIT).await?;
-                let lease = Lease::new(Arc::clone(&store)).await?;
-                let state = {
-                    let conn = lease.lock().await?;
-                    conn.execute(TransactionKind::Deferred.begin_sql(), ())
-                        .await
-                        .map_err(|e| store.engine_error(e))?;
-                    Arc::new(confirmed::began(&store, &conn, TransactionKind::Deferred).await?)
-                };
-                let scope = Scope::transaction(Arc::clone(&lease), Arc::clone(&state));
+                store.lifecycle().enter()?;
+                let kind = TransactionKind::Deferred;
+                let member =
+                    Member::join(Arc::clone(&store), kind, attempt, ALONE_WAIT, Instant::now())
+                        .await?;
+                let state = Arc::new(TxState::rehearsal(kind));
+                let scope = Scope::transaction(Arc::clone(member.lease()), Arc::clone(&state));
                 let value = op(scope).await;
                 state.finish();
-                let rehearsed = state.take_rehearsal();
-                {
-                    let conn = lease.lock().await?;
-                    rollback_if_open(&conn).await?;
+                match value {
+                    Ok(value) => {
+                        member.commit(state.take_recorded()).await?;
+                        Ok(value)
+                    }
+                    Err(err) => {
+                        if let Err(rollback) = member.abort().await {
+                            tracing::debug!(error = %rollback, "rollback of a failed write failed");
+                        }
+                        Err(err)
+                    }
                 }
-                drop(admission);
-                let value = value?;
-                if let Some(rehearsed) = rehearsed.filter(|r| !r.statements.is_empty()) {
-                    confirmed::send(&store, rehearsed.base, rehearsed.statements).await?;
-                }
-                Ok(value)
             }
             .await;
             match result {
@@ -241,6 +249,9 @@ impl Scope {
         let conn = self.turn().await?;
         for statement in statements {
             let kind = statement.kind;
+            if rehearsal.is_some() && kind == StatementKind::Transaction {
+                return Err(control_in_rehearsal());
+            }
             let recorded = rehearsal.filter(|_| records(kind));
             if recorded.is_some() {
                 confirmed::check_repeatable(sql::nondeterministic(statement.text).as_deref())?;
@@ -271,6 +282,9 @@ impl Scope {
     /// or several, and the engine's codes.
     pub(crate) async fn prepare(&self, text: &str) -> Result<EngineStatement> {
         let statement = self.lease.store().sql().single(text)?;
+        if self.rehearsal().is_some() && statement.kind == StatementKind::Transaction {
+            return Err(control_in_rehearsal());
+        }
         let conn = self.turn().await?;
         let stmt = conn
             .prepare(statement.text)

@@ -7,14 +7,14 @@
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use plugin_api::export::plugin_runtime;
 use plugin_api::provider::TransactionProvider;
 use plugin_api::{Error, ErrorCode, Result, TransactionKind};
 
-use crate::confirmed;
 use crate::gate::Admission;
+use crate::group::Member;
 use crate::lease::{rollback_if_open, Lease};
 use crate::statement::{EngineStatement, Scope};
 use crate::store::Store;
@@ -34,6 +34,8 @@ pub(crate) struct EngineTransaction {
     namespace: String,
     after_commit: Option<Box<dyn AfterCommit>>,
     admission: Mutex<Option<Admission>>,
+    /// A confirmed write's place in its replica's group ([`crate::group`]).
+    member: Option<Member>,
 }
 
 /// How a transaction begins.
@@ -66,7 +68,7 @@ impl EngineTransaction {
             conn.execute(begin.kind.begin_sql(), ())
                 .await
                 .map_err(|e| store.engine_error(e))?;
-            Arc::new(confirmed::began(&store, &conn, begin.kind).await?)
+            Arc::new(TxState::new(begin.kind))
         };
         Ok(Self {
             scope: Scope::transaction(Arc::clone(&lease), Arc::clone(&state)),
@@ -75,6 +77,34 @@ impl EngineTransaction {
             namespace: begin.namespace,
             after_commit: begin.after_commit,
             admission: Mutex::new(Some(admission)),
+            member: None,
+        })
+    }
+
+    /// Begins a confirmed write on a replica: a rehearsal in the replica's
+    /// group ([`crate::group`]), asked for at `asked`.
+    ///
+    /// # Errors
+    ///
+    /// `TURSO_BUSY` when the turn or the gate does not come in time,
+    /// `TURSO_CLOSED` after shutdown, and the engine's other errors.
+    pub(crate) async fn begin_confirmed(
+        store: Arc<Store>,
+        begin: Begin,
+        asked: Instant,
+    ) -> Result<Self> {
+        store.lifecycle().enter()?;
+        let member = Member::join(store, begin.kind, begin.attempt, begin.max_wait, asked).await?;
+        let lease = Arc::clone(member.lease());
+        let state = Arc::new(TxState::rehearsal(begin.kind));
+        Ok(Self {
+            scope: Scope::transaction(Arc::clone(&lease), Arc::clone(&state)),
+            lease,
+            state,
+            namespace: begin.namespace,
+            after_commit: None,
+            admission: Mutex::new(None),
+            member: Some(member),
         })
     }
 
@@ -98,6 +128,12 @@ impl TransactionProvider for EngineTransaction {
     }
 
     async fn commit(&self) -> Result<()> {
+        if let Some(member) = &self.member {
+            if !self.state.finish() {
+                return Err(finished());
+            }
+            return member.commit(self.state.take_recorded()).await;
+        }
         let conn = self.lease.lock().await?;
         if !self.state.finish() {
             return Err(finished());
@@ -108,17 +144,6 @@ impl TransactionProvider for EngineTransaction {
                 ErrorCode::TransactionFinished,
                 "the transaction was already ended by COMMIT or ROLLBACK run as SQL; use commit()/rollback()",
             ));
-        }
-        if let Some(rehearsed) = self.state.take_rehearsal() {
-            // A rehearsal: rolled back here, its writes sent to the server.
-            let rolled_back = rollback_if_open(&conn).await;
-            drop(conn);
-            self.release_admission();
-            rolled_back?;
-            if rehearsed.statements.is_empty() {
-                return Ok(());
-            }
-            return confirmed::send(self.lease.store(), rehearsed.base, rehearsed.statements).await;
         }
         if let Err(err) = conn.execute("COMMIT", ()).await {
             let err = self.lease.store().engine_error(err);
@@ -137,6 +162,12 @@ impl TransactionProvider for EngineTransaction {
     }
 
     async fn rollback(&self) -> Result<()> {
+        if let Some(member) = &self.member {
+            if !self.state.finish() {
+                return Err(finished());
+            }
+            return member.abort().await;
+        }
         let conn = self.lease.lock().await?;
         if !self.state.finish() {
             return Err(finished());
@@ -155,6 +186,10 @@ impl Drop for EngineTransaction {
     fn drop(&mut self) {
         let admission = self.admission.get_mut().ok().and_then(Option::take);
         if !self.state.finish() {
+            return;
+        }
+        if self.member.is_some() {
+            // Its own drop discards the group on the plugin's runtime.
             return;
         }
         // Unfinished: roll back on the plugin's runtime, never blocking

@@ -23,22 +23,10 @@ pub(crate) struct TxState {
     rehearsal: Option<Rehearsal>,
 }
 
-/// What a rehearsal keeps: the guard's base and each write, in order.
+/// What a rehearsal keeps: each write, in order.
 #[derive(Debug)]
 struct Rehearsal {
-    /// The highest confirmed commit the local replica held when the
-    /// rehearsal began.
-    base: i64,
     recorded: Mutex<Vec<Recorded>>,
-}
-
-/// A finished rehearsal: its base and its writes.
-#[derive(Debug)]
-pub(crate) struct Rehearsed {
-    /// The highest confirmed commit the rehearsal ran on.
-    pub(crate) base: i64,
-    /// The writes, in order.
-    pub(crate) statements: Vec<Recorded>,
 }
 
 impl TxState {
@@ -51,12 +39,10 @@ impl TxState {
         }
     }
 
-    /// An open rehearsal of `kind` on a replica that held confirmed
-    /// commits up to `base`.
-    pub(crate) fn rehearsal(kind: TransactionKind, base: i64) -> Self {
+    /// An open rehearsal of `kind` (a confirmed write).
+    pub(crate) fn rehearsal(kind: TransactionKind) -> Self {
         Self {
             rehearsal: Some(Rehearsal {
-                base,
                 recorded: Mutex::new(Vec::new()),
             }),
             ..Self::new(kind)
@@ -77,19 +63,13 @@ impl TxState {
         }
     }
 
-    /// The rehearsal's base and writes, taken once (`None` for a plain
-    /// transaction).
-    pub(crate) fn take_rehearsal(&self) -> Option<Rehearsed> {
-        let rehearsal = self.rehearsal.as_ref()?;
-        let statements = rehearsal
-            .recorded
-            .lock()
+    /// The rehearsal's writes, taken once (none for a plain transaction).
+    pub(crate) fn take_recorded(&self) -> Vec<Recorded> {
+        self.rehearsal
+            .as_ref()
+            .and_then(|r| r.recorded.lock().ok())
             .map(|mut r| std::mem::take(&mut *r))
-            .unwrap_or_default();
-        Some(Rehearsed {
-            base: rehearsal.base,
-            statements,
-        })
+            .unwrap_or_default()
     }
 
     /// Fails once the transaction has committed or rolled back.

@@ -322,3 +322,84 @@ async fn a_stale_rehearsal_runs_again_on_the_new_state() {
     b.stop().await;
     server.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn writers_of_one_pod_share_batches_and_a_failing_body_discards_only_itself() {
+    let data = tempfile::tempdir().unwrap();
+    let server = start_turso_server(data.path(), "").await;
+    let proxy = fault_proxy::FaultProxy::start(server.data_addr()).await;
+    let a = pod(&proxy.url(), "").await;
+    ddl(
+        &a.turso,
+        "CREATE TABLE t (id INTEGER PRIMARY KEY AUTOINCREMENT, task INTEGER NOT NULL, n INTEGER NOT NULL)",
+    )
+    .await;
+    let before = proxy.requests();
+    let mut tasks = Vec::new();
+    for task in 0..8i64 {
+        let turso = a.turso.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut got = Vec::new();
+            for n in 0..10i64 {
+                let result = turso
+                    .transaction(retrying(), |tx| async move {
+                        let id: i64 = tx
+                            .get(
+                                "INSERT INTO t (task, n) VALUES (?1, ?2) RETURNING id",
+                                params![task, n],
+                            )
+                            .await?
+                            .expect("a row")
+                            .get(0)?;
+                        if task == 0 && n % 3 == 0 {
+                            // The caller's own failure, after a write.
+                            return Err(plugin_api::Error::new(
+                                ErrorCode::Other("APP_REFUSED".into()),
+                                "the body gave up",
+                            ));
+                        }
+                        Ok(id)
+                    })
+                    .await;
+                got.push((task, n, result));
+            }
+            got
+        }));
+    }
+    let mut acknowledged = Vec::new();
+    for t in tasks {
+        for (task, n, result) in t.await.unwrap() {
+            match result {
+                Ok(id) => acknowledged.push((id, task, n)),
+                Err(err) => {
+                    assert_eq!(err.code(), &ErrorCode::Other("APP_REFUSED".into()), "{err}");
+                    assert!(task == 0 && n % 3 == 0);
+                }
+            }
+        }
+    }
+    acknowledged.sort_unstable();
+    assert_eq!(acknowledged.len(), 80 - 4);
+    let sent = proxy.requests() - before;
+    eprintln!(
+        "{} transactions of 8 concurrent writers took {sent} requests (batches and pulls)",
+        acknowledged.len()
+    );
+
+    // Exactly the acknowledged rows are on the server, with the ids the
+    // callers were given.
+    let fresh = pod(&server_url(&server), "").await;
+    let db = fresh.turso.connect("runtime").await.unwrap();
+    let stored: Vec<(i64, i64, i64)> = db
+        .query("SELECT id, task, n FROM t ORDER BY id", params![])
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| (r.get(0).unwrap(), r.get(1).unwrap(), r.get(2).unwrap()))
+        .collect();
+    assert_eq!(stored, acknowledged);
+    drop(db);
+    fresh.stop().await;
+    a.stop().await;
+    server.shutdown().await;
+}

@@ -5,13 +5,16 @@
 //! and sent as one batch that is all-or-nothing on the server:
 //!
 //! ```text
-//! 0   BEGIN IMMEDIATE
-//! 1   CREATE TABLE IF NOT EXISTS _turso_commits (…)     if ok(0)
-//! 2   INSERT INTO _turso_commits VALUES (seq, id, at)   if ok(1)   ← the guard
-//! 3…  the recorded statements, in order                 if ok(previous)
-//! n-2 DELETE FROM _turso_commits WHERE seq <= seq-KEEP  if ok(previous)
-//! n-1 COMMIT                                            if ok(previous)
-//! n   ROLLBACK                        if not ok(COMMIT) and not autocommit
+//! 0   CREATE TABLE IF NOT EXISTS _turso_turns (…)       (autocommit)
+//! 1   BEGIN IMMEDIATE                                   if ok(0)
+//! 2   CREATE TABLE IF NOT EXISTS _turso_commits (…)     if ok(1)
+//! 3   INSERT INTO _turso_commits VALUES (seq, id, at)   if ok(2)   ← the guard
+//! 4…  the recorded statements, in order                 if ok(previous)
+//! c-1 DELETE FROM _turso_commits WHERE seq <= seq-KEEP  if ok(previous)
+//! c   COMMIT                                            if ok(previous)
+//! c+1 ROLLBACK                        if not ok(COMMIT) and not autocommit
+//! c+2 reserve the next number for this owner            if error(guard)
+//! c+3 give up this owner's reservations (and old ones)  if ok(COMMIT)
 //! ```
 //!
 //! `seq` is one more than the highest commit the rehearsal saw. When
@@ -21,6 +24,14 @@
 //! The guard row carries the commit's own `id`, so an answer that was lost
 //! can be resolved by looking for it after a pull; sending the same batch
 //! again is harmless, because only one batch can take `seq`.
+//!
+//! **Turns.** A pod that lost the race for a number reserves the next one
+//! (`_turso_turns`, for [`TURN_MS`] of the server's clock). Until then, or
+//! until it used it, the guard of any other owner's batch for that number
+//! fails with a NOT NULL error ([`Outcome::Reserved`]): nothing changed on
+//! the server, so that batch is simply sent again a little later, without
+//! running its transaction again. So a pod that keeps losing gets the next
+//! number, and retries under contention stay bounded.
 //!
 //! Facts this rests on are measured in the repository's
 //! `docs/sync-engine-notes.md` (tursodb 0.8.0-pre.4): conditions `ok`,
@@ -59,6 +70,16 @@ pub const LAST_COMMIT: &str = "SELECT coalesce(max(seq), 0) FROM _turso_commits"
 pub const COMMITS_EXIST: &str =
     "SELECT 1 FROM sqlite_schema WHERE type = 'table' AND name = '_turso_commits'";
 
+/// Creates the table of reserved numbers when it is missing.
+pub const CREATE_TURNS: &str = "CREATE TABLE IF NOT EXISTS _turso_turns (seq INTEGER PRIMARY KEY, owner TEXT NOT NULL, until_ms INTEGER NOT NULL)";
+
+/// The server's clock in Unix milliseconds, as SQL.
+const SERVER_NOW_MS: &str = "CAST(unixepoch('subsec') * 1000 AS INTEGER)";
+
+/// How long a reserved number waits for its owner, in ms of the server's
+/// clock: longer than a pull and a rehearsal take.
+pub const TURN_MS: i64 = 1_000;
+
 /// Finds a commit by its id (one row when it landed).
 pub const FIND_COMMIT: &str = "SELECT seq FROM _turso_commits WHERE id = ?1";
 
@@ -86,9 +107,13 @@ impl Recorded {
     }
 }
 
-/// The guard of one batch: the commit number it takes and its own id.
+/// The guard of one batch: the commit number it takes, its own id, and
+/// who sends it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Guard {
+    /// Who sends the batch (one id per replica): a number it reserved
+    /// stays its own.
+    pub owner: String,
     /// One more than the highest commit the rehearsal saw.
     pub seq: i64,
     /// Unique to this commit (kept across resends of the same batch).
@@ -99,12 +124,17 @@ pub struct Guard {
 
 /// What the server did with a guarded batch.
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub enum Outcome {
     /// Every step ran and `COMMIT` succeeded.
     Committed,
     /// The guard's number was taken: another commit landed since the
     /// rehearsal's state. Nothing was committed.
     GuardTaken,
+    /// The guard's number is reserved by another owner that lost the race
+    /// for it before. Nothing was committed and nothing changed: send the
+    /// same batch again shortly.
+    Reserved,
     /// Recorded statement `index` (0-based) failed; nothing was committed.
     StatementFailed {
         /// Which recorded statement.
@@ -124,8 +154,15 @@ pub struct GuardedBatch {
     statements: Vec<Recorded>,
 }
 
-/// Steps before the first recorded statement: BEGIN, CREATE, guard.
-const HEAD_STEPS: usize = 3;
+/// Steps before the first recorded statement: CREATE turns, BEGIN,
+/// CREATE commits, guard.
+const HEAD_STEPS: usize = 4;
+
+/// The guard's step.
+const GUARD_STEP: usize = HEAD_STEPS - 1;
+
+/// Steps after `COMMIT`: ROLLBACK, reserve, give up reservations.
+const TAIL_STEPS: usize = 3;
 
 impl GuardedBatch {
     /// The batch of `statements` behind `guard`.
@@ -148,32 +185,75 @@ impl GuardedBatch {
         HEAD_STEPS + self.statements.len() + 1
     }
 
+    /// Whether `steps` have the shape [`GuardedBatch::to_request`] gives:
+    /// already all-or-nothing, so a server passes them as they are.
+    pub fn is_guarded(steps: &[Json]) -> bool {
+        let n = steps.len();
+        if n < HEAD_STEPS + TAIL_STEPS + 2 {
+            return false;
+        }
+        let commit = n - TAIL_STEPS - 1;
+        let sql = |i: usize| {
+            steps[i]
+                .pointer("/stmt/sql")
+                .and_then(Json::as_str)
+                .unwrap_or_default()
+                .trim_start()
+                .to_ascii_uppercase()
+        };
+        let condition = |i: usize| steps[i].get("condition");
+        sql(1).starts_with("BEGIN")
+            && sql(GUARD_STEP).starts_with("INSERT INTO _TURSO_COMMITS")
+            && sql(commit) == "COMMIT"
+            && sql(commit + 1) == "ROLLBACK"
+            && condition(0).is_none()
+            && (1..=commit).all(|i| condition(i) == Some(&json!({"type": "ok", "step": i - 1})))
+            && condition(commit + 1) == Some(&rollback_condition(commit))
+    }
+
     /// The `/v2/pipeline` request body: the batch alone.
     pub fn to_request(&self) -> Json {
-        let mut steps = Vec::with_capacity(self.statements.len() + HEAD_STEPS + 3);
-        steps.push(json!({"stmt": stmt("BEGIN IMMEDIATE", &[])}));
+        let guard = &self.guard;
+        let mut steps = Vec::with_capacity(self.statements.len() + HEAD_STEPS + TAIL_STEPS + 2);
+        steps.push(json!({"stmt": stmt(CREATE_TURNS, &[])}));
+        steps.push(after_ok(steps.len(), stmt("BEGIN IMMEDIATE", &[])));
         steps.push(after_ok(steps.len(), stmt(CREATE_COMMITS, &[])));
-        let guard = stmt(
-            "INSERT INTO _turso_commits (seq, id, at_ms) VALUES (?1, ?2, ?3)",
-            &[
-                Value::Integer(self.guard.seq),
-                Value::Text(self.guard.id.clone()),
-                Value::Integer(self.guard.at_ms),
-            ],
+        let insert = format!(
+            "INSERT INTO _turso_commits (seq, id, at_ms) VALUES (?1, CASE WHEN EXISTS (SELECT 1 FROM _turso_turns WHERE seq = ?1 AND owner <> ?4 AND until_ms > {SERVER_NOW_MS}) THEN NULL ELSE ?2 END, ?3)"
         );
-        steps.push(after_ok(steps.len(), guard));
+        let args = [
+            Value::Integer(guard.seq),
+            Value::Text(guard.id.clone()),
+            Value::Integer(guard.at_ms),
+            Value::Text(guard.owner.clone()),
+        ];
+        steps.push(after_ok(steps.len(), stmt(&insert, &args)));
         for recorded in &self.statements {
             steps.push(after_ok(steps.len(), stmt(&recorded.sql, &recorded.args)));
         }
         let prune = stmt(
             "DELETE FROM _turso_commits WHERE seq <= ?1",
-            &[Value::Integer(self.guard.seq - KEEP_COMMITS)],
+            &[Value::Integer(guard.seq - KEEP_COMMITS)],
         );
         steps.push(after_ok(steps.len(), prune));
-        steps.push(after_ok(steps.len(), stmt("COMMIT", &[])));
+        let commit = steps.len();
+        steps.push(after_ok(commit, stmt("COMMIT", &[])));
         steps.push(json!({
-            "condition": rollback_condition(self.commit_step()),
+            "condition": rollback_condition(commit),
             "stmt": stmt("ROLLBACK", &[]),
+        }));
+        let reserve = format!(
+            "INSERT OR IGNORE INTO _turso_turns (seq, owner, until_ms) SELECT coalesce(max(seq), 0) + 1, ?1, {SERVER_NOW_MS} + ?2 FROM _turso_commits"
+        );
+        steps.push(json!({
+            "condition": {"type": "error", "step": GUARD_STEP},
+            "stmt": stmt(&reserve, &[Value::Text(guard.owner.clone()), Value::Integer(TURN_MS)]),
+        }));
+        let release =
+            format!("DELETE FROM _turso_turns WHERE owner = ?1 OR until_ms < {SERVER_NOW_MS}");
+        steps.push(json!({
+            "condition": {"type": "ok", "step": commit},
+            "stmt": stmt(&release, &[Value::Text(guard.owner.clone())]),
         }));
         // No `close` request: the sync server keeps no stream between
         // requests, and turso-server's screen admits batches only.
@@ -202,8 +282,11 @@ impl GuardedBatch {
         };
         for step in 0..HEAD_STEPS {
             if let Some(message) = failed(step) {
-                if step == HEAD_STEPS - 1 && is_unique_failure(&message) {
+                if step == GUARD_STEP && is_unique_failure(&message) {
                     return Outcome::GuardTaken;
+                }
+                if step == GUARD_STEP && is_not_null_failure(&message) {
+                    return Outcome::Reserved;
                 }
                 return Outcome::Refused(Error::new(
                     code_of(&message),
@@ -304,6 +387,14 @@ fn is_unique_failure(message: &str) -> bool {
         .contains("unique constraint failed")
 }
 
+/// Whether `message` is a NOT NULL failure (the guard of a reserved
+/// number).
+fn is_not_null_failure(message: &str) -> bool {
+    message
+        .to_ascii_lowercase()
+        .contains("not null constraint failed")
+}
+
 /// The code of a statement error the server reported.
 pub fn code_of(message: &str) -> ErrorCode {
     let lower = message.to_ascii_lowercase();
@@ -364,6 +455,7 @@ mod tests {
             .collect();
         GuardedBatch::new(
             Guard {
+                owner: "pod".into(),
                 seq: 7,
                 id: "c1".into(),
                 at_ms: 1,
@@ -385,77 +477,84 @@ mod tests {
             .iter()
             .map(|s| s["stmt"]["sql"].as_str().unwrap())
             .collect();
-        assert_eq!(sqls[0], "BEGIN IMMEDIATE");
-        assert_eq!(sqls[1], CREATE_COMMITS);
-        assert!(sqls[2].starts_with("INSERT INTO _turso_commits"));
+        assert_eq!(sqls.len(), 11);
         assert_eq!(
-            &sqls[3..5],
+            &sqls[..3],
+            [CREATE_TURNS, "BEGIN IMMEDIATE", CREATE_COMMITS]
+        );
+        assert!(sqls[3].starts_with("INSERT INTO _turso_commits"));
+        assert_eq!(
+            &sqls[4..6],
             ["INSERT INTO t VALUES (0)", "INSERT INTO t VALUES (1)"]
         );
-        assert!(sqls[5].starts_with("DELETE FROM _turso_commits"));
-        assert_eq!(&sqls[6..], ["COMMIT", "ROLLBACK"]);
+        assert!(sqls[6].starts_with("DELETE FROM _turso_commits"));
+        assert_eq!(&sqls[7..9], ["COMMIT", "ROLLBACK"]);
+        assert!(sqls[9].starts_with("INSERT OR IGNORE INTO _turso_turns"));
+        assert!(sqls[10].starts_with("DELETE FROM _turso_turns"));
         assert!(steps[0].get("condition").is_none());
-        for (i, step) in steps.iter().enumerate().take(7).skip(1) {
+        for (i, step) in steps.iter().enumerate().take(8).skip(1) {
             assert_eq!(step["condition"], json!({"type": "ok", "step": i - 1}));
         }
-        assert_eq!(steps[7]["condition"], rollback_condition(6));
-        assert_eq!(
-            steps[2]["stmt"]["args"][0],
-            json!({"type": "integer", "value": "7"})
-        );
-        assert_eq!(
-            steps[2]["stmt"]["args"][1],
-            json!({"type": "text", "value": "c1"})
-        );
+        assert_eq!(steps[8]["condition"], rollback_condition(7));
+        assert_eq!(steps[9]["condition"], json!({"type": "error", "step": 3}));
+        assert_eq!(steps[10]["condition"], json!({"type": "ok", "step": 7}));
+        let guard_args = &steps[3]["stmt"]["args"];
+        assert_eq!(guard_args[0], json!({"type": "integer", "value": "7"}));
+        assert_eq!(guard_args[1], json!({"type": "text", "value": "c1"}));
+        assert_eq!(guard_args[3], json!({"type": "text", "value": "pod"}));
         assert_eq!(request["requests"].as_array().unwrap().len(), 1);
+        assert!(GuardedBatch::is_guarded(steps));
+        let mut loose = steps.clone();
+        loose[5]["condition"] = json!({"type": "not", "cond": {"type": "is_autocommit"}});
+        assert!(!GuardedBatch::is_guarded(&loose));
+    }
+
+    /// An answer to a batch of `steps` steps, with `errors` at their steps
+    /// and every step after the first error skipped up to `resumes`.
+    fn answer_with(steps: usize, errors: &[(usize, &str)], resumes: &[usize]) -> Json {
+        let ok = json!({"cols": [], "rows": []});
+        let first_error = errors.iter().map(|(i, _)| *i).min().unwrap_or(usize::MAX);
+        let results: Vec<Json> = (0..steps)
+            .map(|i| {
+                if i < first_error || resumes.contains(&i) {
+                    ok.clone()
+                } else {
+                    Json::Null
+                }
+            })
+            .collect();
+        let mut step_errors = vec![Json::Null; steps];
+        for (i, message) in errors {
+            step_errors[*i] = json!({ "message": message });
+        }
+        answer(results, step_errors)
     }
 
     #[test]
     fn answers_are_read_step_by_step() {
         let b = batch(2);
-        let ok = json!({"cols": [], "rows": []});
-        let all_ok = answer(
-            vec![ok.clone(); 7]
-                .into_iter()
-                .chain([Json::Null])
-                .collect(),
-            vec![Json::Null; 8],
-        );
+        // 11 steps: the last two (reserve, release) run only on their
+        // conditions, and ROLLBACK (8) only when COMMIT (7) did not.
+        let all_ok = answer_with(11, &[], &[]);
+        let mut all_ok = all_ok;
+        all_ok["results"][0]["response"]["result"]["step_results"][8] = Json::Null;
         assert_eq!(b.outcome(&all_ok), Outcome::Committed);
 
-        let unique = json!({"message": "UNIQUE constraint failed: _turso_commits.seq"});
-        let mut errors = vec![Json::Null; 8];
-        errors[2] = unique.clone();
-        let taken = answer(
-            vec![
-                ok.clone(),
-                ok.clone(),
-                Json::Null,
-                Json::Null,
-                Json::Null,
-                Json::Null,
-                Json::Null,
-                ok.clone(),
-            ],
-            errors,
+        let taken = answer_with(
+            11,
+            &[(3, "UNIQUE constraint failed: _turso_commits.seq")],
+            &[8, 9],
         );
         assert_eq!(b.outcome(&taken), Outcome::GuardTaken);
 
-        let mut errors = vec![Json::Null; 8];
-        errors[4] = json!({"message": "UNIQUE constraint failed: t.u"});
-        let failed = answer(
-            vec![
-                ok.clone(),
-                ok.clone(),
-                ok.clone(),
-                ok.clone(),
-                Json::Null,
-                Json::Null,
-                Json::Null,
-                ok,
-            ],
-            errors,
+        let reserved = answer_with(
+            11,
+            &[(3, "NOT NULL constraint failed: _turso_commits.id")],
+            &[8, 9],
         );
+        assert_eq!(b.outcome(&reserved), Outcome::Reserved);
+
+        let failed = answer_with(11, &[(5, "UNIQUE constraint failed: t.u")], &[8]);
         match b.outcome(&failed) {
             Outcome::StatementFailed { index, error } => {
                 assert_eq!(index, 1);

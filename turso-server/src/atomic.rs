@@ -46,7 +46,9 @@ use bytes::Bytes;
 use http_body_util::BodyExt;
 use hyper::header::{HeaderMap, HeaderValue, CONTENT_LENGTH};
 use serde_json::{json, Value as Json};
-use turso_common::pipeline::{rollback_condition, COMMITS_TABLE, CREATE_COMMITS, KEEP_COMMITS};
+use turso_common::pipeline::{
+    rollback_condition, GuardedBatch, COMMITS_TABLE, CREATE_COMMITS, KEEP_COMMITS,
+};
 
 use crate::http::{self, Body, BoxError};
 
@@ -353,16 +355,7 @@ fn move_steps(condition: &mut Json, moved: &dyn Fn(usize) -> usize) {
 /// `COMMIT`, every step after the first conditioned on ok(previous), then
 /// the conditional `ROLLBACK`.
 fn is_guarded(steps: &[Json]) -> bool {
-    let n = steps.len();
-    if n < 5 {
-        return false;
-    }
-    let condition = |i: usize| steps[i].get("condition");
-    words(sql(&steps[2]), 3) == ["insert", "into", COMMITS_TABLE]
-        && words(sql(&steps[n - 2]), 1) == ["commit"]
-        && words(sql(&steps[n - 1]), 1) == ["rollback"]
-        && condition(n - 1) == Some(&rollback_condition(n - 2))
-        && (1..n - 1).all(|i| condition(i) == Some(&json!({"type": "ok", "step": i - 1})))
+    GuardedBatch::is_guarded(steps)
 }
 
 /// Whether a step writes nothing that counts: a read (`SELECT`, `VALUES`,

@@ -62,6 +62,7 @@ pub async fn confirm(
 ) -> Result<(), Error> {
     let batch = GuardedBatch::new(
         Guard {
+            owner: owner().to_owned(),
             seq: base + 1,
             id: commit_id(),
             at_ms: unix_ms(),
@@ -71,15 +72,22 @@ pub async fn confirm(
     let request = batch.to_request();
     let deadline = Instant::now() + target.timeout();
     let mut pause = FIRST_RESEND_PAUSE;
+    let mut reserved_pause = RESERVED_PAUSE;
     // Set once a send may have reached the server without an answer: from
     // then on, "not sent" no longer means "not committed".
     let mut maybe_landed = false;
     loop {
         let failure = match target.send(&request).await {
-            Sent::Answered(answer) => {
-                let outcome = batch.outcome(&answer);
-                return settle(target, &batch, outcome, maybe_landed, deadline).await;
-            }
+            Sent::Answered(answer) => match batch.outcome(&answer) {
+                // Another pod's turn: nothing changed, send it again soon.
+                Outcome::Reserved if Instant::now() + reserved_pause < deadline => {
+                    target.sleep(reserved_pause).await;
+                    reserved_pause = (reserved_pause * 2).min(MAX_RESERVED_PAUSE);
+                    continue;
+                }
+                Outcome::Reserved => return Err(conflict()),
+                outcome => return settle(target, &batch, outcome, maybe_landed, deadline).await,
+            },
             Sent::Refused(err) | Sent::NotSent(err) if !maybe_landed => return Err(err),
             Sent::Lost(err) => {
                 maybe_landed = true;
@@ -147,6 +155,8 @@ async fn settle(
             Err(error)
         }
         Outcome::Refused(err) => Err(err),
+        // Handled by the sending loop; here only if time ran out there.
+        Outcome::Reserved => Err(conflict()),
     }
 }
 
@@ -158,11 +168,25 @@ pub fn conflict() -> Error {
     )
 }
 
+/// How long a batch whose number another pod reserved first waits before
+/// it is sent again; the wait doubles up to [`MAX_RESERVED_PAUSE`].
+const RESERVED_PAUSE: Duration = Duration::from_millis(5);
+
+/// The longest wait between two sends of a batch whose number another pod
+/// reserved.
+const MAX_RESERVED_PAUSE: Duration = Duration::from_millis(80);
+
 /// An id no other commit has: this process's random prefix and a counter.
 fn commit_id() -> String {
-    static PREFIX: OnceLock<String> = OnceLock::new();
     static NEXT: AtomicU64 = AtomicU64::new(0);
-    let prefix = PREFIX.get_or_init(|| {
+    format!("{}-{}", owner(), NEXT.fetch_add(1, Ordering::Relaxed))
+}
+
+/// This process's random id: the owner of the numbers it reserves, and
+/// the prefix of its commits' ids.
+fn owner() -> &'static str {
+    static PREFIX: OnceLock<String> = OnceLock::new();
+    PREFIX.get_or_init(|| {
         use std::hash::{BuildHasher, Hasher};
         let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
         hasher.write_u128(
@@ -172,8 +196,7 @@ fn commit_id() -> String {
         );
         hasher.write_u32(std::process::id());
         format!("{:016x}", hasher.finish())
-    });
-    format!("{prefix}-{}", NEXT.fetch_add(1, Ordering::Relaxed))
+    })
 }
 
 fn unix_ms() -> i64 {
@@ -260,6 +283,25 @@ mod tests {
         )
     }
 
+    /// Steps of a batch of one statement.
+    const STEPS: usize = 10;
+
+    #[test]
+    fn a_reserved_number_is_sent_again_without_running_anything_again() {
+        let reserved = || {
+            answer(
+                &[(3, "NOT NULL constraint failed: _turso_commits.id")],
+                STEPS,
+            )
+        };
+        let target = Scripted::new(vec![reserved(), reserved(), answer(&[], STEPS)], false);
+        block_on(confirm(&target, 4, one())).unwrap();
+        let sent = target.sent.lock().unwrap();
+        assert_eq!(sent.len(), 3);
+        assert!(sent.windows(2).all(|w| w[0] == w[1]));
+        assert_eq!(target.pulls.load(Ordering::SeqCst), 0);
+    }
+
     fn lost() -> Sent {
         Sent::Lost(Error::new(ErrorCode::Sync, "connection reset"))
     }
@@ -277,7 +319,7 @@ mod tests {
 
     #[test]
     fn a_lost_answer_is_sent_again_with_the_same_guard() {
-        let target = Scripted::new(vec![lost(), answer(&[], 7)], false);
+        let target = Scripted::new(vec![lost(), answer(&[], STEPS)], false);
         block_on(confirm(&target, 4, one())).unwrap();
         let sent = target.sent.lock().unwrap();
         assert_eq!(sent.len(), 2);
@@ -286,7 +328,12 @@ mod tests {
 
     #[test]
     fn a_taken_guard_after_a_lost_answer_is_ours_when_the_id_landed() {
-        let taken = || answer(&[(2, "UNIQUE constraint failed: _turso_commits.seq")], 7);
+        let taken = || {
+            answer(
+                &[(3, "UNIQUE constraint failed: _turso_commits.seq")],
+                STEPS,
+            )
+        };
         let target = Scripted::new(vec![lost(), taken()], true);
         block_on(confirm(&target, 4, one())).unwrap();
         let target = Scripted::new(vec![lost(), taken()], false);
@@ -305,7 +352,7 @@ mod tests {
         let target = Scripted::new(vec![refused()], false);
         let err = block_on(confirm(&target, 0, one())).unwrap_err();
         assert_eq!(err.code(), &ErrorCode::Sync);
-        let target = Scripted::new(vec![lost(), refused(), answer(&[], 7)], false);
+        let target = Scripted::new(vec![lost(), refused(), answer(&[], STEPS)], false);
         block_on(confirm(&target, 0, one())).unwrap();
         assert_eq!(target.sent.lock().unwrap().len(), 3);
     }
@@ -313,7 +360,7 @@ mod tests {
     #[test]
     fn a_failing_statement_returns_its_code_after_a_pull() {
         let target = Scripted::new(
-            vec![answer(&[(3, "UNIQUE constraint failed: t.u")], 7)],
+            vec![answer(&[(4, "UNIQUE constraint failed: t.u")], STEPS)],
             false,
         );
         let err = block_on(confirm(&target, 0, one())).unwrap_err();

@@ -1,0 +1,325 @@
+//! Group commit of confirmed writes on one replica.
+//!
+//! Confirmed writes of one replica take turns (FIFO): a transaction
+//! rehearses only while it holds the replica's *turn*. When it commits and
+//! other callers are waiting for the turn, it does not send yet: it leaves
+//! its local transaction open, parks its writes in the *group*, and hands
+//! the turn on. The next caller rehearses in the same local transaction,
+//! on top of the writes before it, so its reads, rowids and `RETURNING`
+//! values are the ones the server will give when the batch replays the
+//! group in order. The member that commits with nobody waiting *seals*
+//! the group: it rolls the local transaction back, sends every member's
+//! writes as one guarded batch, pulls, and hands the one outcome to every
+//! member. The turn stays held until then, so the next group begins on
+//! the state the batch made.
+//!
+//! - A member whose body fails (or that is dropped unfinished) discards
+//!   the whole local transaction: the members parked before it get
+//!   `TURSO_CONFLICT`, which their `transaction()` retries.
+//! - A parked member whose expected successor never took the turn (it gave
+//!   up waiting) seals the group itself once the turn is free.
+//! - A member that wrote nothing, in a group where nothing was written
+//!   before it, returns at once.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use plugin_api::export::{on_plugin_runtime, plugin_sleep};
+use plugin_api::{Error, ErrorCode, Result, TransactionKind};
+use tokio::sync::{watch, OwnedMutexGuard};
+use turso_common::pipeline::Recorded;
+
+use crate::confirmed;
+use crate::gate::Admission;
+use crate::lease::{rollback_if_open, Lease};
+use crate::store::Store;
+
+/// The most members one group takes.
+const MAX_MEMBERS: usize = 64;
+
+/// How often a parked member checks that its group is still going.
+const WATCH_EVERY: Duration = Duration::from_millis(20);
+
+/// The turn of a replica's confirmed writes, and its open group.
+#[derive(Default)]
+pub(crate) struct Chain {
+    turn: Arc<tokio::sync::Mutex<()>>,
+    /// Callers waiting for the turn.
+    waiting: AtomicUsize,
+    /// The group its last member left open for the next caller.
+    open: Mutex<Option<Arc<Group>>>,
+}
+
+/// One local transaction that several members rehearse in, in turn.
+pub(crate) struct Group {
+    lease: Arc<Lease>,
+    base: i64,
+    admission: Mutex<Option<Admission>>,
+    statements: Mutex<Vec<Recorded>>,
+    members: AtomicUsize,
+    outcome: watch::Sender<Option<Result<()>>>,
+}
+
+/// One transaction's place in a group.
+pub(crate) struct Member {
+    store: Arc<Store>,
+    chain: Arc<Chain>,
+    group: Arc<Group>,
+    /// Held while the member rehearses; `None` once it committed or left.
+    turn: Mutex<Option<OwnedMutexGuard<()>>>,
+}
+
+impl Chain {
+    /// Waits for the turn, at most `wait`.
+    async fn take_turn(&self, wait: Duration) -> Result<OwnedMutexGuard<()>> {
+        self.waiting.fetch_add(1, Ordering::AcqRel);
+        let turn = Arc::clone(&self.turn);
+        let taken = on_plugin_runtime(async move {
+            tokio::time::timeout(wait, turn.lock_owned())
+                .await
+                .map_err(|_| {
+                    Error::new(
+                        ErrorCode::Busy,
+                        format!(
+                            "the replica's confirmed writes did not get to this one within {} ms (syncTimeoutMs)",
+                            wait.as_millis()
+                        ),
+                    )
+                })
+        })
+        .await;
+        self.waiting.fetch_sub(1, Ordering::AcqRel);
+        taken
+    }
+
+    fn is_open(&self, group: &Arc<Group>) -> bool {
+        self.open
+            .lock()
+            .map(|open| open.as_ref().is_some_and(|g| Arc::ptr_eq(g, group)))
+            .unwrap_or(false)
+    }
+
+    fn take_open(&self) -> Option<Arc<Group>> {
+        self.open.lock().ok().and_then(|mut open| open.take())
+    }
+}
+
+impl Member {
+    /// Takes the replica's turn, then joins the group left open, or opens
+    /// one: a pull first unless the replica is quiet (first attempts
+    /// only), admission at the store's gate, `BEGIN <kind>` on a leased
+    /// connection, and the guard's base.
+    ///
+    /// # Errors
+    ///
+    /// `TURSO_BUSY` when the turn or the gate does not come in time, and
+    /// the engine's errors.
+    pub(crate) async fn join(
+        store: Arc<Store>,
+        kind: TransactionKind,
+        attempt: u32,
+        max_wait: Duration,
+        asked: Instant,
+    ) -> Result<Self> {
+        let Some(replica) = store.replica() else {
+            return Err(Error::new(
+                ErrorCode::Internal,
+                "a confirmed write began on a store without a replica",
+            ));
+        };
+        let chain = Arc::clone(replica.chain());
+        let turn = chain.take_turn(replica.timeout()).await?;
+        let group = match chain.take_open() {
+            Some(group) => group,
+            None => {
+                if attempt == 0 && !replica.is_quiet() {
+                    replica.pull_before_rehearsal(asked).await;
+                }
+                let admission = store.gate().admit(attempt, max_wait).await?;
+                let lease = Lease::new(Arc::clone(&store)).await?;
+                let base = {
+                    let conn = lease.lock().await?;
+                    conn.execute(kind.begin_sql(), ())
+                        .await
+                        .map_err(|e| store.engine_error(e))?;
+                    confirmed::read_base(&store, &conn).await?
+                };
+                Arc::new(Group {
+                    lease,
+                    base,
+                    admission: Mutex::new(Some(admission)),
+                    statements: Mutex::new(Vec::new()),
+                    members: AtomicUsize::new(0),
+                    outcome: watch::Sender::new(None),
+                })
+            }
+        };
+        group.members.fetch_add(1, Ordering::AcqRel);
+        Ok(Self {
+            store,
+            chain,
+            group,
+            turn: Mutex::new(Some(turn)),
+        })
+    }
+
+    /// The connection the group rehearses on.
+    pub(crate) fn lease(&self) -> &Arc<Lease> {
+        &self.group.lease
+    }
+
+    fn take_turn(&self) -> Option<OwnedMutexGuard<()>> {
+        self.turn.lock().ok().and_then(|mut turn| turn.take())
+    }
+
+    /// Commits this member's `statements`: parks them in the group and
+    /// hands the turn on when others wait, else seals the group; returns
+    /// the group's outcome.
+    ///
+    /// # Errors
+    ///
+    /// The group's: `TURSO_CONFLICT` (run again), a statement's code, a
+    /// sync error, `TURSO_OUTCOME_UNKNOWN`.
+    pub(crate) async fn commit(&self, statements: Vec<Recorded>) -> Result<()> {
+        let Some(turn) = self.take_turn() else {
+            return Err(finished());
+        };
+        let mut outcome = self.group.outcome.subscribe();
+        let wrote = {
+            let mut parked = self.group.statements.lock().map_err(|_| poisoned())?;
+            parked.extend(statements);
+            !parked.is_empty()
+        };
+        let others_wait = self.chain.waiting.load(Ordering::Acquire) > 0;
+        if others_wait && self.group.members.load(Ordering::Acquire) < MAX_MEMBERS {
+            if let Ok(mut open) = self.chain.open.lock() {
+                *open = Some(Arc::clone(&self.group));
+            }
+            drop(turn);
+            if !wrote {
+                return Ok(());
+            }
+            return self.await_outcome(&mut outcome).await;
+        }
+        self.seal(turn).await
+    }
+
+    /// Waits for the group's outcome; seals the group itself when it is
+    /// still open and the turn is free (its successor gave up).
+    async fn await_outcome(&self, outcome: &mut watch::Receiver<Option<Result<()>>>) -> Result<()> {
+        loop {
+            if let Some(result) = outcome.borrow_and_update().clone() {
+                return result;
+            }
+            tokio::select! {
+                changed = outcome.changed() => {
+                    if changed.is_err() {
+                        return Err(poisoned());
+                    }
+                }
+                () = plugin_sleep(WATCH_EVERY) => {
+                    if let Ok(turn) = Arc::clone(&self.chain.turn).try_lock_owned() {
+                        if self.chain.is_open(&self.group) {
+                            self.chain.take_open();
+                            return self.seal(turn).await;
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// Ends the group's local transaction, sends its writes, and hands the
+    /// outcome to every member; the turn is given up last.
+    async fn seal(&self, turn: OwnedMutexGuard<()>) -> Result<()> {
+        let statements = self
+            .group
+            .statements
+            .lock()
+            .map(|mut s| std::mem::take(&mut *s))
+            .unwrap_or_default();
+        let result = match self.end_local().await {
+            Err(err) => Err(err),
+            Ok(()) if statements.is_empty() => Ok(()),
+            Ok(()) => confirmed::send(&self.store, self.group.base, statements).await,
+        };
+        self.group.outcome.send_replace(Some(result.clone()));
+        drop(turn);
+        result
+    }
+
+    /// Rolls the group's local transaction back and leaves the gate.
+    async fn end_local(&self) -> Result<()> {
+        let rolled_back = match self.group.lease.lock().await {
+            Ok(conn) => rollback_if_open(&conn).await,
+            Err(err) => Err(err),
+        };
+        if let Ok(mut admission) = self.group.admission.lock() {
+            admission.take();
+        }
+        rolled_back
+    }
+
+    /// Leaves without committing: the group's local transaction holds this
+    /// member's writes, so all of it is discarded, and the members parked
+    /// before this one run again (`TURSO_CONFLICT`).
+    ///
+    /// # Errors
+    ///
+    /// The engine's error when the local rollback fails.
+    pub(crate) async fn abort(&self) -> Result<()> {
+        let Some(turn) = self.take_turn() else {
+            return Ok(());
+        };
+        let result = self.end_local().await;
+        self.group.outcome.send_replace(Some(Err(Error::new(
+            ErrorCode::Conflict,
+            "a transaction rehearsed in the same group as this one failed, so the group was discarded before it was sent; this one runs again",
+        ))));
+        drop(turn);
+        result
+    }
+}
+
+impl Drop for Member {
+    fn drop(&mut self) {
+        let Some(turn) = self.take_turn() else {
+            return;
+        };
+        // Unfinished (its transaction was dropped): discard the group on
+        // the plugin's runtime, never blocking this thread.
+        let (store, chain, group) = (
+            Arc::clone(&self.store),
+            Arc::clone(&self.chain),
+            Arc::clone(&self.group),
+        );
+        let cleanup = store.lifecycle().enter_for_cleanup();
+        plugin_api::export::plugin_runtime().spawn(async move {
+            let member = Member {
+                store,
+                chain,
+                group,
+                turn: Mutex::new(Some(turn)),
+            };
+            if let Err(err) = member.abort().await {
+                tracing::warn!(error = %err, "rollback of an unfinished confirmed write failed");
+            }
+            drop(cleanup);
+        });
+    }
+}
+
+fn finished() -> Error {
+    Error::new(
+        ErrorCode::TransactionFinished,
+        "the transaction has already committed or rolled back",
+    )
+}
+
+fn poisoned() -> Error {
+    Error::new(
+        ErrorCode::Internal,
+        "a confirmed write's group lost its state",
+    )
+}
