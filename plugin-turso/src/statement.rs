@@ -162,9 +162,14 @@ impl Scope {
             let result: Result<T> = async {
                 store.lifecycle().enter()?;
                 let kind = TransactionKind::Deferred;
-                let member =
-                    Member::join(Arc::clone(&store), kind, attempt, ALONE_WAIT, Instant::now())
-                        .await?;
+                let member = Member::join(
+                    Arc::clone(&store),
+                    kind,
+                    attempt,
+                    ALONE_WAIT,
+                    Instant::now(),
+                )
+                .await?;
                 let state = Arc::new(TxState::rehearsal(kind));
                 let scope = Scope::transaction(Arc::clone(member.lease()), Arc::clone(&state));
                 let value = op(scope).await;
