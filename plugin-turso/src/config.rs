@@ -581,6 +581,24 @@ mod tests {
     }
 
     #[test]
+    fn sync_writes_are_confirmed_unless_set_to_local_and_anything_else_is_refused() {
+        let c = resolve(&json!({}), &env(&[])).unwrap();
+        assert_eq!(c.sync_settings.writes, SyncWrites::Confirmed);
+        let c = resolve(&json!({"syncWrites": "local"}), &env(&[])).unwrap();
+        assert_eq!(c.sync_settings.writes, SyncWrites::Local);
+        let c = resolve(
+            &json!({"syncWrites": "local"}),
+            &env(&[("TURSO_SYNC_WRITES", "Confirmed")]),
+        )
+        .unwrap();
+        assert_eq!(c.sync_settings.writes, SyncWrites::Confirmed);
+        for bad in ["pushed", "1", "localfirst"] {
+            let err = resolve(&json!({}), &env(&[("TURSO_SYNC_WRITES", bad)])).unwrap_err();
+            assert_eq!(err.code(), &ErrorCode::InvalidConfig, "{bad}");
+        }
+    }
+
+    #[test]
     fn nothing_set_means_local_at_the_default_path() {
         let c = resolve(&json!({}), &env(&[])).unwrap();
         assert_eq!(c.mode, Mode::Local);

@@ -403,3 +403,37 @@ async fn writers_of_one_pod_share_batches_and_a_failing_body_discards_only_itsel
     a.stop().await;
     server.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn transaction_control_as_sql_in_a_sync_transaction_is_refused_and_nothing_is_sent() {
+    let data = tempfile::tempdir().unwrap();
+    let server = start_turso_server(data.path(), "").await;
+    let url = server_url(&server);
+    let a = pod(&url, "").await;
+    ddl(&a.turso, "CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT)").await;
+    for sql in ["COMMIT", "ROLLBACK", "BEGIN", "SAVEPOINT s"] {
+        let err = a
+            .turso
+            .transaction(TransactionOptions::default(), |tx| async move {
+                tx.run("INSERT INTO t (v) VALUES ('x')", params![]).await?;
+                tx.exec(sql).await
+            })
+            .await
+            .unwrap_err();
+        assert_eq!(err.code(), &ErrorCode::Misuse, "{sql}: {err}");
+        let err = a
+            .turso
+            .transaction(TransactionOptions::default(), |tx| async move {
+                tx.prepare(sql).await.map(drop)
+            })
+            .await
+            .unwrap_err();
+        assert_eq!(err.code(), &ErrorCode::Misuse, "{sql}: {err}");
+    }
+    let db = a.turso.connect("runtime").await.unwrap();
+    assert_eq!(read_i64(&db, "SELECT count(*) FROM t").await, 0);
+    drop(db);
+    assert_eq!(on_server(&url, "SELECT count(*) FROM t").await, 0);
+    a.stop().await;
+    server.shutdown().await;
+}
