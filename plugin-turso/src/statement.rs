@@ -398,10 +398,23 @@ impl EngineStatement {
         }
     }
 
-    /// This statement prepared again in `scope` (a confirmed write's own
-    /// rehearsal).
-    async fn again_in(&self, scope: &Scope) -> Result<EngineStatement> {
-        scope.prepare(&self.text).await
+    /// Runs `call` with `values` as a confirmed write of its own (see
+    /// `Scope::alone`), on this statement prepared again in that write's
+    /// rehearsal.
+    async fn alone<T>(
+        &self,
+        values: Vec<turso::Value>,
+        call: for<'s> fn(&'s EngineStatement, Vec<turso::Value>) -> Alone<'s, T>,
+    ) -> Result<T> {
+        self.scope
+            .alone(|scope| {
+                let values = values.clone();
+                Box::pin(async move {
+                    let again = scope.prepare(&self.text).await?;
+                    call(&again, values).await
+                })
+            })
+            .await
     }
 
     async fn rows(&self, values: Vec<turso::Value>) -> Result<Vec<RowValues>> {
@@ -540,13 +553,7 @@ impl StatementProvider for EngineStatement {
     async fn all(&self, params: Params) -> Result<Vec<RowValues>> {
         let values = self.values(params)?;
         if self.confirms_alone() {
-            return self
-                .scope
-                .alone(|scope| {
-                    let values = values.clone();
-                    Box::pin(async move { self.again_in(&scope).await?.rows(values).await })
-                })
-                .await;
+            return self.alone(values, |s, v| Box::pin(s.rows(v))).await;
         }
         self.rows(values).await
     }
@@ -554,13 +561,7 @@ impl StatementProvider for EngineStatement {
     async fn get(&self, params: Params) -> Result<Option<RowValues>> {
         let values = self.values(params)?;
         if self.confirms_alone() {
-            return self
-                .scope
-                .alone(|scope| {
-                    let values = values.clone();
-                    Box::pin(async move { self.again_in(&scope).await?.first_row(values).await })
-                })
-                .await;
+            return self.alone(values, |s, v| Box::pin(s.first_row(v))).await;
         }
         self.first_row(values).await
     }
@@ -572,13 +573,7 @@ impl StatementProvider for EngineStatement {
     async fn run(&self, params: Params) -> Result<RunResult> {
         let values = self.values(params)?;
         if self.confirms_alone() {
-            return self
-                .scope
-                .alone(|scope| {
-                    let values = values.clone();
-                    Box::pin(async move { self.again_in(&scope).await?.run_values(values).await })
-                })
-                .await;
+            return self.alone(values, |s, v| Box::pin(s.run_values(v))).await;
         }
         self.run_values(values).await
     }

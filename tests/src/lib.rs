@@ -283,6 +283,21 @@ impl Pod {
     }
 }
 
+/// A pod in multi-tenant sync mode against turso-server at `url`, on a
+/// fresh directory, with `extra` manifest lines.
+///
+/// # Panics
+///
+/// When plugin-turso does not load.
+pub async fn multi_tenant_pod(url: &str, extra: &str) -> Pod {
+    Pod::boot(
+        PluginDir::new(),
+        "runtime.db",
+        &format!("server:\n  url: \"{url}\"\n{extra}"),
+    )
+    .await
+}
+
 /// Boots a host with plugin-turso alone on a fresh database; returns the
 /// directory (keep it alive), the host and the service.
 ///

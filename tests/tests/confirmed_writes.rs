@@ -5,8 +5,10 @@
 
 use std::sync::Arc;
 
-use plugin_api::{params, ErrorCode, TransactionKind, TransactionOptions, TursoService};
-use turso_plugin_tests::{read_i64, server_url, start_turso_server, PluginDir, Pod};
+use plugin_api::{params, ErrorCode, TransactionOptions};
+use turso_plugin_tests::{
+    exec_exclusive, multi_tenant_pod, read_i64, server_url, start_turso_server, Pod,
+};
 
 #[path = "../src/fault_proxy.rs"]
 #[allow(dead_code)]
@@ -14,22 +16,7 @@ mod fault_proxy;
 
 /// A pod on turso-server `url` (multi-tenant), with `extra` manifest lines.
 async fn pod(url: &str, extra: &str) -> Pod {
-    Pod::boot(
-        PluginDir::new(),
-        "runtime.db",
-        &format!("server:\n  url: \"{url}\"\nsyncTimeoutMs: 3000\n{extra}"),
-    )
-    .await
-}
-
-async fn ddl(turso: &TursoService, sql: &'static str) {
-    turso
-        .transaction(
-            TransactionOptions::kind(TransactionKind::Exclusive),
-            |tx| async move { tx.exec(sql).await },
-        )
-        .await
-        .unwrap();
+    multi_tenant_pod(url, &format!("syncTimeoutMs: 3000\n{extra}")).await
 }
 
 /// Generous retries: conflicts are expected between pods.
@@ -56,7 +43,7 @@ async fn pods_writing_at_once_lose_no_insert_and_no_increment() {
     let server = start_turso_server(data.path(), "").await;
     let url = server_url(&server);
     let first = pod(&url, "").await;
-    ddl(
+    exec_exclusive(
         &first.turso,
         "CREATE TABLE items (id INTEGER PRIMARY KEY AUTOINCREMENT, pod INTEGER NOT NULL); CREATE TABLE counter (id INTEGER PRIMARY KEY, n INTEGER NOT NULL); INSERT INTO counter VALUES (1, 0)",
     )
@@ -131,7 +118,7 @@ async fn a_unique_collision_commits_none_of_the_transaction_anywhere() {
     let server = start_turso_server(data.path(), "").await;
     let proxy = fault_proxy::FaultProxy::start(server.data_addr()).await;
     let a = pod(&server_url(&server), "").await;
-    ddl(
+    exec_exclusive(
         &a.turso,
         "CREATE TABLE t (id INTEGER PRIMARY KEY, name TEXT NOT NULL, u TEXT UNIQUE)",
     )
@@ -282,7 +269,7 @@ async fn a_stale_rehearsal_runs_again_on_the_new_state() {
     let server = start_turso_server(data.path(), "").await;
     let url = server_url(&server);
     let a = pod(&url, "").await;
-    ddl(&a.turso, "CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT)").await;
+    exec_exclusive(&a.turso, "CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT)").await;
     let b = pod(&url, "").await;
     // B holds its own last commit, so its next write skips the pull; A
     // writes meanwhile: B's rehearsal is stale, the guard catches it and
@@ -329,7 +316,7 @@ async fn writers_of_one_pod_share_batches_and_a_failing_body_discards_only_itsel
     let server = start_turso_server(data.path(), "").await;
     let proxy = fault_proxy::FaultProxy::start(server.data_addr()).await;
     let a = pod(&proxy.url(), "").await;
-    ddl(
+    exec_exclusive(
         &a.turso,
         "CREATE TABLE t (id INTEGER PRIMARY KEY AUTOINCREMENT, task INTEGER NOT NULL, n INTEGER NOT NULL)",
     )
@@ -410,7 +397,7 @@ async fn transaction_control_as_sql_in_a_sync_transaction_is_refused_and_nothing
     let server = start_turso_server(data.path(), "").await;
     let url = server_url(&server);
     let a = pod(&url, "").await;
-    ddl(&a.turso, "CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT)").await;
+    exec_exclusive(&a.turso, "CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT)").await;
     for sql in ["COMMIT", "ROLLBACK", "BEGIN", "SAVEPOINT s"] {
         let err = a
             .turso

@@ -3,20 +3,17 @@
 //! keeps every unpushed row, and health shows it diverged with a code and
 //! the count of unpushed changes.
 
-use plugin_api::{params, ErrorCode, TransactionKind, TransactionOptions};
-use turso_plugin_tests::{read_i64, server_url, start_turso_server, PluginDir, Pod};
+use plugin_api::{params, ErrorCode, TransactionOptions};
+use turso_plugin_tests::{
+    exec_exclusive, multi_tenant_pod, read_i64, server_url, start_turso_server, Pod,
+};
 
 #[path = "../src/fault_proxy.rs"]
 #[allow(dead_code)]
 mod fault_proxy;
 
 async fn pod(url: &str, extra: &str) -> Pod {
-    Pod::boot(
-        PluginDir::new(),
-        "runtime.db",
-        &format!("server:\n  url: \"{url}\"\nsyncTimeoutMs: 3000\n{extra}"),
-    )
-    .await
+    multi_tenant_pod(url, &format!("syncTimeoutMs: 3000\n{extra}")).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -25,18 +22,11 @@ async fn a_refused_push_leaves_the_replica_diverged_in_health_and_drops_no_row()
     let server = start_turso_server(data.path(), "").await;
     let proxy = fault_proxy::FaultProxy::start(server.data_addr()).await;
     let a = pod(&server_url(&server), "").await;
-    a.turso
-        .transaction(
-            TransactionOptions::kind(TransactionKind::Exclusive),
-            |tx| async move {
-                tx.exec(
-                    "CREATE TABLE t (id INTEGER PRIMARY KEY, name TEXT NOT NULL, u TEXT UNIQUE)",
-                )
-                .await
-            },
-        )
-        .await
-        .unwrap();
+    exec_exclusive(
+        &a.turso,
+        "CREATE TABLE t (id INTEGER PRIMARY KEY, name TEXT NOT NULL, u TEXT UNIQUE)",
+    )
+    .await;
     let b = pod(&proxy.url(), "syncWrites: local\n").await;
     let b_db = b.turso.connect("runtime").await.unwrap();
     b_db.pull().await.unwrap();

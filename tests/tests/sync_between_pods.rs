@@ -7,27 +7,13 @@ use std::time::{Duration, Instant};
 
 use plugin_api::{params, TransactionKind, TransactionOptions, TursoService};
 use turso_plugin_tests::{
-    push_runtime, read_i64, server_url, start_turso_server, PluginDir, Pod, SyncServer, TURSO,
+    exec_exclusive, multi_tenant_pod, push_runtime, read_i64, server_url, start_turso_server,
+    PluginDir, Pod, SyncServer, TURSO,
 };
 
 /// A pod on `url` (multi-tenant), with `extra` manifest lines.
 async fn pod(url: &str, extra: &str) -> Pod {
-    Pod::boot(
-        PluginDir::new(),
-        "runtime.db",
-        &format!("server:\n  url: \"{url}\"\n{extra}"),
-    )
-    .await
-}
-
-async fn ddl(turso: &TursoService, sql: &'static str) {
-    turso
-        .transaction(
-            TransactionOptions::kind(TransactionKind::Exclusive),
-            |tx| async move { tx.exec(sql).await },
-        )
-        .await
-        .unwrap();
+    multi_tenant_pod(url, extra).await
 }
 
 async fn insert(turso: &TursoService, v: &str) {
@@ -73,7 +59,7 @@ async fn two_pods_writing_in_turn_lose_no_row_to_a_rowid_collision() {
     let url = server_url(&server);
 
     let a = pod(&url, "").await;
-    ddl(&a.turso, "CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT)").await;
+    exec_exclusive(&a.turso, "CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT)").await;
     insert(&a.turso, "a1").await;
     let b = pod(&url, "").await;
     insert(&b.turso, "b1").await;
@@ -101,7 +87,7 @@ async fn a_counter_incremented_in_turn_from_two_pods_counts_every_increment() {
     let server = start_turso_server(data.path(), "").await;
     let url = server_url(&server);
     let a = pod(&url, "").await;
-    ddl(
+    exec_exclusive(
         &a.turso,
         "CREATE TABLE counter (id INTEGER PRIMARY KEY, n INTEGER NOT NULL)",
     )
@@ -139,7 +125,7 @@ async fn four_pods_interleaving_autoincrement_inserts_leave_every_row_on_the_ser
     let server = start_turso_server(data.path(), "").await;
     let url = server_url(&server);
     let first = pod(&url, "").await;
-    ddl(
+    exec_exclusive(
         &first.turso,
         "CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT)",
     )
@@ -174,7 +160,7 @@ async fn a_replica_made_for_one_server_is_refused_for_another_and_never_pushed_t
     let sync = |url: String| format!("mode: sync\nsync:\n  url: \"{url}\"\n");
 
     let pod = Pod::boot(dir, "replica.db", &sync(one.url())).await;
-    ddl(
+    exec_exclusive(
         &pod.turso,
         "CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT)",
     )
@@ -216,7 +202,7 @@ async fn an_idle_replica_pulls_in_the_background_when_an_interval_is_set() {
     let server = start_turso_server(data.path(), "").await;
     let url = server_url(&server);
     let writer = pod(&url, "").await;
-    ddl(
+    exec_exclusive(
         &writer.turso,
         "CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT)",
     )
@@ -357,7 +343,7 @@ async fn concurrent_writers_on_two_pods_lose_nothing_with_unique_keys_or_autoinc
     let server = start_turso_server(data.path(), "").await;
     let url = server_url(&server);
     let setup = pod(&url, "").await;
-    ddl(
+    exec_exclusive(
         &setup.turso,
         "CREATE TABLE keyed (id TEXT PRIMARY KEY, v INTEGER); CREATE TABLE auto (id INTEGER PRIMARY KEY, v INTEGER)",
     )
