@@ -7,71 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::{Error, ErrorCode, Result};
 
-/// How a transaction begins.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-#[non_exhaustive]
-pub enum TransactionKind {
-    /// `BEGIN CONCURRENT` under MVCC: writers on distinct rows commit in
-    /// parallel, a write-write conflict fails with `TURSO_CONFLICT` and is
-    /// retried. DDL is refused (`TURSO_DDL_IN_CONCURRENT`). In sync mode it
-    /// runs as `BEGIN DEFERRED`.
-    #[default]
-    Concurrent,
-    /// `BEGIN DEFERRED`.
-    Deferred,
-    /// `BEGIN IMMEDIATE`.
-    Immediate,
-    /// `BEGIN EXCLUSIVE`: the kind for DDL.
-    Exclusive,
-}
-
-impl TransactionKind {
-    /// The SQL that begins a transaction of this kind.
-    pub fn begin_sql(self) -> &'static str {
-        match self {
-            Self::Concurrent => "BEGIN CONCURRENT",
-            Self::Deferred => "BEGIN DEFERRED",
-            Self::Immediate => "BEGIN IMMEDIATE",
-            Self::Exclusive => "BEGIN EXCLUSIVE",
-        }
-    }
-
-    /// The lowercase name (`concurrent`, `deferred`, …).
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Concurrent => "concurrent",
-            Self::Deferred => "deferred",
-            Self::Immediate => "immediate",
-            Self::Exclusive => "exclusive",
-        }
-    }
-}
-
-impl FromStr for TransactionKind {
-    type Err = Error;
-
-    fn from_str(s: &str) -> Result<Self> {
-        match s {
-            "concurrent" => Ok(Self::Concurrent),
-            "deferred" => Ok(Self::Deferred),
-            "immediate" => Ok(Self::Immediate),
-            "exclusive" => Ok(Self::Exclusive),
-            other => Err(Error::new(
-                ErrorCode::InvalidConfig,
-                format!(
-                    "unknown transaction type {other:?}: use concurrent, deferred, immediate or exclusive"
-                ),
-            )),
-        }
-    }
-}
-
-impl fmt::Display for TransactionKind {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
+pub use turso_common::TransactionKind;
 
 /// Options of [`crate::TursoService::transaction`].
 ///

@@ -23,9 +23,6 @@ use crate::options::TransactionOptions;
 /// queue behind a short transaction at the gate.
 const MIN_BUDGET: Duration = Duration::from_millis(20);
 
-/// The largest power of two applied to the base delay.
-const MAX_EXPONENT: u32 = 6;
-
 /// The retry budget of one `transaction()` call.
 #[derive(Debug, Clone)]
 pub(crate) struct RetryBudget {
@@ -71,34 +68,10 @@ pub(crate) fn wait_budget(base: Duration, max_retries: u32) -> Duration {
 /// The sleep before retry `retry`: none for the first, then
 /// `base × 2^(retry-2)` capped at 64×, jittered over its upper half.
 fn backoff(base: Duration, retry: u32) -> Duration {
-    if retry <= 1 || base.is_zero() {
+    if retry <= 1 {
         return Duration::ZERO;
     }
-    let ceiling = base.saturating_mul(1 << (retry - 2).min(MAX_EXPONENT));
-    let nanos = u64::try_from(ceiling.as_nanos()).unwrap_or(u64::MAX);
-    Duration::from_nanos(nanos / 2 + jitter(nanos - nanos / 2))
-}
-
-/// A cheap pseudo-random number in `0..=max` (xorshift over a per-thread
-/// state seeded from the clock); good enough to spread retries.
-fn jitter(max: u64) -> u64 {
-    use std::cell::Cell;
-    thread_local! {
-        static STATE: Cell<u64> = Cell::new(
-            std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map_or(0x9e37_79b9, |d| d.as_nanos() as u64)
-                | 1,
-        );
-    }
-    STATE.with(|state| {
-        let mut x = state.get();
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        state.set(x);
-        x % max.saturating_add(1)
-    })
+    turso_common::retry::backoff(base, retry - 2)
 }
 
 #[cfg(test)]

@@ -10,6 +10,7 @@
 //! - one [`ErrorCode`] and one [`Error`] (with `source()`), and, with the
 //!   `engine` feature, the one mapping of engine errors onto codes
 //!   ([`engine_error`]);
+//! - [`TransactionKind`], how a transaction begins;
 //! - [`Secret`], the environment variables and their defaults ([`env`](mod@env)),
 //!   and URL redaction ([`redact_url`]);
 //! - with the `engine` feature, opening a local file with MVCC
@@ -46,9 +47,11 @@ mod open;
 #[cfg(feature = "pipeline")]
 pub mod pipeline;
 mod redact;
+pub mod retry;
 mod secret;
 #[cfg(feature = "sql")]
 pub mod sql;
+mod transaction_kind;
 mod value;
 
 #[cfg(feature = "engine")]
@@ -62,4 +65,5 @@ pub use namespace::{
 pub use open::{enable_mvcc, open_local, open_synced, sync_builder, PlainDatabase};
 pub use redact::{clean_message, redact_url, MAX_MESSAGE_CHARS};
 pub use secret::Secret;
+pub use transaction_kind::TransactionKind;
 pub use value::{ColumnIndex, FromValue, Row, RunResult, Value};

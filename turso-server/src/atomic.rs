@@ -552,6 +552,7 @@ mod tests {
     fn guarded_read_only_empty_and_foreign_bodies_pass_unchanged() {
         let guarded = GuardedBatch::new(
             Guard {
+                owner: "pod".into(),
                 seq: 3,
                 id: "c".into(),
                 at_ms: 1,

@@ -244,6 +244,7 @@ async fn replica_pushes_land_whole_move_the_guard_and_a_colliding_push_lands_not
 fn guarded(seq: i64, sql: &str) -> (GuardedBatch, String) {
     let batch = GuardedBatch::new(
         Guard {
+            owner: "plugin".into(),
             seq,
             id: format!("plugin-{seq}"),
             at_ms: 1,

@@ -29,62 +29,13 @@ use crate::db::{Engine, WorkerDb};
 use crate::statement::WorkerStatement;
 use crate::target::WorkerMode;
 
-/// How a local-mode transaction begins. In sync mode the rehearsal always
-/// begins `DEFERRED` (the server runs the batch under `BEGIN IMMEDIATE`),
-/// so the kind does not matter there and DDL needs nothing special.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
-#[non_exhaustive]
-pub enum TransactionKind {
-    /// `BEGIN CONCURRENT` under MVCC: a write-write conflict with another
-    /// connection fails with `TURSO_CONFLICT` and the body runs again. DDL
-    /// is refused with `TURSO_DDL_IN_CONCURRENT` (not retried): use
-    /// [`TransactionKind::Exclusive`] for a body that changes the schema.
-    #[default]
-    Concurrent,
-    /// `BEGIN DEFERRED`.
-    Deferred,
-    /// `BEGIN IMMEDIATE`.
-    Immediate,
-    /// `BEGIN EXCLUSIVE`: the kind for DDL (`CREATE`, `DROP`, `ALTER`).
-    Exclusive,
-}
-
-impl TransactionKind {
-    /// The SQL that begins a transaction of this kind.
-    pub const fn begin_sql(self) -> &'static str {
-        match self {
-            Self::Concurrent => "BEGIN CONCURRENT",
-            Self::Deferred => "BEGIN DEFERRED",
-            Self::Immediate => "BEGIN IMMEDIATE",
-            Self::Exclusive => "BEGIN EXCLUSIVE",
-        }
-    }
-
-    /// `concurrent`, `deferred`, `immediate` or `exclusive`.
-    pub const fn as_str(self) -> &'static str {
-        match self {
-            Self::Concurrent => "concurrent",
-            Self::Deferred => "deferred",
-            Self::Immediate => "immediate",
-            Self::Exclusive => "exclusive",
-        }
-    }
-}
-
-impl fmt::Display for TransactionKind {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
+pub use turso_common::TransactionKind;
 
 /// The default of [`TransactionOptions::max_retries`].
 pub const DEFAULT_MAX_RETRIES: u32 = 5;
 
 /// The default of [`TransactionOptions::retry_delay`].
 pub const DEFAULT_RETRY_DELAY: Duration = Duration::from_millis(5);
-
-/// The largest power of two applied to the retry delay.
-const MAX_BACKOFF_EXPONENT: u32 = 6;
 
 /// Options of [`WorkerDb::transaction`].
 ///
@@ -691,28 +642,10 @@ impl WorkerDb {
     }
 }
 
-/// The sleep before retry `retry` (1-based): `base × 2^(retry-1)`, capped
-/// at 64×, jittered over its upper half.
+/// The sleep before retry `retry` (1-based): `base × 2^(retry-1)`
+/// capped at 64×, jittered over its upper half.
 fn backoff(base: Duration, retry: u32) -> Duration {
-    if base.is_zero() {
-        return Duration::ZERO;
-    }
-    let exponent = retry.saturating_sub(1).min(MAX_BACKOFF_EXPONENT);
-    let ceiling = base.saturating_mul(1 << exponent);
-    let nanos = u64::try_from(ceiling.as_nanos()).unwrap_or(u64::MAX);
-    Duration::from_nanos(nanos / 2 + jitter(nanos - nanos / 2))
-}
-
-/// A pseudo-random number in `0..=max`, enough to spread retries.
-fn jitter(max: u64) -> u64 {
-    use std::hash::{BuildHasher, Hasher};
-    let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
-    hasher.write_u128(
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_nanos()),
-    );
-    hasher.finish() % max.saturating_add(1)
+    turso_common::retry::backoff(base, retry.saturating_sub(1))
 }
 
 #[cfg(test)]
@@ -724,7 +657,7 @@ mod tests {
     #[test]
     fn backoff_doubles_within_its_jitter_and_is_capped() {
         for retry in 1..=7 {
-            let ceiling = 4 * MS * (1 << (retry - 1).min(MAX_BACKOFF_EXPONENT));
+            let ceiling = 4 * MS * (1 << (retry - 1).min(turso_common::retry::MAX_DOUBLINGS));
             let pause = backoff(4 * MS, retry);
             assert!(
                 pause >= ceiling / 2 && pause <= ceiling,
