@@ -21,7 +21,7 @@
 //! - A member that wrote nothing, in a group where nothing was written
 //!   before it, returns at once.
 
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -47,6 +47,11 @@ pub(crate) struct Chain {
     turn: Arc<tokio::sync::Mutex<()>>,
     /// Callers waiting for the turn.
     waiting: AtomicUsize,
+    /// How many times the turn changed hands: a waiter's sign of progress.
+    handoffs: AtomicU64,
+    /// Set while a group is being sent: waiting behind a sync call is not
+    /// a stall (it is bounded by `syncTimeoutMs`).
+    sealing: AtomicBool,
     /// The group its last member left open for the next caller.
     open: Mutex<Option<Arc<Group>>>,
 }
@@ -71,26 +76,43 @@ pub(crate) struct Member {
 }
 
 impl Chain {
-    /// Waits for the turn, at most `wait`.
-    async fn take_turn(&self, wait: Duration) -> Result<OwnedMutexGuard<()>> {
+    /// Waits for the turn while the chain makes progress (the turn changes
+    /// hands, or a group is being sent); gives up after `wait` without any,
+    /// as when the caller itself holds the turn in another transaction.
+    async fn take_turn(self: &Arc<Self>, wait: Duration) -> Result<OwnedMutexGuard<()>> {
         self.waiting.fetch_add(1, Ordering::AcqRel);
-        let turn = Arc::clone(&self.turn);
+        let chain = Arc::clone(self);
         let taken = on_plugin_runtime(async move {
-            tokio::time::timeout(wait, turn.lock_owned())
-                .await
-                .map_err(|_| {
-                    Error::new(
-                        ErrorCode::Busy,
-                        format!(
-                            "the replica's confirmed writes did not get to this one within {} ms (syncTimeoutMs)",
-                            wait.as_millis()
-                        ),
-                    )
-                })
+            let mut seen = chain.handoffs.load(Ordering::Acquire);
+            let mut queued = Box::pin(Arc::clone(&chain.turn).lock_owned());
+            loop {
+                match tokio::time::timeout(wait, &mut queued).await {
+                    Ok(turn) => return Ok(turn),
+                    Err(_) => {
+                        let now = chain.handoffs.load(Ordering::Acquire);
+                        if now == seen && !chain.sealing.load(Ordering::Acquire) {
+                            return Err(Error::new(
+                                ErrorCode::Busy,
+                                format!(
+                                    "no confirmed write of this replica finished for {} ms while this one waited for its turn (is the caller holding another transaction?)",
+                                    wait.as_millis()
+                                ),
+                            ));
+                        }
+                        seen = now;
+                    }
+                }
+            }
         })
         .await;
         self.waiting.fetch_sub(1, Ordering::AcqRel);
         taken
+    }
+
+    /// Gives the turn up, counting the hand-off.
+    fn hand_on(&self, turn: OwnedMutexGuard<()>) {
+        drop(turn);
+        self.handoffs.fetch_add(1, Ordering::AcqRel);
     }
 
     fn is_open(&self, group: &Arc<Group>) -> bool {
@@ -129,7 +151,7 @@ impl Member {
             ));
         };
         let chain = Arc::clone(replica.chain());
-        let turn = chain.take_turn(replica.timeout()).await?;
+        let turn = chain.take_turn(max_wait).await?;
         let group = match chain.take_open() {
             Some(group) => group,
             None => {
@@ -196,7 +218,7 @@ impl Member {
             if let Ok(mut open) = self.chain.open.lock() {
                 *open = Some(Arc::clone(&self.group));
             }
-            drop(turn);
+            self.chain.hand_on(turn);
             if !wrote {
                 return Ok(());
             }
@@ -239,13 +261,15 @@ impl Member {
             .lock()
             .map(|mut s| std::mem::take(&mut *s))
             .unwrap_or_default();
+        self.chain.sealing.store(true, Ordering::Release);
         let result = match self.end_local().await {
             Err(err) => Err(err),
             Ok(()) if statements.is_empty() => Ok(()),
             Ok(()) => confirmed::send(&self.store, self.group.base, statements).await,
         };
+        self.chain.sealing.store(false, Ordering::Release);
         self.group.outcome.send_replace(Some(result.clone()));
-        drop(turn);
+        self.chain.hand_on(turn);
         result
     }
 
@@ -277,7 +301,7 @@ impl Member {
             ErrorCode::Conflict,
             "a transaction rehearsed in the same group as this one failed, so the group was discarded before it was sent; this one runs again",
         ))));
-        drop(turn);
+        self.chain.hand_on(turn);
         result
     }
 }

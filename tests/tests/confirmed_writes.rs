@@ -424,3 +424,29 @@ async fn transaction_control_as_sql_in_a_sync_transaction_is_refused_and_nothing
     a.stop().await;
     server.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_write_waiting_for_a_turn_its_own_caller_holds_fails_busy_instead_of_hanging() {
+    let data = tempfile::tempdir().unwrap();
+    let server = start_turso_server(data.path(), "").await;
+    let url = server_url(&server);
+    let a = pod(&url, "").await;
+    exec_exclusive(&a.turso, "CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT)").await;
+    let db = a.turso.connect("runtime").await.unwrap();
+    let tx = a.turso.begin(&TransactionOptions::default()).await.unwrap();
+    tx.run("INSERT INTO t (v) VALUES ('in the transaction')", params![])
+        .await
+        .unwrap();
+    // The handle's write queues behind the open transaction of the same
+    // caller, which cannot end while the caller waits.
+    let err = db
+        .run("INSERT INTO t (v) VALUES ('beside it')", params![])
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), &ErrorCode::Busy, "{err}");
+    tx.commit().await.unwrap();
+    assert_eq!(on_server(&url, "SELECT count(*) FROM t").await, 1);
+    drop(db);
+    a.stop().await;
+    server.shutdown().await;
+}
