@@ -160,8 +160,9 @@ impl PluginDir {
 }
 
 /// Every environment variable plugin-turso reads; tests clear them.
-pub const TURSO_ENV: [&str; 9] = [
+pub const TURSO_ENV: [&str; 10] = [
     "TURSO_SERVER_URL",
+    "TURSO_SYNC_WRITES",
     "TURSO_SERVER_TOKEN",
     "TURSO_MODE",
     "TURSO_SYNC_URL",

@@ -450,3 +450,22 @@ async fn a_write_waiting_for_a_turn_its_own_caller_holds_fails_busy_instead_of_h
     a.stop().await;
     server.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_cli_writes_through_the_server_too() {
+    let data = tempfile::tempdir().unwrap();
+    let server = start_turso_server(data.path(), "").await;
+    let url = server_url(&server);
+    let a = pod(&url, "").await;
+    exec_exclusive(&a.turso, "CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT)").await;
+    // The CLI opens the same replica: the pod stops first.
+    let dir = a.stop().await;
+    let out = dir.cli(&["sql", "INSERT INTO t (v) VALUES ('from the cli')"], &[]);
+    assert_eq!(out.code, 0, "{out:#?}");
+    assert_eq!(on_server(&url, "SELECT count(*) FROM t").await, 1);
+    let out = dir.cli(&["sql", "INSERT INTO t (v) VALUES (random())"], &[]);
+    assert_ne!(out.code, 0, "{out:#?}");
+    assert_eq!(out.sql_error_code(), Some("TURSO_UNSUPPORTED"), "{out:#?}");
+    assert_eq!(on_server(&url, "SELECT count(*) FROM t").await, 1);
+    server.shutdown().await;
+}
