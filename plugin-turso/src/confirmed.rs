@@ -13,13 +13,15 @@
 //!
 //! A transaction that wrote nothing sends nothing.
 
+use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use plugin_api::export::plugin_sleep;
 use plugin_api::{Error, ErrorCode, Result, Value};
 pub(crate) use turso_common::pipeline::check_repeatable;
 use turso_common::pipeline::{
-    confirm, ConfirmTarget, Recorded, Sent, COMMITS_EXIST, FIND_COMMIT, LAST_COMMIT,
+    confirm, ConfirmTarget, Grain, Recorded, Sent, COMMITS_EXIST, FIND_COMMIT, LAST_COMMIT,
+    TABLES_EXIST, TABLE_VERSIONS,
 };
 
 use crate::replica::Replica;
@@ -40,6 +42,49 @@ pub(crate) async fn read_base(store: &Store, conn: &turso::Connection) -> Result
     Ok(first_integer(store, conn, LAST_COMMIT, ())
         .await?
         .unwrap_or(0))
+}
+
+/// Whether the schema lets a write reach tables its text does not name:
+/// a trigger, or a foreign key (its actions and checks). A table whose
+/// definition merely contains the word counts too: the safe side.
+const REACHES_OTHER_TABLES: &str = "SELECT 1 FROM sqlite_schema WHERE type = 'trigger' OR (type = 'table' AND sql LIKE '%references%') LIMIT 1";
+
+/// The per-table versions the connection's database holds, read in the
+/// rehearsal's snapshot; `None` when the schema lets writes reach tables
+/// they do not name (then only a namespace guard is safe).
+///
+/// # Errors
+///
+/// The engine's error.
+pub(crate) async fn read_versions(
+    store: &Store,
+    conn: &turso::Connection,
+) -> Result<Option<BTreeMap<String, i64>>> {
+    if first_integer(store, conn, REACHES_OTHER_TABLES, ())
+        .await?
+        .is_some()
+    {
+        return Ok(None);
+    }
+    let mut versions = BTreeMap::new();
+    if first_integer(store, conn, TABLES_EXIST, ())
+        .await?
+        .is_none()
+    {
+        return Ok(Some(versions));
+    }
+    let mut rows = conn
+        .query(TABLE_VERSIONS, ())
+        .await
+        .map_err(|e| store.engine_error(e))?;
+    while let Some(row) = rows.next().await.map_err(|e| store.engine_error(e))? {
+        if let (Ok(turso::Value::Text(name)), Ok(turso::Value::Integer(version))) =
+            (row.get_value(0), row.get_value(1))
+        {
+            versions.insert(name, version);
+        }
+    }
+    Ok(Some(versions))
 }
 
 /// The first column of the first row of `sql`, as an integer.
@@ -114,14 +159,19 @@ impl ConfirmTarget for StoreTarget<'_> {
 /// `TURSO_SYNC_TIMEOUT` when the server cannot be reached (nothing was
 /// committed), `TURSO_OUTCOME_UNKNOWN` when an answer was lost and the
 /// server could not be asked again in time.
-pub(crate) async fn send(store: &Store, base: i64, statements: Vec<Recorded>) -> Result<()> {
+pub(crate) async fn send(
+    store: &Store,
+    base: i64,
+    grain: Grain,
+    statements: Vec<Recorded>,
+) -> Result<()> {
     let Some(replica) = store.replica() else {
         return Err(Error::new(
             ErrorCode::Internal,
             "a confirmed write was sent from a store without a replica",
         ));
     };
-    match confirm(&StoreTarget { store, replica }, base, statements).await {
+    match confirm(&StoreTarget { store, replica }, base, grain, statements).await {
         Ok(()) => {
             let asked = Instant::now();
             replica.confirmed();

@@ -27,13 +27,16 @@ use std::time::{Duration, Instant};
 
 use plugin_api::export::{on_plugin_runtime, plugin_sleep};
 use plugin_api::{Error, ErrorCode, Result, TransactionKind};
+use std::collections::BTreeMap;
 use tokio::sync::{watch, OwnedMutexGuard};
-use turso_common::pipeline::Recorded;
+
+use turso_common::pipeline::{Grain, Recorded, ANY_TABLE};
 
 use crate::confirmed;
 use crate::gate::Admission;
 use crate::lease::{rollback_if_open, Lease};
 use crate::store::Store;
+use crate::tx_state::Access;
 
 /// The most members one group takes.
 const MAX_MEMBERS: usize = 64;
@@ -60,6 +63,11 @@ pub(crate) struct Chain {
 pub(crate) struct Group {
     lease: Arc<Lease>,
     base: i64,
+    /// The per-table versions the group rehearses on; `None` when the
+    /// schema lets writes reach tables they do not name.
+    versions: Option<BTreeMap<String, i64>>,
+    /// What the members touched.
+    access: Mutex<Access>,
     admission: Mutex<Option<Admission>>,
     statements: Mutex<Vec<Recorded>>,
     members: AtomicUsize,
@@ -160,16 +168,21 @@ impl Member {
                 }
                 let admission = store.gate().admit(attempt, max_wait).await?;
                 let lease = Lease::new(Arc::clone(&store)).await?;
-                let base = {
+                let (base, versions) = {
                     let conn = lease.lock().await?;
                     conn.execute(kind.begin_sql(), ())
                         .await
                         .map_err(|e| store.engine_error(e))?;
-                    confirmed::read_base(&store, &conn).await?
+                    (
+                        confirmed::read_base(&store, &conn).await?,
+                        confirmed::read_versions(&store, &conn).await?,
+                    )
                 };
                 Arc::new(Group {
                     lease,
                     base,
+                    versions,
+                    access: Mutex::new(Access::default()),
                     admission: Mutex::new(Some(admission)),
                     statements: Mutex::new(Vec::new()),
                     members: AtomicUsize::new(0),
@@ -203,10 +216,13 @@ impl Member {
     ///
     /// The group's: `TURSO_CONFLICT` (run again), a statement's code, a
     /// sync error, `TURSO_OUTCOME_UNKNOWN`.
-    pub(crate) async fn commit(&self, statements: Vec<Recorded>) -> Result<()> {
+    pub(crate) async fn commit(&self, statements: Vec<Recorded>, access: Access) -> Result<()> {
         let Some(turn) = self.take_turn() else {
             return Err(finished());
         };
+        if let Ok(mut touched) = self.group.access.lock() {
+            touched.merge(access);
+        }
         let mut outcome = self.group.outcome.subscribe();
         let wrote = {
             let mut parked = self.group.statements.lock().map_err(|_| poisoned())?;
@@ -265,12 +281,43 @@ impl Member {
         let result = match self.end_local().await {
             Err(err) => Err(err),
             Ok(()) if statements.is_empty() => Ok(()),
-            Ok(()) => confirmed::send(&self.store, self.group.base, statements).await,
+            Ok(()) => {
+                let grain = self.grain();
+                confirmed::send(&self.store, self.group.base, grain, statements).await
+            }
         };
         self.chain.sealing.store(false, Ordering::Release);
         self.group.outcome.send_replace(Some(result.clone()));
         self.chain.hand_on(turn);
         result
+    }
+
+    /// What the group's guard covers: its tables at the versions it saw
+    /// (and the namespace-wide version) when every member only wrote
+    /// single tables and the schema lets no write reach another table;
+    /// the whole namespace otherwise.
+    fn grain(&self) -> Grain {
+        let access = self
+            .group
+            .access
+            .lock()
+            .map(|a| a.clone())
+            .unwrap_or_else(|_| Access {
+                namespace: true,
+                ..Access::default()
+            });
+        match &self.group.versions {
+            Some(versions) if !access.namespace => Grain::Tables(
+                access
+                    .tables
+                    .iter()
+                    .map(String::as_str)
+                    .chain([ANY_TABLE])
+                    .map(|t| (t.to_owned(), versions.get(t).copied().unwrap_or(0)))
+                    .collect(),
+            ),
+            _ => Grain::Namespace,
+        }
     }
 
     /// Rolls the group's local transaction back and leaves the gate.

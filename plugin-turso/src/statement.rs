@@ -42,6 +42,14 @@ fn control_in_rehearsal() -> Error {
     )
 }
 
+/// The one table a write of `kind` changes when it reads no other (see
+/// [`sql::single_table_write`]); schema changes have none.
+fn write_table(kind: StatementKind, text: &str) -> Option<String> {
+    (kind == StatementKind::Write)
+        .then(|| sql::single_table_write(text))
+        .flatten()
+}
+
 /// Whether statements of `kind` are writes a server must confirm.
 fn records(kind: StatementKind) -> bool {
     matches!(kind, StatementKind::Write | StatementKind::Schema)
@@ -176,7 +184,9 @@ impl Scope {
                 state.finish();
                 match value {
                     Ok(value) => {
-                        member.commit(state.take_recorded()).await?;
+                        member
+                            .commit(state.take_recorded(), state.take_access())
+                            .await?;
                         Ok(value)
                     }
                     Err(err) => {
@@ -272,8 +282,14 @@ impl Scope {
                 .map_err(|e| self.error(kind, e))?
                 .is_some()
             {}
-            if let Some(tx) = recorded {
-                tx.record(statement.text, Vec::new());
+            match (rehearsal, recorded) {
+                (_, Some(tx)) => tx.record(
+                    statement.text,
+                    Vec::new(),
+                    write_table(kind, statement.text).as_deref(),
+                ),
+                (Some(tx), None) => tx.note_read(),
+                (None, None) => {}
             }
         }
         Ok(())
@@ -308,6 +324,9 @@ impl Scope {
             unrepeatable: synced_write
                 .then(|| sql::nondeterministic(statement.text))
                 .flatten(),
+            write_table: synced_write
+                .then(|| write_table(statement.kind, statement.text))
+                .flatten(),
         })
     }
 }
@@ -325,6 +344,8 @@ pub(crate) struct EngineStatement {
     /// What in a synced write would differ between the rehearsal and the
     /// server (see [`sql::nondeterministic`]).
     unrepeatable: Option<String>,
+    /// The one table a synced write changes, when it reads no other.
+    write_table: Option<String>,
 }
 
 impl EngineStatement {
@@ -384,9 +405,15 @@ impl EngineStatement {
     /// Before a write in a rehearsal: refuses what the server would
     /// compute otherwise, and keeps the values to record.
     fn to_record(&self, values: &[turso::Value]) -> Result<Option<(&Arc<TxState>, Vec<Value>)>> {
-        let Some(tx) = self.scope.rehearsal().filter(|_| records(self.kind)) else {
+        let Some(tx) = self.scope.rehearsal() else {
             return Ok(None);
         };
+        if !records(self.kind) {
+            // A read (or anything else) in a rehearsal: its guard covers
+            // the whole namespace.
+            tx.note_read();
+            return Ok(None);
+        }
         confirmed::check_repeatable(self.unrepeatable.as_deref())?;
         Ok(Some((tx, confirmed::kept(values))))
     }
@@ -394,7 +421,7 @@ impl EngineStatement {
     /// Records a write that ran in a rehearsal.
     fn record(&self, recorded: Option<(&Arc<TxState>, Vec<Value>)>) {
         if let Some((tx, values)) = recorded {
-            tx.record(&self.text, values);
+            tx.record(&self.text, values, self.write_table.as_deref());
         }
     }
 

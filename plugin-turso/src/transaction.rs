@@ -132,7 +132,9 @@ impl TransactionProvider for EngineTransaction {
             if !self.state.finish() {
                 return Err(finished());
             }
-            return member.commit(self.state.take_recorded()).await;
+            return member
+                .commit(self.state.take_recorded(), self.state.take_access())
+                .await;
         }
         let conn = self.lease.lock().await?;
         if !self.state.finish() {

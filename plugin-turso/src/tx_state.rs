@@ -2,6 +2,7 @@
 //! it began with, whether it has finished, and, for a server-confirmed
 //! write, the rehearsal's record of its writes.
 
+use std::collections::BTreeSet;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
 
@@ -23,10 +24,30 @@ pub(crate) struct TxState {
     rehearsal: Option<Rehearsal>,
 }
 
-/// What a rehearsal keeps: each write, in order.
+/// What a rehearsal keeps: each write, in order, and what it touched.
 #[derive(Debug)]
 struct Rehearsal {
     recorded: Mutex<Vec<Recorded>>,
+    access: Mutex<Access>,
+}
+
+/// The tables a rehearsal wrote, when that is all it touched.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct Access {
+    /// Tables written by single-table writes (lowercased).
+    pub(crate) tables: BTreeSet<String>,
+    /// Set when it read, or wrote in a way whose tables are not known
+    /// (schema changes, writes that read other tables, pragmas): its guard
+    /// must cover the whole namespace.
+    pub(crate) namespace: bool,
+}
+
+impl Access {
+    /// Adds what `other` touched.
+    pub(crate) fn merge(&mut self, other: Access) {
+        self.tables.extend(other.tables);
+        self.namespace |= other.namespace;
+    }
 }
 
 impl TxState {
@@ -44,6 +65,7 @@ impl TxState {
         Self {
             rehearsal: Some(Rehearsal {
                 recorded: Mutex::new(Vec::new()),
+                access: Mutex::new(Access::default()),
             }),
             ..Self::new(kind)
         }
@@ -54,13 +76,41 @@ impl TxState {
         self.rehearsal.is_some()
     }
 
-    /// Records a write that ran in the rehearsal.
-    pub(crate) fn record(&self, sql: &str, args: Vec<Value>) {
+    /// Records a write that ran in the rehearsal; `table` is the one table
+    /// it wrote when it read no other, else its tables are unknown.
+    pub(crate) fn record(&self, sql: &str, args: Vec<Value>, table: Option<&str>) {
         if let Some(rehearsal) = &self.rehearsal {
             if let Ok(mut recorded) = rehearsal.recorded.lock() {
                 recorded.push(Recorded::new(sql, args));
             }
+            if let Ok(mut access) = rehearsal.access.lock() {
+                match table {
+                    Some(table) => {
+                        access.tables.insert(table.to_owned());
+                    }
+                    None => access.namespace = true,
+                }
+            }
         }
+    }
+
+    /// Notes a statement that read, or did anything but write, in the
+    /// rehearsal: its guard must then cover the whole namespace.
+    pub(crate) fn note_read(&self) {
+        if let Some(rehearsal) = &self.rehearsal {
+            if let Ok(mut access) = rehearsal.access.lock() {
+                access.namespace = true;
+            }
+        }
+    }
+
+    /// What the rehearsal touched, taken once.
+    pub(crate) fn take_access(&self) -> Access {
+        self.rehearsal
+            .as_ref()
+            .and_then(|r| r.access.lock().ok())
+            .map(|mut a| std::mem::take(&mut *a))
+            .unwrap_or_default()
     }
 
     /// The rehearsal's writes, taken once (none for a plain transaction).

@@ -39,6 +39,8 @@
 //! `null` in both `step_results` and `step_errors`; the request answers
 //! `ok` even when a step failed.
 
+use std::collections::BTreeMap;
+
 use serde_json::{json, Value as Json};
 
 use crate::error::{Error, ErrorCode};
@@ -72,6 +74,24 @@ pub const COMMITS_EXIST: &str =
 
 /// Creates the table of reserved numbers when it is missing.
 pub const CREATE_TURNS: &str = "CREATE TABLE IF NOT EXISTS _turso_turns (seq INTEGER PRIMARY KEY, owner TEXT NOT NULL, until_ms INTEGER NOT NULL)";
+
+/// Creates the table of per-table versions when it is missing.
+pub const CREATE_TABLES: &str =
+    "CREATE TABLE IF NOT EXISTS _turso_tables (name TEXT PRIMARY KEY, version INTEGER NOT NULL)";
+
+/// Whether the table of per-table versions exists (one row when it does).
+pub const TABLES_EXIST: &str =
+    "SELECT 1 FROM sqlite_schema WHERE type = 'table' AND name = '_turso_tables'";
+
+/// Every per-table version a database holds (`name`, `version`).
+pub const TABLE_VERSIONS: &str = "SELECT name, version FROM _turso_tables";
+
+/// The version name a namespace-wide commit moves (any write whose tables
+/// are not known: a namespace-grain batch, or a foreign push).
+pub const ANY_TABLE: &str = "*";
+
+/// Moves [`ANY_TABLE`]'s version (a namespace-wide commit).
+pub const BUMP_ANY_TABLE: &str = "INSERT INTO _turso_tables (name, version) VALUES ('*', 1) ON CONFLICT(name) DO UPDATE SET version = version + 1";
 
 /// The server's clock in Unix milliseconds, as SQL.
 const SERVER_NOW_MS: &str = "CAST(unixepoch('subsec') * 1000 AS INTEGER)";
@@ -147,27 +167,81 @@ pub enum Outcome {
     Refused(Error),
 }
 
+/// What a batch's guard covers.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum Grain {
+    /// The whole namespace: the batch takes the next commit number, so any
+    /// commit since its base stops it.
+    #[default]
+    Namespace,
+    /// These tables, at the versions the rehearsal saw (0 for none), and
+    /// [`ANY_TABLE`] among them: only a commit that wrote one of them, or a
+    /// namespace-wide one, stops the batch. The batch moves the version of
+    /// every table it writes (all those named, but [`ANY_TABLE`]).
+    Tables(BTreeMap<String, i64>),
+}
+
 /// A guarded, all-or-nothing batch of recorded statements.
 #[derive(Debug, Clone)]
 pub struct GuardedBatch {
     guard: Guard,
+    grain: Grain,
     statements: Vec<Recorded>,
 }
 
-/// Steps before the first recorded statement: CREATE turns, BEGIN,
-/// CREATE commits, guard.
-const HEAD_STEPS: usize = 4;
+/// Steps before the version checks: CREATE turns, BEGIN, CREATE commits,
+/// guard, CREATE tables.
+const HEAD_STEPS: usize = 5;
 
 /// The guard's step.
-const GUARD_STEP: usize = HEAD_STEPS - 1;
+const GUARD_STEP: usize = 3;
 
 /// Steps after `COMMIT`: ROLLBACK, reserve, give up reservations.
 const TAIL_STEPS: usize = 3;
 
 impl GuardedBatch {
-    /// The batch of `statements` behind `guard`.
+    /// The batch of `statements` behind `guard`, guarding the whole
+    /// namespace.
     pub fn new(guard: Guard, statements: Vec<Recorded>) -> Self {
-        Self { guard, statements }
+        Self {
+            guard,
+            grain: Grain::Namespace,
+            statements,
+        }
+    }
+
+    /// The same batch guarding `grain` instead.
+    #[must_use]
+    pub fn with_grain(mut self, grain: Grain) -> Self {
+        self.grain = grain;
+        self
+    }
+
+    /// The version steps between the head and the statements.
+    fn version_steps(&self) -> Vec<Json> {
+        match &self.grain {
+            Grain::Namespace => vec![stmt(BUMP_ANY_TABLE, &[])],
+            Grain::Tables(seen) => seen
+                .iter()
+                .map(|(name, version)| {
+                    let args = [Value::Text(name.clone()), Value::Integer(*version)];
+                    if name == ANY_TABLE {
+                        stmt("UPDATE _turso_tables SET version = CASE WHEN version = ?2 THEN version ELSE NULL END WHERE name = ?1", &args)
+                    } else {
+                        stmt("INSERT INTO _turso_tables (name, version) VALUES (?1, ?2 + 1) ON CONFLICT(name) DO UPDATE SET version = CASE WHEN version = ?2 THEN version + 1 ELSE NULL END", &args)
+                    }
+                })
+                .collect(),
+        }
+    }
+
+    /// Index of the first recorded statement.
+    fn first_statement(&self) -> usize {
+        HEAD_STEPS
+            + match &self.grain {
+                Grain::Namespace => 1,
+                Grain::Tables(seen) => seen.len(),
+            }
     }
 
     /// The guard it carries.
@@ -182,7 +256,7 @@ impl GuardedBatch {
 
     /// Index of the `COMMIT` step.
     fn commit_step(&self) -> usize {
-        HEAD_STEPS + self.statements.len() + 1
+        self.first_statement() + self.statements.len() + 1
     }
 
     /// Whether `steps` have the shape [`GuardedBatch::to_request`] gives:
@@ -218,16 +292,28 @@ impl GuardedBatch {
         steps.push(json!({"stmt": stmt(CREATE_TURNS, &[])}));
         steps.push(after_ok(steps.len(), stmt("BEGIN IMMEDIATE", &[])));
         steps.push(after_ok(steps.len(), stmt(CREATE_COMMITS, &[])));
-        let insert = format!(
-            "INSERT INTO _turso_commits (seq, id, at_ms) VALUES (?1, CASE WHEN EXISTS (SELECT 1 FROM _turso_turns WHERE seq = ?1 AND owner <> ?4 AND until_ms > {SERVER_NOW_MS}) THEN NULL ELSE ?2 END, ?3)"
-        );
-        let args = [
-            Value::Integer(guard.seq),
-            Value::Text(guard.id.clone()),
-            Value::Integer(guard.at_ms),
-            Value::Text(guard.owner.clone()),
-        ];
+        let insert = match self.grain {
+            // The next number, or fail: the namespace's guard.
+            Grain::Namespace => format!(
+                "INSERT INTO _turso_commits (seq, id, at_ms) VALUES (?1, CASE WHEN EXISTS (SELECT 1 FROM _turso_turns WHERE seq = ?1 AND owner <> ?4 AND until_ms > {SERVER_NOW_MS}) THEN NULL ELSE ?2 END, ?3)"
+            ),
+            // Only the log: the versions guard the tables.
+            Grain::Tables(_) => "INSERT INTO _turso_commits (seq, id, at_ms) SELECT coalesce(max(seq), 0) + 1, ?1, ?2 FROM _turso_commits".to_owned(),
+        };
+        let args = match self.grain {
+            Grain::Namespace => vec![
+                Value::Integer(guard.seq),
+                Value::Text(guard.id.clone()),
+                Value::Integer(guard.at_ms),
+                Value::Text(guard.owner.clone()),
+            ],
+            Grain::Tables(_) => vec![Value::Text(guard.id.clone()), Value::Integer(guard.at_ms)],
+        };
         steps.push(after_ok(steps.len(), stmt(&insert, &args)));
+        steps.push(after_ok(steps.len(), stmt(CREATE_TABLES, &[])));
+        for version in self.version_steps() {
+            steps.push(after_ok(steps.len(), version));
+        }
         for recorded in &self.statements {
             steps.push(after_ok(steps.len(), stmt(&recorded.sql, &recorded.args)));
         }
@@ -280,13 +366,18 @@ impl GuardedBatch {
                 .and_then(|r| r.get(step))
                 .is_some_and(|r| !r.is_null())
         };
-        for step in 0..HEAD_STEPS {
+        let first_statement = self.first_statement();
+        for step in 0..first_statement {
             if let Some(message) = failed(step) {
                 if step == GUARD_STEP && is_unique_failure(&message) {
                     return Outcome::GuardTaken;
                 }
                 if step == GUARD_STEP && is_not_null_failure(&message) {
                     return Outcome::Reserved;
+                }
+                // A version moved: a table it covers was written since.
+                if step >= HEAD_STEPS && is_not_null_failure(&message) {
+                    return Outcome::GuardTaken;
                 }
                 return Outcome::Refused(Error::new(
                     code_of(&message),
@@ -295,7 +386,7 @@ impl GuardedBatch {
             }
         }
         for index in 0..self.statements.len() {
-            if let Some(message) = failed(HEAD_STEPS + index) {
+            if let Some(message) = failed(first_statement + index) {
                 return Outcome::StatementFailed {
                     index,
                     error: Error::new(
@@ -477,27 +568,28 @@ mod tests {
             .iter()
             .map(|s| s["stmt"]["sql"].as_str().unwrap())
             .collect();
-        assert_eq!(sqls.len(), 11);
+        assert_eq!(sqls.len(), 13);
         assert_eq!(
             &sqls[..3],
             [CREATE_TURNS, "BEGIN IMMEDIATE", CREATE_COMMITS]
         );
-        assert!(sqls[3].starts_with("INSERT INTO _turso_commits"));
+        assert!(sqls[3].starts_with("INSERT INTO _turso_commits (seq, id, at_ms) VALUES"));
+        assert_eq!(&sqls[4..6], [CREATE_TABLES, BUMP_ANY_TABLE]);
         assert_eq!(
-            &sqls[4..6],
+            &sqls[6..8],
             ["INSERT INTO t VALUES (0)", "INSERT INTO t VALUES (1)"]
         );
-        assert!(sqls[6].starts_with("DELETE FROM _turso_commits"));
-        assert_eq!(&sqls[7..9], ["COMMIT", "ROLLBACK"]);
-        assert!(sqls[9].starts_with("INSERT OR IGNORE INTO _turso_turns"));
-        assert!(sqls[10].starts_with("DELETE FROM _turso_turns"));
+        assert!(sqls[8].starts_with("DELETE FROM _turso_commits"));
+        assert_eq!(&sqls[9..11], ["COMMIT", "ROLLBACK"]);
+        assert!(sqls[11].starts_with("INSERT OR IGNORE INTO _turso_turns"));
+        assert!(sqls[12].starts_with("DELETE FROM _turso_turns"));
         assert!(steps[0].get("condition").is_none());
-        for (i, step) in steps.iter().enumerate().take(8).skip(1) {
+        for (i, step) in steps.iter().enumerate().take(10).skip(1) {
             assert_eq!(step["condition"], json!({"type": "ok", "step": i - 1}));
         }
-        assert_eq!(steps[8]["condition"], rollback_condition(7));
-        assert_eq!(steps[9]["condition"], json!({"type": "error", "step": 3}));
-        assert_eq!(steps[10]["condition"], json!({"type": "ok", "step": 7}));
+        assert_eq!(steps[10]["condition"], rollback_condition(9));
+        assert_eq!(steps[11]["condition"], json!({"type": "error", "step": 3}));
+        assert_eq!(steps[12]["condition"], json!({"type": "ok", "step": 9}));
         let guard_args = &steps[3]["stmt"]["args"];
         assert_eq!(guard_args[0], json!({"type": "integer", "value": "7"}));
         assert_eq!(guard_args[1], json!({"type": "text", "value": "c1"}));
@@ -505,8 +597,54 @@ mod tests {
         assert_eq!(request["requests"].as_array().unwrap().len(), 1);
         assert!(GuardedBatch::is_guarded(steps));
         let mut loose = steps.clone();
-        loose[5]["condition"] = json!({"type": "not", "cond": {"type": "is_autocommit"}});
+        loose[7]["condition"] = json!({"type": "not", "cond": {"type": "is_autocommit"}});
         assert!(!GuardedBatch::is_guarded(&loose));
+    }
+
+    #[test]
+    fn a_table_grain_logs_the_commit_and_checks_and_moves_versions_instead() {
+        let seen = BTreeMap::from([(ANY_TABLE.to_owned(), 4), ("t".to_owned(), 2)]);
+        let b = batch(1).with_grain(Grain::Tables(seen));
+        let request = b.to_request();
+        let steps = request["requests"][0]["batch"]["steps"].as_array().unwrap();
+        let sqls: Vec<&str> = steps
+            .iter()
+            .map(|s| s["stmt"]["sql"].as_str().unwrap())
+            .collect();
+        assert_eq!(sqls.len(), 13);
+        assert!(sqls[3].contains("coalesce(max(seq), 0) + 1"), "{}", sqls[3]);
+        assert_eq!(sqls[4], CREATE_TABLES);
+        assert!(sqls[5].starts_with("UPDATE _turso_tables"), "{}", sqls[5]);
+        assert_eq!(
+            steps[5]["stmt"]["args"][0],
+            json!({"type": "text", "value": "*"})
+        );
+        assert_eq!(
+            steps[5]["stmt"]["args"][1],
+            json!({"type": "integer", "value": "4"})
+        );
+        assert!(
+            sqls[6].starts_with("INSERT INTO _turso_tables"),
+            "{}",
+            sqls[6]
+        );
+        assert_eq!(
+            steps[6]["stmt"]["args"][0],
+            json!({"type": "text", "value": "t"})
+        );
+        assert_eq!(sqls[7], "INSERT INTO t VALUES (0)");
+        assert!(GuardedBatch::is_guarded(steps));
+        let moved = answer_with(
+            13,
+            &[(6, "NOT NULL constraint failed: _turso_tables.version")],
+            &[10],
+        );
+        assert_eq!(b.outcome(&moved), Outcome::GuardTaken);
+        let failed = answer_with(13, &[(7, "UNIQUE constraint failed: t.u")], &[10]);
+        assert!(matches!(
+            b.outcome(&failed),
+            Outcome::StatementFailed { index: 0, .. }
+        ));
     }
 
     /// An answer to a batch of `steps` steps, with `errors` at their steps
@@ -533,28 +671,27 @@ mod tests {
     #[test]
     fn answers_are_read_step_by_step() {
         let b = batch(2);
-        // 11 steps: the last two (reserve, release) run only on their
-        // conditions, and ROLLBACK (8) only when COMMIT (7) did not.
-        let all_ok = answer_with(11, &[], &[]);
-        let mut all_ok = all_ok;
-        all_ok["results"][0]["response"]["result"]["step_results"][8] = Json::Null;
+        // 13 steps: the last two (reserve, release) run only on their
+        // conditions, and ROLLBACK (10) only when COMMIT (9) did not.
+        let mut all_ok = answer_with(13, &[], &[]);
+        all_ok["results"][0]["response"]["result"]["step_results"][10] = Json::Null;
         assert_eq!(b.outcome(&all_ok), Outcome::Committed);
 
         let taken = answer_with(
-            11,
+            13,
             &[(3, "UNIQUE constraint failed: _turso_commits.seq")],
-            &[8, 9],
+            &[10, 11],
         );
         assert_eq!(b.outcome(&taken), Outcome::GuardTaken);
 
         let reserved = answer_with(
-            11,
+            13,
             &[(3, "NOT NULL constraint failed: _turso_commits.id")],
-            &[8, 9],
+            &[10, 11],
         );
         assert_eq!(b.outcome(&reserved), Outcome::Reserved);
 
-        let failed = answer_with(11, &[(5, "UNIQUE constraint failed: t.u")], &[8]);
+        let failed = answer_with(13, &[(7, "UNIQUE constraint failed: t.u")], &[10]);
         match b.outcome(&failed) {
             Outcome::StatementFailed { index, error } => {
                 assert_eq!(index, 1);

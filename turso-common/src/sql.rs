@@ -172,6 +172,57 @@ pub fn single(sql: &str) -> Result<SqlStatement<'_>> {
     }
 }
 
+/// The one table a write changes, when it reads no other: an `INSERT …
+/// VALUES` (an upsert included), or an `UPDATE`/`DELETE` without `FROM`,
+/// with no `SELECT` and no `WITH` anywhere in it. The name comes back
+/// lowercased and unquoted (`main.` dropped). `None` for anything else,
+/// and for text that does not parse as one such statement.
+///
+/// Triggers and foreign keys can make a write reach other tables: the
+/// caller checks the schema for those itself.
+///
+/// ```
+/// use turso_common::sql::single_table_write;
+///
+/// assert_eq!(single_table_write("INSERT INTO Notes (b) VALUES (?1) RETURNING id").as_deref(), Some("notes"));
+/// assert_eq!(single_table_write("UPDATE \"Counters\" SET n = n + 1 WHERE id = 1").as_deref(), Some("counters"));
+/// assert_eq!(single_table_write("DELETE FROM main.t WHERE id = ?").as_deref(), Some("t"));
+/// assert_eq!(single_table_write("INSERT INTO t SELECT * FROM u"), None);
+/// assert_eq!(single_table_write("UPDATE t SET n = (SELECT max(n) FROM u)"), None);
+/// assert_eq!(single_table_write("SELECT 1"), None);
+/// assert_eq!(single_table_write("INSERT INTO other.t VALUES (1)"), None);
+/// ```
+pub fn single_table_write(text: &str) -> Option<String> {
+    let reads_more = Lexer::new(text.as_bytes()).any(|token| {
+        token.map_or(true, |t| {
+            matches!(t.token_type, TokenType::TK_SELECT | TokenType::TK_WITH)
+        })
+    });
+    if reads_more {
+        return None;
+    }
+    let mut parser = Parser::new(text.as_bytes());
+    let Ok(Some(Cmd::Stmt(stmt))) = parser.next_cmd() else {
+        return None;
+    };
+    if !matches!(parser.next_cmd(), Ok(None)) {
+        return None;
+    }
+    let table = match &stmt {
+        Stmt::Insert { tbl_name, .. } | Stmt::Delete { tbl_name, .. } => tbl_name,
+        Stmt::Update(update) if update.from.is_none() => &update.tbl_name,
+        _ => return None,
+    };
+    if table
+        .db_name
+        .as_ref()
+        .is_some_and(|db| !db.as_str().eq_ignore_ascii_case("main"))
+    {
+        return None;
+    }
+    Some(table.name.as_str().to_ascii_lowercase())
+}
+
 /// Functions whose result differs from one call to the next.
 const RANDOM_FUNCTIONS: [&str; 7] = [
     "random",

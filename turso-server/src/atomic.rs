@@ -47,7 +47,8 @@ use http_body_util::BodyExt;
 use hyper::header::{HeaderMap, HeaderValue, CONTENT_LENGTH};
 use serde_json::{json, Value as Json};
 use turso_common::pipeline::{
-    rollback_condition, GuardedBatch, COMMITS_TABLE, CREATE_COMMITS, KEEP_COMMITS,
+    rollback_condition, GuardedBatch, BUMP_ANY_TABLE, COMMITS_TABLE, CREATE_COMMITS, CREATE_TABLES,
+    KEEP_COMMITS,
 };
 
 use crate::http::{self, Body, BoxError};
@@ -55,13 +56,14 @@ use crate::http::{self, Body, BoxError};
 /// The sync engine's progress table: a batch that creates it is a push.
 const SYNC_TABLE: &str = "turso_sync_last_change_id";
 
-/// How many steps the rewrite adds before `COMMIT`.
-const ADDED_BEFORE_COMMIT: usize = 3;
+/// How many steps the rewrite adds before `COMMIT`: the commit log (create,
+/// guard row, prune) and the namespace-wide version (create, move).
+const ADDED_BEFORE_COMMIT: usize = 5;
 
-/// A pipeline body whose write batches were rewritten, and what is needed
 /// The largest answer to a rewritten batch that is read back.
 const MAX_ANSWER_BYTES: usize = crate::config::DEFAULT_MAX_BODY_BYTES;
 
+/// A pipeline body whose write batches were rewritten, and what is needed
 /// to give the client back the answer its own body would get.
 #[derive(Debug)]
 pub(crate) struct Rewrite {
@@ -86,9 +88,10 @@ impl Plan {
     }
 
     /// Indices (in the rewritten batch) of the steps we added, descending.
-    fn added(&self) -> [usize; 4] {
+    fn added(&self) -> [usize; ADDED_BEFORE_COMMIT + 1] {
         let c = self.commit;
-        [c + 4, c + 2, c + 1, c]
+        let rollback = c + ADDED_BEFORE_COMMIT + 1;
+        [rollback, c + 4, c + 3, c + 2, c + 1, c]
     }
 }
 
@@ -188,7 +191,8 @@ fn restore_batch(result: &mut Json, plan: &Plan) {
         result.get(key)?.get(i).filter(|v| !v.is_null()).cloned()
     };
     let len = |key: &str| result.get(key).and_then(Json::as_array).map_or(0, Vec::len);
-    if len("step_results") <= plan.commit + 4 || len("step_errors") <= plan.commit + 4 {
+    let rollback = commit + 1;
+    if len("step_results") <= rollback || len("step_errors") <= rollback {
         return;
     }
     let committed = entry(result, "step_results", commit).is_some()
@@ -268,6 +272,8 @@ fn rewrite_steps(steps: &[Json], now_ms: u64) -> Option<(Vec<Json>, usize)> {
         (CREATE_COMMITS.to_owned(), None),
         (guard, Some(at)),
         (prune, None),
+        (CREATE_TABLES.to_owned(), None),
+        (BUMP_ANY_TABLE.to_owned(), None),
     ] {
         let mut stmt = json!({"sql": text, "want_rows": false});
         if let Some(args) = args {
@@ -472,6 +478,8 @@ mod tests {
                 CREATE_COMMITS,
                 "INSERT INTO _turso_commits (seq, id, at_ms) SELECT coalesce(max(seq), 0) + 1, 'push-' || lower(hex(randomblob(8))), ?1 FROM _turso_commits",
                 "DELETE FROM _turso_commits WHERE seq <= (SELECT max(seq) FROM _turso_commits) - 4096",
+                CREATE_TABLES,
+                BUMP_ANY_TABLE,
                 "COMMIT",
                 "ROLLBACK",
             ]
@@ -481,11 +489,11 @@ mod tests {
         for (i, condition) in conditions.iter().enumerate().take(4).skip(1) {
             assert_eq!(*condition, Some(&and_not_autocommit(ok(i - 1))), "step {i}");
         }
-        for (i, condition) in conditions.iter().enumerate().take(7).skip(4) {
+        for (i, condition) in conditions.iter().enumerate().take(9).skip(4) {
             assert_eq!(*condition, Some(&ok(i - 1)), "step {i}");
         }
-        assert_eq!(conditions[7], Some(&and_not_autocommit(ok(6))));
-        assert_eq!(conditions[8], Some(&rollback_condition(7)));
+        assert_eq!(conditions[9], Some(&and_not_autocommit(ok(8))));
+        assert_eq!(conditions[10], Some(&rollback_condition(9)));
         assert_eq!(
             steps[5]["stmt"]["args"],
             json!([{"type": "integer", "value": "42"}])
@@ -532,18 +540,18 @@ mod tests {
         let steps = json["requests"][1]["batch"]["steps"]
             .as_array()
             .expect("steps");
-        assert_eq!(steps.len(), 9);
+        assert_eq!(steps.len(), 11);
         assert_eq!(steps[1]["condition"], ok(0));
         // Its own condition equals the chain: not doubled.
-        assert_eq!(steps[5]["stmt"]["sql"], "/* c */ commit");
+        assert_eq!(steps[7]["stmt"]["sql"], "/* c */ commit");
         assert_eq!(
-            steps[5]["condition"],
-            json!({"type": "and", "conds": [ok(4), ok(1)]})
+            steps[7]["condition"],
+            json!({"type": "and", "conds": [ok(6), ok(1)]})
         );
-        assert_eq!(steps[6]["condition"], rollback_condition(5));
-        assert_eq!(steps[7]["condition"], ok(5));
+        assert_eq!(steps[8]["condition"], rollback_condition(7));
+        assert_eq!(steps[9]["condition"], ok(7));
         assert_eq!(
-            steps[8]["condition"],
+            steps[10]["condition"],
             json!({"type": "not", "cond": {"type": "error", "step": 1}})
         );
     }
@@ -603,7 +611,8 @@ mod tests {
 
     #[test]
     fn answers_are_given_back_in_the_clients_shape_and_a_skipped_commit_is_an_error() {
-        // Client: BEGIN, I1, I2, COMMIT; sent: BEGIN, I1, I2, CREATE, guard, prune, COMMIT, ROLLBACK.
+        // Client: BEGIN, I1, I2, COMMIT; sent: BEGIN, I1, I2, CREATE, guard, prune,
+        // CREATE tables, move "*", COMMIT, ROLLBACK.
         let rewrite =
             rewrite(push(&["INSERT 1", "INSERT 2"]).to_string().as_bytes(), 1).expect("rewritten");
         let done = json!({"cols": [], "rows": []});
@@ -611,26 +620,20 @@ mod tests {
         let unique =
             json!({"message": "UNIQUE constraint failed: t.u", "code": "BATCH_STEP_ERROR"});
 
-        let mut results = vec![done.clone(); 7];
+        let mut results = vec![done.clone(); 9];
         results.push(null.clone());
         let restored = rewrite
-            .restore(&answer(results, vec![null.clone(); 8]))
+            .restore(&answer(results, vec![null.clone(); 10]))
             .expect("restored");
         let (results, errors) = batch_result(&restored);
         assert_eq!(results, vec![done.clone(); 4]);
         assert_eq!(errors, vec![null.clone(); 4]);
 
-        let results = vec![
-            done.clone(),
-            done.clone(),
-            null.clone(),
-            null.clone(),
-            null.clone(),
-            null.clone(),
-            null.clone(),
-            done.clone(),
-        ];
-        let mut errors = vec![null.clone(); 8];
+        let mut results = vec![null.clone(); 10];
+        results[0] = done.clone();
+        results[1] = done.clone();
+        results[9] = done.clone();
+        let mut errors = vec![null.clone(); 10];
         errors[2] = unique.clone();
         let restored = rewrite.restore(&answer(results, errors)).expect("restored");
         let (results, errors) = batch_result(&restored);
@@ -649,17 +652,11 @@ mod tests {
         assert_eq!(errors[3]["code"], "BATCH_STEP_ERROR");
 
         // Our guard failing is reported on COMMIT too.
-        let results = vec![
-            done.clone(),
-            done.clone(),
-            done.clone(),
-            done.clone(),
-            null.clone(),
-            null.clone(),
-            null.clone(),
-            done.clone(),
-        ];
-        let mut errors = vec![null.clone(); 8];
+        let mut results = vec![null.clone(); 10];
+        for i in [0, 1, 2, 3, 9] {
+            results[i] = done.clone();
+        }
+        let mut errors = vec![null.clone(); 10];
         errors[4] = json!({"message": "no such column: seq", "code": "X"});
         let (_, errors) =
             batch_result(&rewrite.restore(&answer(results, errors)).expect("restored"));

@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value as Json;
 use turso_common::pipeline::{
+    Grain,
     confirm, ConfirmTarget, PipelineClient, Recorded, Sent, COMMITS_EXIST, FIND_COMMIT, LAST_COMMIT,
 };
 use turso_common::{engine_error, sync_error, Error, ErrorCode, Result};
@@ -90,7 +91,9 @@ impl Replica<'_> {
     ///
     /// As [`turso_common::pipeline::confirm`].
     pub(crate) async fn confirm(&self, base: i64, statements: Vec<Recorded>) -> Result<()> {
-        confirm(self, base, statements).await?;
+        // Workers guard the whole namespace: their statements' tables are
+        // not tracked.
+        confirm(self, base, Grain::Namespace, statements).await?;
         if let Err(err) = self.pull().await {
             tracing::warn!(error = %err, "pull after a confirmed write failed; the write is on the server and arrives with the next pull");
         }

@@ -21,7 +21,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use serde_json::Value as Json;
 
-use super::{Guard, GuardedBatch, Outcome, Recorded, Sent};
+use super::{Grain, Guard, GuardedBatch, Outcome, Recorded, Sent};
 use crate::error::{Error, ErrorCode};
 
 /// The first pause before sending a batch whose answer was lost again.
@@ -45,7 +45,7 @@ pub trait ConfirmTarget: Sync {
 }
 
 /// Sends the writes of a rehearsal that ran on confirmed commit `base`,
-/// and settles the outcome (see the module docs). On Ok the server holds
+/// guarding `grain` (see [`Grain`]), and settles the outcome (see the module docs). On Ok the server holds
 /// every write; the caller pulls to see them.
 ///
 /// # Errors
@@ -58,6 +58,7 @@ pub trait ConfirmTarget: Sync {
 pub async fn confirm(
     target: &impl ConfirmTarget,
     base: i64,
+    grain: Grain,
     statements: Vec<Recorded>,
 ) -> Result<(), Error> {
     let batch = GuardedBatch::new(
@@ -68,7 +69,8 @@ pub async fn confirm(
             at_ms: unix_ms(),
         },
         statements,
-    );
+    )
+    .with_grain(grain);
     let request = batch.to_request();
     let deadline = Instant::now() + target.timeout();
     let mut pause = FIRST_RESEND_PAUSE;
@@ -284,7 +286,7 @@ mod tests {
     }
 
     /// Steps of a batch of one statement.
-    const STEPS: usize = 10;
+    const STEPS: usize = 12;
 
     #[test]
     fn a_reserved_number_is_sent_again_without_running_anything_again() {
@@ -295,7 +297,7 @@ mod tests {
             )
         };
         let target = Scripted::new(vec![reserved(), reserved(), answer(&[], STEPS)], false);
-        block_on(confirm(&target, 4, one())).unwrap();
+        block_on(confirm(&target, 4, Grain::Namespace, one())).unwrap();
         let sent = target.sent.lock().unwrap();
         assert_eq!(sent.len(), 3);
         assert!(sent.windows(2).all(|w| w[0] == w[1]));
@@ -320,7 +322,7 @@ mod tests {
     #[test]
     fn a_lost_answer_is_sent_again_with_the_same_guard() {
         let target = Scripted::new(vec![lost(), answer(&[], STEPS)], false);
-        block_on(confirm(&target, 4, one())).unwrap();
+        block_on(confirm(&target, 4, Grain::Namespace, one())).unwrap();
         let sent = target.sent.lock().unwrap();
         assert_eq!(sent.len(), 2);
         assert_eq!(sent[0], sent[1], "the very same batch, id and number");
@@ -335,13 +337,13 @@ mod tests {
             )
         };
         let target = Scripted::new(vec![lost(), taken()], true);
-        block_on(confirm(&target, 4, one())).unwrap();
+        block_on(confirm(&target, 4, Grain::Namespace, one())).unwrap();
         let target = Scripted::new(vec![lost(), taken()], false);
-        let err = block_on(confirm(&target, 4, one())).unwrap_err();
+        let err = block_on(confirm(&target, 4, Grain::Namespace, one())).unwrap_err();
         assert_eq!(err.code(), &ErrorCode::Conflict);
         // Without a lost answer before, a taken guard is a conflict at once.
         let target = Scripted::new(vec![taken()], true);
-        let err = block_on(confirm(&target, 4, one())).unwrap_err();
+        let err = block_on(confirm(&target, 4, Grain::Namespace, one())).unwrap_err();
         assert_eq!(err.code(), &ErrorCode::Conflict);
         assert_eq!(target.pulls.load(Ordering::SeqCst), 1);
     }
@@ -350,20 +352,20 @@ mod tests {
     fn not_sent_fails_at_once_unless_an_earlier_send_may_have_landed() {
         let refused = || Sent::NotSent(Error::new(ErrorCode::Sync, "connection refused"));
         let target = Scripted::new(vec![refused()], false);
-        let err = block_on(confirm(&target, 0, one())).unwrap_err();
+        let err = block_on(confirm(&target, 0, Grain::Namespace, one())).unwrap_err();
         assert_eq!(err.code(), &ErrorCode::Sync);
         let target = Scripted::new(vec![lost(), refused(), answer(&[], STEPS)], false);
-        block_on(confirm(&target, 0, one())).unwrap();
+        block_on(confirm(&target, 0, Grain::Namespace, one())).unwrap();
         assert_eq!(target.sent.lock().unwrap().len(), 3);
     }
 
     #[test]
     fn a_failing_statement_returns_its_code_after_a_pull() {
         let target = Scripted::new(
-            vec![answer(&[(4, "UNIQUE constraint failed: t.u")], STEPS)],
+            vec![answer(&[(6, "UNIQUE constraint failed: t.u")], STEPS)],
             false,
         );
-        let err = block_on(confirm(&target, 0, one())).unwrap_err();
+        let err = block_on(confirm(&target, 0, Grain::Namespace, one())).unwrap_err();
         assert_eq!(err.code(), &ErrorCode::Constraint);
         assert_eq!(target.pulls.load(Ordering::SeqCst), 1);
     }
