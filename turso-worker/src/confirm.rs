@@ -7,8 +7,8 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value as Json;
 use turso_common::pipeline::{
-    Grain,
-    confirm, ConfirmTarget, PipelineClient, Recorded, Sent, COMMITS_EXIST, FIND_COMMIT, LAST_COMMIT,
+    confirm, ConfirmTarget, Grain, PipelineClient, Recorded, Sent, COMMITS_EXIST, FIND_COMMIT,
+    LAST_COMMIT,
 };
 use turso_common::{engine_error, sync_error, Error, ErrorCode, Result};
 
