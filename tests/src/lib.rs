@@ -299,6 +299,23 @@ pub async fn multi_tenant_pod(url: &str, extra: &str) -> Pod {
     .await
 }
 
+/// `count` pods in multi-tenant sync mode against turso-server at `url`
+/// (with `extra` manifest lines); the first runs `ddl` in an exclusive
+/// transaction before the others boot, so they start from that schema.
+///
+/// # Panics
+///
+/// When a pod does not load or the DDL fails.
+pub async fn pods_with_schema(url: &str, extra: &str, count: usize, ddl: &str) -> Vec<Pod> {
+    let first = multi_tenant_pod(url, extra).await;
+    exec_exclusive(&first.turso, ddl).await;
+    let mut pods = vec![first];
+    for _ in 1..count {
+        pods.push(multi_tenant_pod(url, extra).await);
+    }
+    pods
+}
+
 /// Boots a host with plugin-turso alone on a fresh database; returns the
 /// directory (keep it alive), the host and the service.
 ///

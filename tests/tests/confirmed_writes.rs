@@ -7,7 +7,8 @@ use std::sync::Arc;
 
 use plugin_api::{params, ErrorCode, TransactionOptions};
 use turso_plugin_tests::{
-    exec_exclusive, multi_tenant_pod, read_i64, server_url, start_turso_server, Pod,
+    exec_exclusive, multi_tenant_pod, pods_with_schema, read_i64, server_url, start_turso_server,
+    Pod,
 };
 
 #[path = "../src/fault_proxy.rs"]
@@ -16,8 +17,11 @@ mod fault_proxy;
 
 /// A pod on turso-server `url` (multi-tenant), with `extra` manifest lines.
 async fn pod(url: &str, extra: &str) -> Pod {
-    multi_tenant_pod(url, &format!("syncTimeoutMs: 3000\n{extra}")).await
+    multi_tenant_pod(url, &format!("{TIMEOUT}{extra}")).await
 }
+
+/// The sync timeout every pod here runs with.
+const TIMEOUT: &str = "syncTimeoutMs: 3000\n";
 
 /// Generous retries: conflicts are expected between pods.
 fn retrying() -> TransactionOptions {
@@ -42,16 +46,13 @@ async fn pods_writing_at_once_lose_no_insert_and_no_increment() {
     let data = tempfile::tempdir().unwrap();
     let server = start_turso_server(data.path(), "").await;
     let url = server_url(&server);
-    let first = pod(&url, "").await;
-    exec_exclusive(
-        &first.turso,
+    let pods = pods_with_schema(
+        &url,
+        TIMEOUT,
+        4,
         "CREATE TABLE items (id INTEGER PRIMARY KEY AUTOINCREMENT, pod INTEGER NOT NULL); CREATE TABLE counter (id INTEGER PRIMARY KEY, n INTEGER NOT NULL); INSERT INTO counter VALUES (1, 0)",
     )
     .await;
-    let mut pods = vec![first];
-    for _ in 1..4 {
-        pods.push(pod(&url, "").await);
-    }
     let mut tasks = Vec::new();
     for (p, pod) in pods.iter().enumerate() {
         let turso = pod.turso.clone();
@@ -501,13 +502,13 @@ async fn pods_writing_different_tables_never_conflict_and_pods_on_one_row_lose_n
     let data = tempfile::tempdir().unwrap();
     let server = start_turso_server(data.path(), "").await;
     let url = server_url(&server);
-    let first = pod(&url, "").await;
-    exec_exclusive(
-        &first.turso,
+    let pods = pods_with_schema(
+        &url,
+        TIMEOUT,
+        2,
         "CREATE TABLE t0 (id INTEGER PRIMARY KEY, v TEXT); CREATE TABLE t1 (id INTEGER PRIMARY KEY, v TEXT); CREATE TABLE c (id INTEGER PRIMARY KEY, n INTEGER NOT NULL); INSERT INTO c VALUES (1, 0)",
     )
     .await;
-    let pods = vec![first, pod(&url, "").await];
     for pod in &pods {
         // Each pod starts from the schema (its first pull).
         pod.turso

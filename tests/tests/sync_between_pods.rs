@@ -7,8 +7,8 @@ use std::time::{Duration, Instant};
 
 use plugin_api::{params, TransactionKind, TransactionOptions, TursoService};
 use turso_plugin_tests::{
-    exec_exclusive, multi_tenant_pod, push_runtime, read_i64, server_url, start_turso_server,
-    PluginDir, Pod, SyncServer, TURSO,
+    exec_exclusive, multi_tenant_pod, pods_with_schema, push_runtime, read_i64, server_url,
+    start_turso_server, PluginDir, Pod, SyncServer, TURSO,
 };
 
 /// A pod on `url` (multi-tenant), with `extra` manifest lines.
@@ -124,16 +124,13 @@ async fn four_pods_interleaving_autoincrement_inserts_leave_every_row_on_the_ser
     let data = tempfile::tempdir().unwrap();
     let server = start_turso_server(data.path(), "").await;
     let url = server_url(&server);
-    let first = pod(&url, "").await;
-    exec_exclusive(
-        &first.turso,
+    let pods = pods_with_schema(
+        &url,
+        "",
+        4,
         "CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT)",
     )
     .await;
-    let mut pods = vec![first];
-    for _ in 1..4 {
-        pods.push(pod(&url, "").await);
-    }
     for i in 0..250 {
         for (p, pod) in pods.iter().enumerate() {
             insert(&pod.turso, &format!("p{p}-{i}")).await;
