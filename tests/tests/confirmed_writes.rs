@@ -544,3 +544,63 @@ async fn pods_writing_different_tables_never_conflict_and_pods_on_one_row_lose_n
     }
     server.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_foreign_push_moves_the_guard_of_a_table_grain_write() {
+    let data = tempfile::tempdir().unwrap();
+    let server = start_turso_server(data.path(), "").await;
+    let url = server_url(&server);
+    let pods = pods_with_schema(
+        &url,
+        TIMEOUT,
+        1,
+        "CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT)",
+    )
+    .await;
+    let a = &pods[0];
+    let insert = |v: &'static str, runs: Arc<std::sync::atomic::AtomicUsize>| {
+        a.turso
+            .transaction(TransactionOptions::default(), move |tx| {
+                runs.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                async move {
+                    tx.get(
+                        &format!("INSERT INTO t (v) VALUES ('{v}') RETURNING id"),
+                        params![],
+                    )
+                    .await?
+                    .expect("a row")
+                    .get::<i64>(0)
+                }
+            })
+    };
+    // A's pull before this write brings nothing new: A is quiet, and its
+    // next write skips that pull.
+    let runs = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    assert_eq!(insert("a1", Arc::clone(&runs)).await.unwrap(), 1);
+
+    // B, local-first, pushes a row the engine's way: turso-server makes
+    // the push all-or-nothing and moves the namespace-wide version.
+    let b = pod(&url, "syncWrites: local\n").await;
+    b.turso
+        .transaction(TransactionOptions::default(), |tx| async move {
+            tx.run("INSERT INTO t (v) VALUES ('b1')", params![]).await
+        })
+        .await
+        .unwrap();
+    assert_eq!(on_server(&url, "SELECT count(*) FROM t").await, 2);
+
+    // A's stale rehearsal (a table-grain insert) meets the moved version:
+    // it runs again on the new state instead of overwriting B's row.
+    let runs = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let id = insert("a2", Arc::clone(&runs)).await.unwrap();
+    assert_eq!(runs.load(std::sync::atomic::Ordering::SeqCst), 2);
+    assert_eq!(id, 3);
+    assert_eq!(on_server(&url, "SELECT count(*) FROM t").await, 3);
+    assert_eq!(on_server(&url, "SELECT id FROM t WHERE v = 'b1'").await, 2);
+    assert_eq!(on_server(&url, "SELECT id FROM t WHERE v = 'a2'").await, 3);
+    b.stop().await;
+    for pod in pods {
+        pod.stop().await;
+    }
+    server.shutdown().await;
+}
