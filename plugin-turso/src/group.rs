@@ -1,4 +1,5 @@
-//! Group commit of confirmed writes on one replica.
+//! Group commit of confirmed writes on one replica, and the grain of the
+//! group's guard.
 //!
 //! Confirmed writes of one replica take turns (FIFO): a transaction
 //! rehearses only while it holds the replica's *turn*. When it commits and
@@ -20,16 +21,18 @@
 //!   up waiting) seals the group itself once the turn is free.
 //! - A member that wrote nothing, in a group where nothing was written
 //!   before it, returns at once.
+//! - The group's guard covers its tables when every member only wrote
+//!   single tables (and read nothing) on a schema where no write reaches
+//!   another table; the whole namespace otherwise.
 
+use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use plugin_api::export::{on_plugin_runtime, plugin_sleep};
 use plugin_api::{Error, ErrorCode, Result, TransactionKind};
-use std::collections::BTreeMap;
 use tokio::sync::{watch, OwnedMutexGuard};
-
 use turso_common::pipeline::{Grain, Recorded, ANY_TABLE};
 
 use crate::confirmed;
