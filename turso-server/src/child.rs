@@ -70,8 +70,10 @@ impl ChildProcess {
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
             .kill_on_drop(true);
-        // SAFETY: the closure runs between fork and exec and only makes
-        // async-signal-safe system calls (see `child_pre_exec`).
+        // SAFETY: the closure runs between fork and exec of this
+        // multi-threaded process; it only makes async-signal-safe system
+        // calls and allocates nothing, errors included (see
+        // `child_pre_exec`).
         unsafe {
             command.pre_exec(move || isolation::child_pre_exec(parent, isolation));
         }

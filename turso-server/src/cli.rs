@@ -480,11 +480,21 @@ mod tests {
             ["--data-addr", ":port"],
             ["--gc-interval", "soon"],
             ["--child-isolation", "jail"],
+            // Longer than any clock can add to now (was a panic later).
+            ["--upstream-timeout", "1e19"],
+            ["--child-idle-timeout", "36501d"],
         ] {
             let mut argv = vec!["turso-server"];
             argv.extend_from_slice(&args);
             let err = Cli::try_parse_from(argv).expect_err("refused");
             assert!(err.use_stderr(), "{args:?}");
+        }
+        // The flags exist: the longest durations are taken.
+        for flag in ["--upstream-timeout", "--child-idle-timeout"] {
+            assert!(
+                Cli::try_parse_from(["turso-server", flag, "36500d"]).is_ok(),
+                "{flag}"
+            );
         }
     }
 

@@ -1,10 +1,23 @@
 //! Durations as operators write them: `90s`, `30m`, `1h`, `168h`, `30d`,
 //! `500ms`, compounds such as `1h30m`, and a bare number meaning seconds
-//! (`2`, `0.5`). `0` is zero.
+//! (`2`, `0.5`). `0` is zero. At most [`MAX`] (100 years): a larger value
+//! is refused, since no clock adds it to "now" without overflowing.
 
 use std::fmt;
 use std::str::FromStr;
-use std::time::Duration;
+use std::time::{Duration, Instant};
+
+/// The longest duration a setting takes: 100 years (36,500 days).
+pub(crate) const MAX: Duration = Duration::from_secs(36_500 * 86_400);
+
+/// `now + d`, never panicking: a sum the clock cannot hold saturates at
+/// [`MAX`] from now (settings are capped there anyway).
+pub(crate) fn after(d: Duration) -> Instant {
+    let now = Instant::now();
+    now.checked_add(d.min(MAX))
+        .or_else(|| now.checked_add(Duration::from_secs(86_400)))
+        .unwrap_or(now)
+}
 
 /// A parsed duration setting; see the module docs for the syntax.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Default)]
@@ -51,8 +64,17 @@ impl From<HumanDuration> for Duration {
 /// # Errors
 ///
 /// [`DurationError`] for an empty string, an unknown unit, a negative or
-/// non-finite number, or an overflow.
+/// non-finite number, or a value above [`MAX`].
 pub(crate) fn parse(input: &str) -> Result<Duration, DurationError> {
+    let parsed = parse_any(input)?;
+    if parsed > MAX {
+        return Err(DurationError(input.to_owned()));
+    }
+    Ok(parsed)
+}
+
+/// [`parse`] with no upper bound.
+fn parse_any(input: &str) -> Result<Duration, DurationError> {
     let err = || DurationError(input.to_owned());
     let s = input.trim();
     if s.is_empty() {
@@ -133,6 +155,18 @@ mod tests {
         }
         assert_eq!(parse("500ms"), Ok(Duration::from_millis(500)));
         assert_eq!(parse("0.5"), Ok(Duration::from_millis(500)));
+    }
+
+    #[test]
+    fn values_no_clock_can_add_are_refused_and_deadlines_never_panic() {
+        for text in ["1e19", "1e12", "36501d", "3153600001", "876601h"] {
+            assert!(parse(text).is_err(), "{text}");
+        }
+        assert_eq!(parse("36500d"), Ok(MAX));
+        assert!(after(Duration::MAX) > Instant::now());
+        assert!(after(MAX) > Instant::now());
+        let soon = after(Duration::from_millis(5));
+        assert!(soon <= Instant::now() + Duration::from_secs(1));
     }
 
     #[test]

@@ -88,8 +88,9 @@ fn netns_available() -> io::Result<()> {
 ///
 /// # Safety
 ///
-/// Must only be called between `fork` and `exec` (it makes only
-/// async-signal-safe system calls).
+/// Must only be called between `fork` and `exec` of a multi-threaded
+/// parent: it makes only async-signal-safe system calls and allocates
+/// nothing (errors are built from raw OS codes).
 pub(crate) unsafe fn child_pre_exec(parent: libc::pid_t, isolation: Isolation) -> io::Result<()> {
     // SAFETY: plain system calls on our own process.
     unsafe {
@@ -103,9 +104,11 @@ pub(crate) unsafe fn child_pre_exec(parent: libc::pid_t, isolation: Isolation) -
         {
             return Err(io::Error::last_os_error());
         }
-        // The parent may have died between fork and prctl.
+        // The parent may have died between fork and prctl. No allocation
+        // here (another thread of the parent may have held the allocator's
+        // lock at fork): an error made from a raw code allocates nothing.
         if libc::getppid() != parent {
-            return Err(io::Error::other("supervisor exited"));
+            return Err(io::Error::from_raw_os_error(libc::ESRCH));
         }
         if isolation == Isolation::Netns {
             if libc::unshare(libc::CLONE_NEWNET) != 0 {

@@ -332,7 +332,7 @@ impl Future for WatchedConnection {
             } else {
                 Duration::from_millis(idle_ms - idle_for)
             };
-            let next = Instant::now() + wait;
+            let next = Instant::from_std(crate::duration::after(wait));
             self.idle.as_mut().reset(next);
         }
     }

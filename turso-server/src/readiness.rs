@@ -25,7 +25,7 @@ pub(crate) enum Ready {
 /// Polls `child`'s address until it accepts a TCP connection, the child
 /// exits, or `limit` passes.
 pub(crate) async fn wait(child: &ChildProcess, limit: Duration) -> Ready {
-    let deadline = Instant::now() + limit;
+    let deadline = Instant::from_std(crate::duration::after(limit));
     loop {
         if let Some(status) = child.exit_status() {
             return Ready::Exited(status);

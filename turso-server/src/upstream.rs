@@ -40,7 +40,7 @@ pub(crate) async fn send(
     request: Request<Full<Bytes>>,
     timeout: Duration,
 ) -> Result<Response<Body>, UpstreamError> {
-    let deadline = Instant::now() + timeout;
+    let deadline = Instant::from_std(crate::duration::after(timeout));
     let exchange = async {
         let stream = addr
             .connect(timeout)
@@ -124,7 +124,7 @@ impl HttpBody for IdleTimeoutBody {
     ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
         match Pin::new(&mut self.inner).poll_frame(cx) {
             Poll::Ready(frame) => {
-                let next = Instant::now() + self.timeout;
+                let next = Instant::from_std(crate::duration::after(self.timeout));
                 self.sleep.as_mut().reset(next);
                 Poll::Ready(frame.map(|f| f.map_err(BoxError::from)))
             }
