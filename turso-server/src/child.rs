@@ -8,6 +8,7 @@
 
 use std::io;
 use std::net::SocketAddr;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -38,6 +39,9 @@ pub(crate) struct SpawnSpec {
 #[derive(Debug)]
 pub(crate) struct ChildProcess {
     pid: u32,
+    /// A pidfd of the child (Linux 5.3+): signals through it reach this
+    /// child or nothing, never a process that reused its pid.
+    pidfd: Option<OwnedFd>,
     addr: ChildAddr,
     exit: watch::Receiver<Option<String>>,
     kill: Arc<Notify>,
@@ -79,6 +83,8 @@ impl ChildProcess {
         }
         let mut process = command.spawn()?;
         let pid = process.id().unwrap_or(0);
+        // Opened before the reaper task may wait for it: the pid is ours.
+        let pidfd = open_pidfd(pid);
         let addr = match isolation {
             Isolation::Netns => match ChildAddr::in_netns_of(pid, addr) {
                 Ok(a) => a,
@@ -117,6 +123,7 @@ impl ChildProcess {
         });
         Ok(Self {
             pid,
+            pidfd,
             addr,
             exit,
             kill,
@@ -157,15 +164,43 @@ impl ChildProcess {
     pub(crate) fn kill_now(&self) {
         self.stopping.store(true, Ordering::Relaxed);
         self.kill.notify_one();
-        if self.exit.borrow().is_none() && self.pid != 0 {
-            // The reaper task may not run again if the runtime is going
-            // away; the process is not reaped yet, so the pid is still ours.
-            // SAFETY: kill(2) on a pid we spawned and have not reaped.
+        // The reaper task may not run again if the runtime is going away:
+        // signal the child here too. Through its pidfd the signal reaches
+        // this child or nobody (ESRCH once it is gone).
+        if let Some(pidfd) = &self.pidfd {
+            // SAFETY: pidfd_send_signal(2) on a pidfd we own, no siginfo.
+            unsafe {
+                libc::syscall(
+                    libc::SYS_pidfd_send_signal,
+                    pidfd.as_raw_fd(),
+                    libc::SIGKILL,
+                    std::ptr::null::<libc::siginfo_t>(),
+                    0,
+                );
+            }
+        } else if self.exit.borrow().is_none() && self.pid != 0 {
+            // No pidfd (a kernel before 5.3): the reaper may reap the child
+            // between this check and kill(2), and the pid be reused in that
+            // window; the reaper's own start_kill covers the usual case.
+            // SAFETY: kill(2) with a plain pid and signal.
             unsafe {
                 libc::kill(self.pid as libc::pid_t, libc::SIGKILL);
             }
         }
     }
+}
+
+/// A pidfd for `pid` (`None` on a kernel without `pidfd_open`, or for 0).
+fn open_pidfd(pid: u32) -> Option<OwnedFd> {
+    if pid == 0 {
+        return None;
+    }
+    // SAFETY: pidfd_open(2) with a pid and no flags; the result is a new
+    // file descriptor we own, or -1.
+    let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid as libc::pid_t, 0) };
+    let fd = i32::try_from(fd).ok().filter(|fd| *fd >= 0)?;
+    // SAFETY: `fd` was just opened and nothing else owns it.
+    Some(unsafe { OwnedFd::from_raw_fd(fd) })
 }
 
 /// `bin` itself when it names a path, else its first match on `PATH`.
@@ -202,6 +237,25 @@ mod tests {
             let err = resolve_binary(Path::new(bin)).expect_err(bin);
             assert_eq!(err.code(), crate::ErrorCode::TursodbNotFound);
         }
+    }
+
+    #[test]
+    fn a_pidfd_reaches_our_own_process_and_none_is_made_for_pid_zero() {
+        assert!(open_pidfd(0).is_none());
+        // This process exists: a pidfd opens (Linux 5.3+, which the
+        // machines this runs on have) and signal 0 through it succeeds.
+        let fd = open_pidfd(std::process::id()).expect("pidfd_open (Linux 5.3+)");
+        // SAFETY: signal 0 (existence check) through a pidfd we own.
+        let rc = unsafe {
+            libc::syscall(
+                libc::SYS_pidfd_send_signal,
+                fd.as_raw_fd(),
+                0,
+                std::ptr::null::<libc::siginfo_t>(),
+                0,
+            )
+        };
+        assert_eq!(rc, 0);
     }
 
     #[test]
