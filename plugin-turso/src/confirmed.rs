@@ -20,8 +20,7 @@ use plugin_api::export::plugin_sleep;
 use plugin_api::{Error, ErrorCode, Result, Value};
 pub(crate) use turso_common::pipeline::check_repeatable;
 use turso_common::pipeline::{
-    confirm, ConfirmTarget, Grain, Recorded, Sent, COMMITS_EXIST, FIND_COMMIT, LAST_COMMIT,
-    TABLES_EXIST, TABLE_VERSIONS,
+    confirm, local, ConfirmTarget, Grain, Recorded, Sent, TABLES_EXIST, TABLE_VERSIONS,
 };
 
 use crate::replica::Replica;
@@ -35,13 +34,9 @@ use crate::store::Store;
 ///
 /// The engine's error.
 pub(crate) async fn read_base(store: &Store, conn: &turso::Connection) -> Result<i64> {
-    let exists = first_integer(store, conn, COMMITS_EXIST, ()).await?;
-    if exists.is_none() {
-        return Ok(0);
-    }
-    Ok(first_integer(store, conn, LAST_COMMIT, ())
-        .await?
-        .unwrap_or(0))
+    local::last_commit(conn)
+        .await
+        .map_err(|e| store.engine_error(e))
 }
 
 /// Whether the schema lets a write reach tables its text does not name:
@@ -94,15 +89,9 @@ async fn first_integer(
     sql: &str,
     params: impl turso::params::IntoParams,
 ) -> Result<Option<i64>> {
-    let mut rows = conn
-        .query(sql, params)
+    local::first_integer(conn, sql, params)
         .await
-        .map_err(|e| store.engine_error(e))?;
-    let row = rows.next().await.map_err(|e| store.engine_error(e))?;
-    Ok(match row.map(|r| r.get_value(0)) {
-        Some(Ok(turso::Value::Integer(n))) => Some(n),
-        _ => None,
-    })
+        .map_err(|e| store.engine_error(e))
 }
 
 /// A store's replica, as the shared commit loop sees it.
@@ -127,18 +116,9 @@ impl ConfirmTarget for StoreTarget<'_> {
     async fn holds_commit(&self, id: &str) -> Result<bool> {
         let store = self.store;
         let conn = store.connection().await?;
-        let found = async {
-            if first_integer(store, &conn, COMMITS_EXIST, ())
-                .await?
-                .is_none()
-            {
-                return Ok(false);
-            }
-            Ok(first_integer(store, &conn, FIND_COMMIT, [id])
-                .await?
-                .is_some())
-        }
-        .await;
+        let found = local::holds_commit(&conn, id)
+            .await
+            .map_err(|e| store.engine_error(e));
         store.give_back(conn);
         found
     }

@@ -15,7 +15,7 @@ pub mod fake_servers;
 mod sync_server;
 mod turso_server;
 pub use sync_server::{free_port, tursodb_bin, SyncServer};
-pub use turso_server::{server_url, start_turso_server};
+pub use turso_server::{server_url, start_turso_server, temp_turso_server};
 
 use host_harness::{Host, PluginLoader};
 use plugin_api::{TransactionKind, TransactionOptions, TursoService};

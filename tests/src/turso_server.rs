@@ -25,3 +25,16 @@ pub async fn start_turso_server(data: &Path, token: &str) -> RunningServer {
 pub fn server_url(server: &RunningServer) -> String {
     format!("http://{}", server.data_addr())
 }
+
+/// A turso-server (no auth) on a fresh temporary data directory: the
+/// directory (keep it alive), the server and its URL.
+///
+/// # Panics
+///
+/// When the directory cannot be made or the server does not start.
+pub async fn temp_turso_server() -> (tempfile::TempDir, RunningServer, String) {
+    let data = tempfile::tempdir().expect("a temporary directory");
+    let server = start_turso_server(data.path(), "").await;
+    let url = server_url(&server);
+    (data, server, url)
+}

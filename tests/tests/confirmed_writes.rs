@@ -7,8 +7,7 @@ use std::sync::Arc;
 
 use plugin_api::{params, ErrorCode, TransactionOptions};
 use turso_plugin_tests::{
-    exec_exclusive, multi_tenant_pod, pods_with_schema, read_i64, server_url, start_turso_server,
-    Pod,
+    exec_exclusive, multi_tenant_pod, pods_with_schema, read_i64, temp_turso_server, Pod,
 };
 
 #[path = "../src/fault_proxy.rs"]
@@ -43,9 +42,7 @@ async fn on_server(url: &str, sql: &str) -> i64 {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn pods_writing_at_once_lose_no_insert_and_no_increment() {
-    let data = tempfile::tempdir().unwrap();
-    let server = start_turso_server(data.path(), "").await;
-    let url = server_url(&server);
+    let (_data, server, url) = temp_turso_server().await;
     let pods = pods_with_schema(
         &url,
         TIMEOUT,
@@ -115,10 +112,9 @@ async fn pods_writing_at_once_lose_no_insert_and_no_increment() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_unique_collision_commits_none_of_the_transaction_anywhere() {
-    let data = tempfile::tempdir().unwrap();
-    let server = start_turso_server(data.path(), "").await;
+    let (_data, server, url) = temp_turso_server().await;
     let proxy = fault_proxy::FaultProxy::start(server.data_addr()).await;
-    let a = pod(&server_url(&server), "").await;
+    let a = pod(&url, "").await;
     exec_exclusive(
         &a.turso,
         "CREATE TABLE t (id INTEGER PRIMARY KEY, name TEXT NOT NULL, u TEXT UNIQUE)",
@@ -168,7 +164,6 @@ async fn a_unique_collision_commits_none_of_the_transaction_anywhere() {
         .await
         .unwrap_err();
     assert_eq!(err.code(), &ErrorCode::Constraint, "{err}");
-    let url = server_url(&server);
     assert_eq!(on_server(&url, "SELECT count(*) FROM t").await, 1);
     assert_eq!(
         on_server(&url, "SELECT count(*) FROM t WHERE name = 'a1'").await,
@@ -191,8 +186,7 @@ async fn a_unique_collision_commits_none_of_the_transaction_anywhere() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn writes_outside_transactions_are_confirmed_too_and_reads_send_nothing() {
-    let data = tempfile::tempdir().unwrap();
-    let server = start_turso_server(data.path(), "").await;
+    let (_data, server, url) = temp_turso_server().await;
     let proxy = fault_proxy::FaultProxy::start(server.data_addr()).await;
     let a = pod(&proxy.url(), "").await;
     let db = a.turso.connect("runtime").await.unwrap();
@@ -206,7 +200,6 @@ async fn writes_outside_transactions_are_confirmed_too_and_reads_send_nothing() 
     assert_eq!((run.changes, run.last_insert_rowid), (1, 1));
     let stmt = db.prepare("INSERT INTO t (v) VALUES (?1)").await.unwrap();
     stmt.run(params!["two"]).await.unwrap();
-    let url = server_url(&server);
     assert_eq!(on_server(&url, "SELECT count(*) FROM t").await, 2);
     assert_eq!(
         read_i64(&db, "SELECT count(*) FROM t").await,
@@ -266,9 +259,7 @@ async fn writes_outside_transactions_are_confirmed_too_and_reads_send_nothing() 
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_stale_rehearsal_runs_again_on_the_new_state() {
-    let data = tempfile::tempdir().unwrap();
-    let server = start_turso_server(data.path(), "").await;
-    let url = server_url(&server);
+    let (_data, server, url) = temp_turso_server().await;
     let a = pod(&url, "").await;
     exec_exclusive(&a.turso, "CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT)").await;
     let b = pod(&url, "").await;
@@ -313,8 +304,7 @@ async fn a_stale_rehearsal_runs_again_on_the_new_state() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn writers_of_one_pod_share_batches_and_a_failing_body_discards_only_itself() {
-    let data = tempfile::tempdir().unwrap();
-    let server = start_turso_server(data.path(), "").await;
+    let (_data, server, url) = temp_turso_server().await;
     let proxy = fault_proxy::FaultProxy::start(server.data_addr()).await;
     let a = pod(&proxy.url(), "").await;
     exec_exclusive(
@@ -376,7 +366,7 @@ async fn writers_of_one_pod_share_batches_and_a_failing_body_discards_only_itsel
 
     // Exactly the acknowledged rows are on the server, with the ids the
     // callers were given.
-    let fresh = pod(&server_url(&server), "").await;
+    let fresh = pod(&url, "").await;
     let db = fresh.turso.connect("runtime").await.unwrap();
     let stored: Vec<(i64, i64, i64)> = db
         .query("SELECT id, task, n FROM t ORDER BY id", params![])
@@ -394,9 +384,7 @@ async fn writers_of_one_pod_share_batches_and_a_failing_body_discards_only_itsel
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn transaction_control_as_sql_in_a_sync_transaction_is_refused_and_nothing_is_sent() {
-    let data = tempfile::tempdir().unwrap();
-    let server = start_turso_server(data.path(), "").await;
-    let url = server_url(&server);
+    let (_data, server, url) = temp_turso_server().await;
     let a = pod(&url, "").await;
     exec_exclusive(&a.turso, "CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT)").await;
     for sql in ["COMMIT", "ROLLBACK", "BEGIN", "SAVEPOINT s"] {
@@ -428,9 +416,7 @@ async fn transaction_control_as_sql_in_a_sync_transaction_is_refused_and_nothing
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_write_waiting_for_a_turn_its_own_caller_holds_fails_busy_instead_of_hanging() {
-    let data = tempfile::tempdir().unwrap();
-    let server = start_turso_server(data.path(), "").await;
-    let url = server_url(&server);
+    let (_data, server, url) = temp_turso_server().await;
     let a = pod(&url, "").await;
     exec_exclusive(&a.turso, "CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT)").await;
     let db = a.turso.connect("runtime").await.unwrap();
@@ -454,9 +440,7 @@ async fn a_write_waiting_for_a_turn_its_own_caller_holds_fails_busy_instead_of_h
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_cli_writes_through_the_server_too() {
-    let data = tempfile::tempdir().unwrap();
-    let server = start_turso_server(data.path(), "").await;
-    let url = server_url(&server);
+    let (_data, server, url) = temp_turso_server().await;
     let a = pod(&url, "").await;
     exec_exclusive(&a.turso, "CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT)").await;
     // The CLI opens the same replica: the pod stops first.
@@ -499,9 +483,7 @@ async fn write_from_each_pod(pods: &[Pod], sql: fn(usize) -> String, calls: usiz
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn pods_writing_different_tables_never_conflict_and_pods_on_one_row_lose_nothing() {
-    let data = tempfile::tempdir().unwrap();
-    let server = start_turso_server(data.path(), "").await;
-    let url = server_url(&server);
+    let (_data, server, url) = temp_turso_server().await;
     let pods = pods_with_schema(
         &url,
         TIMEOUT,
@@ -547,9 +529,7 @@ async fn pods_writing_different_tables_never_conflict_and_pods_on_one_row_lose_n
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_foreign_push_moves_the_guard_of_a_table_grain_write() {
-    let data = tempfile::tempdir().unwrap();
-    let server = start_turso_server(data.path(), "").await;
-    let url = server_url(&server);
+    let (_data, server, url) = temp_turso_server().await;
     let pods = pods_with_schema(
         &url,
         TIMEOUT,

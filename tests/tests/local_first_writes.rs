@@ -4,9 +4,7 @@
 //! the count of unpushed changes.
 
 use plugin_api::{params, ErrorCode, TransactionOptions};
-use turso_plugin_tests::{
-    exec_exclusive, multi_tenant_pod, read_i64, server_url, start_turso_server, Pod,
-};
+use turso_plugin_tests::{exec_exclusive, multi_tenant_pod, read_i64, temp_turso_server, Pod};
 
 #[path = "../src/fault_proxy.rs"]
 #[allow(dead_code)]
@@ -18,10 +16,9 @@ async fn pod(url: &str, extra: &str) -> Pod {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_refused_push_leaves_the_replica_diverged_in_health_and_drops_no_row() {
-    let data = tempfile::tempdir().unwrap();
-    let server = start_turso_server(data.path(), "").await;
+    let (_data, server, url) = temp_turso_server().await;
     let proxy = fault_proxy::FaultProxy::start(server.data_addr()).await;
-    let a = pod(&server_url(&server), "").await;
+    let a = pod(&url, "").await;
     exec_exclusive(
         &a.turso,
         "CREATE TABLE t (id INTEGER PRIMARY KEY, name TEXT NOT NULL, u TEXT UNIQUE)",

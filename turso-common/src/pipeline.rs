@@ -51,6 +51,8 @@ use crate::value::Value;
 mod client;
 #[cfg(feature = "pipeline-client")]
 mod confirm;
+#[cfg(feature = "engine")]
+pub mod local;
 
 #[cfg(feature = "pipeline-client")]
 pub use client::{PipelineClient, Sent};

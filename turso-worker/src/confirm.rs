@@ -7,8 +7,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value as Json;
 use turso_common::pipeline::{
-    confirm, ConfirmTarget, Grain, PipelineClient, Recorded, Sent, COMMITS_EXIST, FIND_COMMIT,
-    LAST_COMMIT,
+    confirm, local, ConfirmTarget, Grain, PipelineClient, Recorded, Sent,
 };
 use turso_common::{engine_error, sync_error, Error, ErrorCode, Result};
 
@@ -74,12 +73,7 @@ impl Replica<'_> {
     ///
     /// The engine's error.
     pub(crate) async fn base(&self) -> Result<i64> {
-        if first_integer(self.conn, COMMITS_EXIST, ()).await?.is_none() {
-            return Ok(0);
-        }
-        Ok(first_integer(self.conn, LAST_COMMIT, ())
-            .await?
-            .unwrap_or(0))
+        local::last_commit(self.conn).await.map_err(engine_error)
     }
 
     /// Sends the writes of a rehearsal that ran on confirmed commit `base`
@@ -132,29 +126,12 @@ impl ConfirmTarget for Replica<'_> {
     }
 
     async fn holds_commit(&self, id: &str) -> Result<bool> {
-        if first_integer(self.conn, COMMITS_EXIST, ()).await?.is_none() {
-            return Ok(false);
-        }
-        Ok(first_integer(self.conn, FIND_COMMIT, [id]).await?.is_some())
+        local::holds_commit(self.conn, id)
+            .await
+            .map_err(engine_error)
     }
 
     async fn sleep(&self, pause: Duration) {
         tokio::time::sleep(pause).await;
     }
-}
-
-/// The first column of the first row of `sql`, as an integer.
-async fn first_integer(
-    conn: &turso::Connection,
-    sql: &str,
-    params: impl turso::params::IntoParams,
-) -> Result<Option<i64>> {
-    let mut rows = conn.query(sql, params).await.map_err(engine_error)?;
-    let row = rows.next().await.map_err(engine_error)?;
-    let value = match row.map(|r| r.get_value(0)) {
-        Some(Ok(turso::Value::Integer(n))) => Some(n),
-        _ => None,
-    };
-    while rows.next().await.map_err(engine_error)?.is_some() {}
-    Ok(value)
 }
