@@ -101,10 +101,16 @@ pub struct Cli {
     )]
     pub admin_token: Secret,
 
-    /// Most namespaces served at once (running children); 0 = unlimited.
+    /// Most registered namespaces (a guard against abuse); 0 = unlimited.
     /// One more answers 507 NAMESPACE_LIMIT_REACHED.
     #[arg(long, env = "TURSO_MAX_NAMESPACES", value_name = "N", default_value_t = config::DEFAULT_MAX_NAMESPACES)]
     pub max_namespaces: usize,
+
+    /// Most running tursodb children (the memory bound); at the cap the
+    /// least recently used idle child is stopped to make room. 0 =
+    /// unlimited.
+    #[arg(long, env = "TURSO_MAX_CHILDREN", value_name = "N", default_value_t = config::DEFAULT_MAX_CHILDREN)]
+    pub max_children: usize,
 
     /// Create unknown namespaces on first use of the data port
     /// (true/false).
@@ -301,6 +307,7 @@ impl Cli {
             auth_token: self.auth_token,
             admin_token: self.admin_token,
             max_namespaces: self.max_namespaces,
+            max_children: self.max_children,
             auto_provision: self.auto_provision && !self.no_auto_provision,
             child_start_timeout: self.startup_timeout.0,
             header_read_timeout: self.header_read_timeout.0,
@@ -510,6 +517,7 @@ mod tests {
             "TURSO_AUTH_TOKEN",
             "TURSO_ADMIN_TOKEN",
             "TURSO_MAX_NAMESPACES",
+            "TURSO_MAX_CHILDREN",
             "TURSO_ALLOW_AUTO_PROVISION",
             "TURSO_STARTUP_TIMEOUT",
             "TURSO_BACKEND_PORT_START",

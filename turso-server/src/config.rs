@@ -17,8 +17,14 @@ pub const DEFAULT_ADMIN_ADDR: SocketAddr =
 pub const DEFAULT_DATA_DIR: &str = "./data/turso-server";
 /// Default `tursodb` binary: looked up on `PATH`.
 pub const DEFAULT_TURSODB_BIN: &str = "tursodb";
-/// Default limit of running children (0 = unlimited).
-pub const DEFAULT_MAX_NAMESPACES: usize = 256;
+/// Default limit of registered namespaces (0 = unlimited): a guard against
+/// abuse, not a memory bound (a registered namespace costs a registry record
+/// and its files; only running children cost memory).
+pub const DEFAULT_MAX_NAMESPACES: usize = 50_000;
+/// Default cap on running children (0 = unlimited). A `tursodb` child holds
+/// about 21–27 MiB of RSS, so 24 children stay well under 1 GiB. At the cap,
+/// the least recently used idle child is stopped to make room.
+pub const DEFAULT_MAX_CHILDREN: usize = 24;
 /// Default GC period.
 pub const DEFAULT_GC_INTERVAL: Duration = Duration::from_secs(3600);
 /// Default idle time after which an auto-created namespace is archived.
@@ -100,8 +106,11 @@ pub struct ServerConfig {
     pub auth_token: Secret,
     /// Bearer token of the admin port; empty = no auth.
     pub admin_token: Secret,
-    /// Most running children (namespaces served at once); 0 = unlimited.
+    /// Most registered namespaces; 0 = unlimited.
     pub max_namespaces: usize,
+    /// Most running children; at the cap the least recently used idle
+    /// child is stopped first. 0 = unlimited.
+    pub max_children: usize,
     /// Create unknown namespaces on first use of the data port.
     pub auto_provision: bool,
     /// How long a new child gets to accept TCP connections.
@@ -152,6 +161,7 @@ impl Default for ServerConfig {
             auth_token: Secret::default(),
             admin_token: Secret::default(),
             max_namespaces: DEFAULT_MAX_NAMESPACES,
+            max_children: DEFAULT_MAX_CHILDREN,
             auto_provision: true,
             child_start_timeout: DEFAULT_CHILD_START_TIMEOUT,
             header_read_timeout: DEFAULT_HEADER_READ_TIMEOUT,
