@@ -22,8 +22,13 @@ pub enum ErrorCode {
     NamespaceNotFound,
     /// `POST /v1/namespaces/<ns>` for a namespace that already exists.
     NamespaceExists,
-    /// Creating the namespace would go past `TURSO_MAX_NAMESPACES`.
+    /// Creating the namespace would go past `TURSO_MAX_NAMESPACES`
+    /// registered namespaces.
     NamespaceLimitReached,
+    /// `TURSO_MAX_CHILDREN` children run and every one of them was busy
+    /// with a request for the whole start timeout, so no child could be
+    /// stopped to make room (retry later).
+    ChildrenBusy,
     /// The bearer token is missing or wrong.
     Unauthorized,
     /// No route for this path.
@@ -82,6 +87,7 @@ impl ErrorCode {
             Self::NamespaceNotFound => "NAMESPACE_NOT_FOUND",
             Self::NamespaceExists => "NAMESPACE_EXISTS",
             Self::NamespaceLimitReached => "NAMESPACE_LIMIT_REACHED",
+            Self::ChildrenBusy => "CHILDREN_BUSY",
             Self::Unauthorized => "UNAUTHORIZED",
             Self::NotFound => "NOT_FOUND",
             Self::MethodNotAllowed => "METHOD_NOT_ALLOWED",
@@ -126,6 +132,11 @@ pub enum Error {
     /// The namespace limit is reached.
     NamespaceLimitReached {
         /// The configured limit.
+        limit: usize,
+    },
+    /// Every running child stayed busy while a new one waited for room.
+    ChildrenBusy {
+        /// The configured cap on running children.
         limit: usize,
     },
     /// The bearer token is missing or wrong.
@@ -228,6 +239,7 @@ impl Error {
             Self::NamespaceNotFound(_) => ErrorCode::NamespaceNotFound,
             Self::NamespaceExists(_) => ErrorCode::NamespaceExists,
             Self::NamespaceLimitReached { .. } => ErrorCode::NamespaceLimitReached,
+            Self::ChildrenBusy { .. } => ErrorCode::ChildrenBusy,
             Self::Unauthorized => ErrorCode::Unauthorized,
             Self::NotFound(_) => ErrorCode::NotFound,
             Self::MethodNotAllowed(_) => ErrorCode::MethodNotAllowed,
@@ -270,7 +282,7 @@ impl Error {
             ErrorCode::NamespaceArchived => 410,
             ErrorCode::NamespaceLimitReached => 507,
             ErrorCode::UpstreamUnavailable => 502,
-            ErrorCode::ShuttingDown => 503,
+            ErrorCode::ShuttingDown | ErrorCode::ChildrenBusy => 503,
             ErrorCode::ChildStartFailed
             | ErrorCode::ServerDbNotWal
             | ErrorCode::TursodbNotFound
@@ -340,6 +352,11 @@ impl fmt::Display for Error {
                 f,
                 "this server already holds {limit} namespaces (TURSO_MAX_NAMESPACES): \
                  delete one or raise the limit"
+            ),
+            Self::ChildrenBusy { limit } => write!(
+                f,
+                "all {limit} running children (TURSO_MAX_CHILDREN) stayed busy with requests, \
+                 so none could be stopped to start this namespace's; retry later or raise the cap"
             ),
             Self::Unauthorized => {
                 f.write_str("missing or wrong bearer token: send `Authorization: Bearer <token>`")

@@ -50,6 +50,7 @@
 
 mod admin;
 mod app;
+mod archive;
 mod atomic;
 mod auth;
 mod backup;
@@ -59,6 +60,7 @@ mod childlog;
 mod children;
 mod childsql;
 mod cli;
+mod clock;
 mod config;
 mod datadir;
 mod duration;
@@ -66,16 +68,21 @@ mod error;
 mod gc;
 mod http;
 mod isolation;
+mod leasebody;
 mod listener;
+mod metrics;
+mod nsfiles;
+mod nslocks;
 mod ports;
 mod proxy;
 mod readiness;
+mod record;
 mod registry;
+mod registry_file;
 mod restore;
 mod screen;
 mod server;
 mod start;
-mod state;
 mod supervisor;
 mod upstream;
 mod walprobe;
@@ -86,8 +93,8 @@ pub use config::{
     DEFAULT_ARCHIVE_RETENTION, DEFAULT_AUTO_IDLE_DURATION, DEFAULT_BODY_READ_TIMEOUT,
     DEFAULT_CHILD_IDLE_TIMEOUT, DEFAULT_CHILD_LOG, DEFAULT_CHILD_START_TIMEOUT, DEFAULT_DATA_ADDR,
     DEFAULT_DATA_DIR, DEFAULT_GC_INTERVAL, DEFAULT_HEADER_READ_TIMEOUT, DEFAULT_IDLE_TIMEOUT,
-    DEFAULT_MAX_BODY_BYTES, DEFAULT_MAX_CHILDREN, DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_NAMESPACES, DEFAULT_TURSODB_BIN,
-    DEFAULT_UPSTREAM_TIMEOUT,
+    DEFAULT_MAX_BODY_BYTES, DEFAULT_MAX_CHILDREN, DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_NAMESPACES,
+    DEFAULT_TURSODB_BIN, DEFAULT_UPSTREAM_TIMEOUT,
 };
 pub use duration::{DurationError, HumanDuration};
 pub use error::{Error, ErrorCode};

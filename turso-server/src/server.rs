@@ -14,6 +14,7 @@ use crate::app::App;
 use crate::config::ServerConfig;
 use crate::error::Error;
 use crate::listener::{self, Limits};
+use crate::metrics::Metrics;
 use crate::supervisor::Supervisor;
 use crate::{admin, gc, proxy};
 
@@ -38,7 +39,7 @@ impl TursoServer {
     /// [`Error::IsolationUnavailable`], [`Error::BindFailed`],
     /// [`Error::StateCorrupt`] or [`Error::Io`].
     pub async fn start(config: ServerConfig) -> Result<RunningServer, Error> {
-        let supervisor = Supervisor::new(&config)?;
+        let supervisor = Supervisor::new(&config, Arc::new(Metrics::new()))?;
         let data = bind(config.data_addr).await?;
         let admin = bind(config.admin_addr).await?;
         let data_addr = local_addr(&data, config.data_addr)?;
@@ -131,7 +132,7 @@ impl RunningServer {
             }
         }
         self.app.supervisor.stop_all().await;
-        if let Err(e) = self.app.supervisor.registry().flush() {
+        if let Err(e) = self.app.supervisor.registry().flush().await {
             tracing::warn!("could not write access times: {e}");
         }
         self.app.supervisor.release_lock();
@@ -150,7 +151,7 @@ impl Drop for RunningServer {
             task.abort();
         }
         self.app.supervisor.kill_all_now();
-        let _ = self.app.supervisor.registry().flush();
+        let _ = self.app.supervisor.registry().flush_blocking();
         self.app.supervisor.release_lock();
     }
 }

@@ -19,6 +19,7 @@ mod namespaces;
 mod orphans;
 mod provisioning;
 mod proxy;
+mod scale;
 mod settings;
 mod validation;
 
