@@ -304,3 +304,56 @@ fn a_u64_or_usize_above_i64_max_is_refused_with_type_mismatch() {
         Value::Integer(i64::MAX)
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn typed_reads_on_statements_and_handles_scalars_of_every_width() {
+    let turso = started().await;
+    let db = notes_db(&turso).await;
+    for (id, stars) in [(1, 5), (2, 200)] {
+        db.run(
+            "INSERT INTO notes (id, body, stars, score, pinned, data, status) \
+             VALUES (?1, 'n', ?2, 1.5, 1, x'00', 'open')",
+            params![id, stars],
+        )
+        .await
+        .unwrap();
+    }
+    let stmt = db
+        .prepare("SELECT id, body FROM notes WHERE id >= ?1 ORDER BY id")
+        .await
+        .unwrap();
+    let all: Vec<(u16, String)> = stmt.all_as(params![1]).await.unwrap();
+    assert_eq!(all, [(1, "n".to_owned()), (2, "n".to_owned())]);
+    let one: Option<(i32, String)> = stmt.get_as(params![2]).await.unwrap();
+    assert_eq!(one, Some((2, "n".to_owned())));
+    let none: Option<(i32, String)> = stmt.get_as(params![3]).await.unwrap();
+    assert_eq!(none, None);
+
+    let count: Option<u32> = db
+        .scalar("SELECT count(*) FROM notes", params![])
+        .await
+        .unwrap();
+    assert_eq!(count, Some(2));
+    let score: Option<f32> = db
+        .scalar("SELECT score FROM notes WHERE id = 1", params![])
+        .await
+        .unwrap();
+    assert_eq!(score, Some(1.5));
+    let missing: Option<i64> = db
+        .scalar("SELECT id FROM notes WHERE id = 99", params![])
+        .await
+        .unwrap();
+    assert_eq!(missing, None);
+    // 200 does not fit an i8: a coded refusal, not a wrapped value.
+    let err = db
+        .scalar::<i8>("SELECT stars FROM notes WHERE id = 2", params![])
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), &ErrorCode::TypeMismatch);
+    let row: Option<(u8,)> = db
+        .get_as("SELECT stars FROM notes WHERE id = 2", params![])
+        .await
+        .unwrap();
+    assert_eq!(row, Some((200,)));
+    turso.shutdown().await;
+}
