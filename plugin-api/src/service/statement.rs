@@ -228,7 +228,11 @@ impl Statement {
     /// no column and `TURSO_TYPE_MISMATCH` when a value does not fit its
     /// field.
     pub async fn all_as<T: DeserializeOwned>(&self, params: Vec<Value>) -> Result<Vec<T>> {
-        self.all(params).await?.iter().map(Row::deserialize).collect()
+        self.all(params)
+            .await?
+            .iter()
+            .map(Row::deserialize)
+            .collect()
     }
 
     /// [`Statement::get`], the row read as `T` (see [`Statement::all_as`]).
@@ -237,7 +241,11 @@ impl Statement {
     ///
     /// As [`Statement::all_as`].
     pub async fn get_as<T: DeserializeOwned>(&self, params: Vec<Value>) -> Result<Option<T>> {
-        self.get(params).await?.as_ref().map(Row::deserialize).transpose()
+        self.get(params)
+            .await?
+            .as_ref()
+            .map(Row::deserialize)
+            .transpose()
     }
 
     /// The first column of the first row, read as `T` (any [`FromValue`]:
