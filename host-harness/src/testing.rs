@@ -270,7 +270,10 @@ mod missing_library_tests {
         let env_at = text.find(PLUGIN_TURSO_LIB_ENV).expect("names the variable");
         let build_at = text.find("cargo build").expect("names the build");
         assert!(env_at < build_at);
-        assert_eq!(text.matches("/x/target/debug/libplugin_turso.so").count(), 1);
+        assert_eq!(
+            text.matches("/x/target/debug/libplugin_turso.so").count(),
+            1
+        );
     }
 }
 

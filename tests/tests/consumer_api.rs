@@ -357,3 +357,94 @@ async fn typed_reads_on_statements_and_handles_scalars_of_every_width() {
     assert_eq!(row, Some((200,)));
     turso.shutdown().await;
 }
+
+#[derive(Debug)]
+enum NotesError {
+    NotFound(i64),
+    Db(plugin_api::Error),
+}
+
+impl From<plugin_api::Error> for NotesError {
+    fn from(e: plugin_api::Error) -> Self {
+        Self::Db(e)
+    }
+}
+
+impl plugin_api::TransactionError for NotesError {
+    fn as_service_error(&self) -> Option<&plugin_api::Error> {
+        match self {
+            Self::Db(e) => Some(e),
+            Self::NotFound(_) => None,
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_body_returns_its_own_error_type_and_only_service_retries_run_it_again() {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    let turso = started().await;
+    let db = notes_db(&turso).await;
+    let insert = "INSERT INTO notes (id, body, score, pinned, data, status) \
+                  VALUES (?1, 'n', 0, 0, x'', 'open')";
+
+    // The caller's own error: rolled back, returned as it is, run once.
+    let runs = AtomicU32::new(0);
+    let runs_ref = &runs;
+    let err = turso
+        .service()
+        .transaction_with_error(TransactionOptions::default(), |tx| async move {
+            runs_ref.fetch_add(1, Ordering::SeqCst);
+            tx.run(insert, params![1]).await?;
+            Err::<(), _>(NotesError::NotFound(1))
+        })
+        .await
+        .unwrap_err();
+    assert!(matches!(err, NotesError::NotFound(1)), "{err:?}");
+    assert_eq!(runs.load(Ordering::SeqCst), 1);
+    let count: Option<i64> = db
+        .scalar("SELECT count(*) FROM notes", params![])
+        .await
+        .unwrap();
+    assert_eq!(count, Some(0), "the failed body was rolled back");
+
+    // A retryable service error runs the body again.
+    let runs = AtomicU32::new(0);
+    let runs_ref = &runs;
+    turso
+        .service()
+        .transaction_with_error(TransactionOptions::default(), |tx| async move {
+            let run = runs_ref.fetch_add(1, Ordering::SeqCst);
+            tx.run(insert, params![2]).await?;
+            if run == 0 {
+                return Err(NotesError::Db(plugin_api::Error::new(
+                    ErrorCode::Busy,
+                    "pretend the lock was taken",
+                )));
+            }
+            Ok(())
+        })
+        .await
+        .unwrap();
+    assert_eq!(runs.load(Ordering::SeqCst), 2);
+    let ids: Vec<(i64,)> = db
+        .query_as("SELECT id FROM notes", params![])
+        .await
+        .unwrap();
+    assert_eq!(ids, [(2,)]);
+
+    // A service error that is not retryable is returned at once, wrapped.
+    let err = turso
+        .service()
+        .transaction_with_error(TransactionOptions::default(), |tx| async move {
+            tx.run("INSERT INTO missing_table VALUES (1)", params![])
+                .await?;
+            Ok::<(), NotesError>(())
+        })
+        .await
+        .unwrap_err();
+    match err {
+        NotesError::Db(e) => assert_eq!(e.code(), &ErrorCode::Sql),
+        other => panic!("{other:?}"),
+    }
+    turso.shutdown().await;
+}
