@@ -37,3 +37,14 @@ else
     cargo test --workspace --locked --no-fail-fast
 fi
 cargo test --workspace --doc --locked
+
+# The example consumer plugin, built and tested from its own workspace as a
+# user's plugin would be (path dependencies on this project's crates), with
+# the plugin-turso library this build made.
+(
+    cd examples/plugin-notes
+    PLUGIN_TURSO_LIB="$(cd ../.. && pwd)/${target_dir}/debug/libplugin_turso.so" \
+        CARGO_TARGET_DIR="$(cd ../.. && pwd)/${target_dir}/examples" \
+        cargo test --locked
+)
+
