@@ -6,8 +6,10 @@
 //! only the supervisor can reach it). The **data port** routes
 //! `/<ns>/<rest>` to that child as `/<rest>`: the request body is read
 //! whole (size limit, deadline), `/v2/pipeline` statements are screened
-//! (no journal-mode change, `VACUUM INTO`, `ATTACH` or extension
-//! loading), and the answer streams back. Children start on first use
+//! against an allow-list (reads, writes, schema changes of tables,
+//! indexes, views and triggers, transaction control, read-only pragmas:
+//! nothing that changes the child's shared connection or reaches other
+//! files), and the answer streams back. Children start on first use
 //! (auto-provisioning, on by default), are reaped the moment they exit,
 //! restarted on next use, stopped when idle, killed when they stop
 //! answering, and die with the supervisor (parent-death signal). Server
@@ -68,6 +70,7 @@ mod http;
 mod isolation;
 mod listener;
 mod ports;
+mod portwatch;
 mod proxy;
 mod readiness;
 mod registry;
@@ -86,8 +89,8 @@ pub use config::{
     DEFAULT_ARCHIVE_RETENTION, DEFAULT_AUTO_IDLE_DURATION, DEFAULT_BODY_READ_TIMEOUT,
     DEFAULT_CHILD_IDLE_TIMEOUT, DEFAULT_CHILD_LOG, DEFAULT_CHILD_START_TIMEOUT, DEFAULT_DATA_ADDR,
     DEFAULT_DATA_DIR, DEFAULT_GC_INTERVAL, DEFAULT_HEADER_READ_TIMEOUT, DEFAULT_IDLE_TIMEOUT,
-    DEFAULT_MAX_BODY_BYTES, DEFAULT_MAX_CHILDREN, DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_NAMESPACES, DEFAULT_TURSODB_BIN,
-    DEFAULT_UPSTREAM_TIMEOUT,
+    DEFAULT_MAX_BODY_BYTES, DEFAULT_MAX_CHILDREN, DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_NAMESPACES,
+    DEFAULT_TURSODB_BIN, DEFAULT_UPSTREAM_TIMEOUT,
 };
 pub use duration::{DurationError, HumanDuration};
 pub use error::{Error, ErrorCode};
