@@ -6,8 +6,10 @@
 //! only the supervisor can reach it). The **data port** routes
 //! `/<ns>/<rest>` to that child as `/<rest>`: the request body is read
 //! whole (size limit, deadline), `/v2/pipeline` statements are screened
-//! (no journal-mode change, `VACUUM INTO`, `ATTACH` or extension
-//! loading), and the answer streams back. Children start on first use
+//! against an allow-list (reads, writes, schema changes of tables,
+//! indexes, views and triggers, transaction control, read-only pragmas:
+//! nothing that changes the child's shared connection or reaches other
+//! files), and the answer streams back. Children start on first use
 //! (auto-provisioning, on by default), are reaped the moment they exit,
 //! restarted on next use, stopped when idle, killed when they stop
 //! answering, and die with the supervisor (parent-death signal). Server
@@ -74,6 +76,7 @@ mod metrics;
 mod nsfiles;
 mod nslocks;
 mod ports;
+mod portwatch;
 mod proxy;
 mod readiness;
 mod record;

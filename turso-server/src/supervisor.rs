@@ -76,8 +76,9 @@ pub(crate) struct Supervisor {
 }
 
 impl Supervisor {
-    /// Checks the binary, takes the data directory (lock, stale children
-    /// stopped), loads the registry and decides the isolation.
+    /// Checks the binary, takes the data directory (lock; its stale
+    /// children are stopped by the caller, `TursoServer::start`), loads
+    /// the registry and decides the isolation.
     ///
     /// # Errors
     ///
@@ -87,7 +88,6 @@ impl Supervisor {
         let bin = child::resolve_binary(&config.tursodb_bin)?;
         let data_dir = datadir::prepare(&config.data_dir)?;
         let lock = datadir::lock(&data_dir)?;
-        datadir::stop_stale_children(&data_dir);
         let registry = Registry::load(&data_dir, metrics.clone())?;
         let mut tombstones = HashMap::new();
         for entry in archive::archive_entries(&data_dir) {

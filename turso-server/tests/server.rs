@@ -14,6 +14,7 @@ mod bypass;
 mod gc;
 mod hardening;
 mod lifecycle;
+mod listeners;
 mod logs;
 mod namespaces;
 mod orphans;
