@@ -66,6 +66,7 @@ mod datadir;
 mod duration;
 mod error;
 mod gc;
+mod healthcheck;
 mod http;
 mod isolation;
 mod leasebody;
@@ -98,4 +99,5 @@ pub use config::{
 };
 pub use duration::{DurationError, HumanDuration};
 pub use error::{Error, ErrorCode};
+pub use healthcheck::healthcheck_main;
 pub use server::{RunningServer, TursoServer};
