@@ -13,5 +13,6 @@ mod run;
 mod runtime;
 mod signals;
 
+pub(crate) use args::parse_addr;
 pub use args::{Cli, LogFormat};
 pub use run::{main_impl, main_with_args};

@@ -68,6 +68,7 @@ mod datadir;
 mod duration;
 mod error;
 mod gc;
+mod healthcheck;
 mod http;
 mod isolation;
 mod leasebody;
@@ -101,4 +102,5 @@ pub use config::{
 };
 pub use duration::{DurationError, HumanDuration};
 pub use error::{Error, ErrorCode};
+pub use healthcheck::healthcheck_main;
 pub use server::{RunningServer, TursoServer};

@@ -38,6 +38,10 @@ pub enum LogFormat {
 /// the level). Durations accept 90s, 30m, 1h, 168h, 30d, 500ms. Exit codes:
 /// 0 after a clean stop (SIGTERM, SIGHUP, Ctrl-C), 1 on failure, 2 for a
 /// bad command line, 3 when a port stopped accepting connections.
+///
+/// `turso-server healthcheck [ADDR]` asks a running server's /healthz on
+/// the admin port (ADDR, else TURSO_ADMIN_ADDR) and exits 0 when it answers
+/// 200: for container health checks (no shell or curl needed).
 #[derive(Debug, Parser)]
 #[command(name = "turso-server", version)]
 pub struct Cli {
@@ -249,7 +253,7 @@ pub struct Cli {
 }
 
 /// `:port` (all interfaces), `host:port`, or `[v6]:port`.
-fn parse_addr(s: &str) -> Result<SocketAddr, String> {
+pub(crate) fn parse_addr(s: &str) -> Result<SocketAddr, String> {
     let s = s.trim();
     if let Some(port) = s.strip_prefix(':') {
         let port: u16 = port.parse().map_err(|_| format!("invalid port in {s:?}"))?;
