@@ -191,8 +191,11 @@ impl Drop for RssSampler {
 }
 
 fn client() -> HttpClient {
+    // Idle pooled connections are dropped before the server's own idle
+    // timeout (`TURSO_IDLE_TIMEOUT`, 60 s) could close one under a request.
     Client::builder(TokioExecutor::new())
         .pool_max_idle_per_host(256)
+        .pool_idle_timeout(Duration::from_secs(20))
         .build_http()
 }
 
