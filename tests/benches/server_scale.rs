@@ -273,31 +273,12 @@ where
     F: Fn(usize) -> Fut + Send + Sync + 'static,
     Fut: std::future::Future<Output = Result<(), String>> + Send,
 {
-    let next = Arc::new(AtomicU64::new(0));
-    let work = Arc::new(work);
-    let tasks: Vec<_> = (0..workers)
-        .map(|_| {
-            let (next, work) = (next.clone(), work.clone());
-            tokio::spawn(async move {
-                let mut tally = Tally::default();
-                loop {
-                    let i = next.fetch_add(1, Ordering::Relaxed) as usize;
-                    if i >= count {
-                        break;
-                    }
-                    let started = Instant::now();
-                    let outcome = work(i).await;
-                    tally.record(started, outcome);
-                }
-                tally
-            })
-        })
-        .collect();
-    let mut all = Tally::default();
-    for t in tasks {
-        all.add(t.await.expect("worker"));
-    }
-    all
+    run_workers(
+        workers,
+        move |n| n < count as u64,
+        move |n| work(n as usize),
+    )
+    .await
 }
 
 /// Runs `work(n)` (n counting up) on `workers` tasks until `deadline`.
@@ -306,15 +287,28 @@ where
     F: Fn(u64) -> Fut + Send + Sync + 'static,
     Fut: std::future::Future<Output = Result<(), String>> + Send,
 {
+    run_workers(workers, move |_| Instant::now() < deadline, work).await
+}
+
+/// Runs `work(n)` on `workers` tasks, n counting up, while `more(n)`.
+async fn run_workers<M, F, Fut>(workers: usize, more: M, work: F) -> Tally
+where
+    M: Fn(u64) -> bool + Send + Sync + 'static,
+    F: Fn(u64) -> Fut + Send + Sync + 'static,
+    Fut: std::future::Future<Output = Result<(), String>> + Send,
+{
     let next = Arc::new(AtomicU64::new(0));
-    let work = Arc::new(work);
+    let (more, work) = (Arc::new(more), Arc::new(work));
     let tasks: Vec<_> = (0..workers)
         .map(|_| {
-            let (next, work) = (next.clone(), work.clone());
+            let (next, more, work) = (next.clone(), more.clone(), work.clone());
             tokio::spawn(async move {
                 let mut tally = Tally::default();
-                while Instant::now() < deadline {
+                loop {
                     let n = next.fetch_add(1, Ordering::Relaxed);
+                    if !more(n) {
+                        break;
+                    }
                     let started = Instant::now();
                     let outcome = work(n).await;
                     tally.record(started, outcome);
