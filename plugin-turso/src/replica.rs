@@ -81,6 +81,9 @@ pub(crate) struct Replica {
     quiet: AtomicBool,
     /// Whether the last pull brought changes.
     last_pull_changed: AtomicBool,
+    /// How many pulls brought changes (any of which may have changed the
+    /// schema: see [`crate::store::Store::schema_generation`]).
+    changed_pulls: AtomicU64,
     /// The turn and open group of confirmed writes ([`crate::group`]).
     chain: Arc<Chain>,
 }
@@ -152,6 +155,7 @@ impl Replica {
             pipeline,
             quiet: AtomicBool::new(false),
             last_pull_changed: AtomicBool::new(true),
+            changed_pulls: AtomicU64::new(0),
             chain: Arc::new(Chain::default()),
         })
     }
@@ -408,6 +412,11 @@ impl Replica {
         result
     }
 
+    /// How many pulls brought changes so far.
+    pub(crate) fn changed_pulls(&self) -> u64 {
+        self.changed_pulls.load(Ordering::Acquire)
+    }
+
     /// Pulls remote changes; true when something new arrived.
     ///
     /// # Errors
@@ -418,6 +427,9 @@ impl Replica {
         let result = self.run("pull", |db| async move { db.pull().await }).await;
         if let Ok(changed) = &result {
             self.last_pull_changed.store(*changed, Ordering::Release);
+            if *changed {
+                self.changed_pulls.fetch_add(1, Ordering::AcqRel);
+            }
         }
         if let Ok(mut status) = self.status.lock() {
             match &result {
@@ -517,8 +529,8 @@ impl Replica {
 fn refusal(err: &Error) -> Option<Error> {
     let code = turso_common::pipeline::code_of(err.message());
     let refused = err.code() == &ErrorCode::Sync
-        && matches!(code, ErrorCode::Constraint | ErrorCode::TypeMismatch)
-        || err.code() == &ErrorCode::Constraint;
+        && (code.is_constraint() || code == ErrorCode::TypeMismatch)
+        || err.code().is_constraint();
     refused.then(|| Error::new(code, err.message()))
 }
 

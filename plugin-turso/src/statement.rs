@@ -6,6 +6,7 @@
 
 use std::future::Future;
 use std::pin::{pin, Pin};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
@@ -87,6 +88,42 @@ fn wrong_turn() -> Error {
         ErrorCode::Internal,
         "the statement was reached during a turn on another connection",
     )
+}
+
+/// A statement whose result columns changed with the schema.
+fn schema_changed(text: &str) -> Error {
+    Error::new(
+        ErrorCode::SchemaChanged,
+        format!("the schema changed since this statement was prepared, and its result columns with it: prepare it again ({text})"),
+    )
+}
+
+/// The table and columns a `UNIQUE constraint failed: …` message names:
+/// `t.a`, `t.a, t.b` or `t.(a, b)`.
+fn unique_columns(message: &str) -> Option<(String, Vec<String>)> {
+    let (_, named) = message.split_once("constraint failed: ")?;
+    let named = named.trim();
+    if let Some((table, list)) = named.split_once(".(") {
+        let list = list.split(')').next()?;
+        let columns = list
+            .split(',')
+            .map(|c| c.trim().to_ascii_lowercase())
+            .collect();
+        return Some((table.to_owned(), columns));
+    }
+    let mut table = None;
+    let mut columns = Vec::new();
+    for part in named.split(',') {
+        let (t, column) = part.trim().split_once('.')?;
+        let column = column.split_whitespace().next()?;
+        match &table {
+            None => table = Some(t.to_owned()),
+            Some(known) if known == t => {}
+            Some(_) => return None,
+        }
+        columns.push(column.to_ascii_lowercase());
+    }
+    Some((table?, columns))
 }
 
 /// Converts a value read by the engine.
@@ -210,6 +247,46 @@ impl Scope {
         }
     }
 
+    /// Tells a primary-key violation from a unique one: the engine words
+    /// both as `UNIQUE constraint failed: t.a`, so the table's primary
+    /// key is looked up (`PRAGMA table_info`) when that happens. Any other
+    /// error, or one whose table cannot be read, is returned as it is.
+    pub(crate) async fn refine(&self, err: Error) -> Error {
+        if err.code() != &ErrorCode::ConstraintUnique {
+            return err;
+        }
+        let Some((table, columns)) = unique_columns(err.message()) else {
+            return err;
+        };
+        let Ok(conn) = self.lease.lock().await else {
+            return err;
+        };
+        let pragma = format!("PRAGMA table_info(\"{}\")", table.replace('"', "\"\""));
+        let mut primary_key = Vec::new();
+        let Ok(mut rows) = conn.query(&pragma, ()).await else {
+            return err;
+        };
+        while let Ok(Some(row)) = rows.next().await {
+            let (Ok(turso::Value::Text(name)), Ok(turso::Value::Integer(pk))) =
+                (row.get_value(1), row.get_value(5))
+            else {
+                continue;
+            };
+            if pk > 0 {
+                primary_key.push(name.to_ascii_lowercase());
+            }
+        }
+        drop(rows);
+        drop(conn);
+        primary_key.sort();
+        let mut columns = columns;
+        columns.sort();
+        if !primary_key.is_empty() && primary_key == columns {
+            return Error::new(ErrorCode::ConstraintPrimaryKey, err.message());
+        }
+        err
+    }
+
     /// Maps an engine error of a statement of `kind`.
     fn error(&self, kind: StatementKind, err: turso::Error) -> Error {
         let mapped = self.lease.store().engine_error(err);
@@ -244,16 +321,20 @@ impl Scope {
                 ),
             ));
         }
-        if self.confirms_alone() && statements.iter().any(|s| records(s.kind)) {
+        let ran = if self.confirms_alone() && statements.iter().any(|s| records(s.kind)) {
             let script = script.to_owned();
-            return self
-                .alone(|scope| {
-                    let script = script.clone();
-                    Box::pin(async move { scope.run_script(&script).await })
-                })
-                .await;
+            self.alone(|scope| {
+                let script = script.clone();
+                Box::pin(async move { scope.run_script(&script).await })
+            })
+            .await
+        } else {
+            self.run_script(script).await
+        };
+        match ran {
+            Ok(()) => Ok(()),
+            Err(err) => Err(self.refine(err).await),
         }
-        self.run_script(script).await
     }
 
     /// Runs every statement of `script` here (checked by `exec`),
@@ -282,6 +363,9 @@ impl Scope {
                 .map_err(|e| self.error(kind, e))?
                 .is_some()
             {}
+            if kind == StatementKind::Schema {
+                self.lease.store().note_schema_change();
+            }
             match (rehearsal, recorded) {
                 (_, Some(tx)) => tx.record(
                     statement.text,
@@ -307,6 +391,7 @@ impl Scope {
             return Err(control_in_rehearsal());
         }
         let conn = self.turn().await?;
+        let generation = self.lease.store().schema_generation();
         let stmt = conn
             .prepare(statement.text)
             .await
@@ -317,6 +402,7 @@ impl Scope {
         Ok(EngineStatement {
             scope: self.clone(),
             stmt: TurnCell::new(&self.lease, stmt),
+            generation: AtomicU64::new(generation),
             kind: statement.kind,
             columns,
             parameter_count: statement.parameter_count,
@@ -336,6 +422,9 @@ pub(crate) struct EngineStatement {
     scope: Scope,
     /// The engine's statement, reached only during a turn on the lease.
     stmt: TurnCell<turso::Statement>,
+    /// The store's schema generation the engine's statement was prepared
+    /// at (see [`crate::store::Store::schema_generation`]).
+    generation: AtomicU64,
     kind: StatementKind,
     columns: Vec<String>,
     parameter_count: usize,
@@ -369,12 +458,36 @@ impl EngineStatement {
     }
 
     /// The engine's statement, during `turn` (a turn on this statement's
-    /// lease, which every caller here takes from `self.scope`).
-    fn engine_statement<'t>(
+    /// lease, which every caller here takes from `self.scope`), prepared
+    /// again first when the schema may have changed since it was.
+    ///
+    /// # Errors
+    ///
+    /// `TURSO_SCHEMA_CHANGED` when the statement prepared again has other
+    /// result columns (the caller's column names would be wrong), and the
+    /// engine's codes when it no longer prepares (a dropped table).
+    async fn engine_statement<'t>(
         &'t self,
         turn: &'t mut LeaseGuard<'_>,
     ) -> Result<&'t mut turso::Statement> {
+        let now = self.scope.lease.store().schema_generation();
+        if self.generation.load(Ordering::Acquire) != now {
+            let fresh = turn.prepare(&self.text).await.map_err(|e| self.error(e))?;
+            if fresh.column_names() != self.columns {
+                return Err(schema_changed(&self.text));
+            }
+            *self.stmt.get(turn).ok_or_else(wrong_turn)? = fresh;
+            self.generation.store(now, Ordering::Release);
+        }
         self.stmt.get(turn).ok_or_else(wrong_turn)
+    }
+
+    /// Notes a schema statement that ran (see
+    /// [`crate::store::Store::schema_generation`]).
+    fn note_if_schema(&self) {
+        if self.kind == StatementKind::Schema {
+            self.scope.lease.store().note_schema_change();
+        }
     }
 
     fn error(&self, err: turso::Error) -> Error {
@@ -453,12 +566,13 @@ impl EngineStatement {
     async fn rows(&self, values: Vec<turso::Value>) -> Result<Vec<RowValues>> {
         let recorded = self.to_record(&values)?;
         let mut turn = self.scope.turn().await?;
-        let stmt = self.engine_statement(&mut turn)?;
+        let stmt = self.engine_statement(&mut turn).await?;
         let mut rows = self.start(stmt, values).await?;
         let mut out = Vec::new();
         while let Some(row) = rows.next().await.map_err(|e| self.error(e))? {
             out.push(self.row_values(&row)?);
         }
+        self.note_if_schema();
         self.record(recorded);
         Ok(out)
     }
@@ -468,7 +582,7 @@ impl EngineStatement {
     async fn first_row(&self, values: Vec<turso::Value>) -> Result<Option<RowValues>> {
         let recorded = self.to_record(&values)?;
         let mut turn = self.scope.turn().await?;
-        let stmt = self.engine_statement(&mut turn)?;
+        let stmt = self.engine_statement(&mut turn).await?;
         let mut rows = self.start(stmt, values).await?;
         let row = match rows.next().await.map_err(|e| self.error(e))? {
             Some(row) => Some(self.row_values(&row)?),
@@ -479,6 +593,7 @@ impl EngineStatement {
         }
         drop(rows);
         stmt.reset().map_err(|e| self.error(e))?;
+        self.note_if_schema();
         self.record(recorded);
         Ok(row)
     }
@@ -486,13 +601,14 @@ impl EngineStatement {
     async fn run_values(&self, values: Vec<turso::Value>) -> Result<RunResult> {
         let recorded = self.to_record(&values)?;
         let mut turn = self.scope.turn().await?;
-        let stmt = self.engine_statement(&mut turn)?;
+        let stmt = self.engine_statement(&mut turn).await?;
         let mut rows = self.start(stmt, values).await?;
         while rows.next().await.map_err(|e| self.error(e))?.is_some() {}
         drop(rows);
         let changes = stmt.n_change();
         let last_insert_rowid = turn.last_insert_rowid();
         drop(turn);
+        self.note_if_schema();
         self.record(recorded);
         Ok(RunResult {
             changes,
@@ -515,9 +631,13 @@ impl EngineStatement {
             Some(Err(err)) => return Now::Done(Err(err)),
             Some(Ok(turn)) => turn,
         };
-        let stmt = match self.engine_statement(&mut turn) {
-            Ok(stmt) => stmt,
-            Err(err) => return Now::Done(Err(err)),
+        if self.generation.load(Ordering::Acquire) != self.scope.lease.store().schema_generation() {
+            // Preparing again takes the async path.
+            return Now::Later;
+        }
+        let stmt = match self.stmt.get(&mut turn) {
+            Some(stmt) => stmt,
+            None => return Now::Done(Err(wrong_turn())),
         };
         let mut cx = Context::from_waker(Waker::noop());
         // Binding does no I/O: the engine's `query` finishes on its first poll.
@@ -585,18 +705,22 @@ impl StatementProvider for EngineStatement {
 
     async fn all(&self, params: Params) -> Result<Vec<RowValues>> {
         let values = self.values(params)?;
-        if self.confirms_alone() {
-            return self.alone(values, |s, v| Box::pin(s.rows(v))).await;
-        }
-        self.rows(values).await
+        let rows = if self.confirms_alone() {
+            self.alone(values, |s, v| Box::pin(s.rows(v))).await
+        } else {
+            self.rows(values).await
+        };
+        self.refined(rows).await
     }
 
     async fn get(&self, params: Params) -> Result<Option<RowValues>> {
         let values = self.values(params)?;
-        if self.confirms_alone() {
-            return self.alone(values, |s, v| Box::pin(s.first_row(v))).await;
-        }
-        self.first_row(values).await
+        let row = if self.confirms_alone() {
+            self.alone(values, |s, v| Box::pin(s.first_row(v))).await
+        } else {
+            self.first_row(values).await
+        };
+        self.refined(row).await
     }
 
     fn get_now(&self, params: ParamsRef<'_>, row: &mut RowSink<'_>) -> Now<Result<bool>> {
@@ -605,6 +729,24 @@ impl StatementProvider for EngineStatement {
 
     async fn run(&self, params: Params) -> Result<RunResult> {
         let values = self.values(params)?;
+        let ran = self.run_waiting(values).await;
+        self.refined(ran).await
+    }
+}
+
+impl EngineStatement {
+    /// `result`, a constraint failure in it refined (see [`Scope::refine`]).
+    async fn refined<T>(&self, result: Result<T>) -> Result<T> {
+        match result {
+            Ok(value) => Ok(value),
+            Err(err) => Err(self.scope.refine(err).await),
+        }
+    }
+
+    /// Runs the statement for its effect: as a confirmed write of its own
+    /// when the server confirms writes, and outside a transaction waiting
+    /// for the write lock as `transaction()` does.
+    async fn run_waiting(&self, values: Vec<turso::Value>) -> Result<RunResult> {
         if self.confirms_alone() {
             return self.alone(values, |s, v| Box::pin(s.run_values(v))).await;
         }
@@ -624,5 +766,27 @@ impl StatementProvider for EngineStatement {
                 other => return other,
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::unique_columns;
+
+    #[test]
+    fn unique_failures_name_their_table_and_columns_in_each_wording() {
+        let named = |m: &str| unique_columns(m).map(|(t, c)| (t, c.join(",")));
+        let owned = |t: &str, c: &str| Some((t.to_owned(), c.to_owned()));
+        assert_eq!(named("UNIQUE constraint failed: t.id"), owned("t", "id"));
+        assert_eq!(
+            named("UNIQUE constraint failed: t.a, t.B"),
+            owned("t", "a,b")
+        );
+        assert_eq!(
+            named("UNIQUE constraint failed: pets.(owner, name)"),
+            owned("pets", "owner,name")
+        );
+        assert_eq!(named("UNIQUE constraint failed: a.x, b.y"), None);
+        assert_eq!(named("UNIQUE constraint failed: duplicate key"), None);
     }
 }

@@ -7,6 +7,7 @@
 //! ([`crate::lease`]).
 
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 use std::time::Instant;
 
@@ -52,6 +53,8 @@ pub(crate) struct Store {
     last_used: Mutex<Instant>,
     /// What the texts prepared here hold, read once per text.
     sql: SqlCache,
+    /// How many schema changes ran here (see [`Store::schema_generation`]).
+    schema_changes: AtomicU64,
 }
 
 impl Store {
@@ -66,7 +69,22 @@ impl Store {
             fault: Mutex::new(None),
             last_used: Mutex::new(Instant::now()),
             sql: SqlCache::new(SQL_FACTS_KEPT),
+            schema_changes: AtomicU64::new(0),
         }
+    }
+
+    /// A number that grows whenever the schema may have changed: a schema
+    /// statement ran on one of this store's connections, or a pull brought
+    /// changes. A statement prepared at another number is prepared again
+    /// before it runs (the engine does not always notice by itself).
+    pub(crate) fn schema_generation(&self) -> u64 {
+        let pulled = self.replica().map_or(0, Replica::changed_pulls);
+        self.schema_changes.load(Ordering::Acquire) + pulled
+    }
+
+    /// Notes that a schema statement ran (see [`Store::schema_generation`]).
+    pub(crate) fn note_schema_change(&self) {
+        self.schema_changes.fetch_add(1, Ordering::AcqRel);
     }
 
     /// Opens the local database at `path` (creating its directory) and

@@ -132,9 +132,14 @@ impl TransactionProvider for EngineTransaction {
             if !self.state.finish() {
                 return Err(finished());
             }
-            return member
+            let committed = member
                 .commit(self.state.take_recorded(), self.state.take_access())
                 .await;
+            return match committed {
+                Ok(()) => Ok(()),
+                // The server words a primary-key violation as a unique one.
+                Err(err) => Err(self.scope.refine(err).await),
+            };
         }
         let conn = self.lease.lock().await?;
         if !self.state.finish() {

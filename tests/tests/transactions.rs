@@ -194,16 +194,35 @@ async fn a_dropped_transaction_rolls_back_and_a_finished_one_refuses_work() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn negative_retry_settings_are_refused_with_code() {
+async fn max_retries_counts_the_runs_after_the_first_and_a_kind_alone_is_options() {
     let (_dir, host, turso) = boot_turso().await;
-    let opts = TransactionOptions {
-        max_retries: -1,
-        ..TransactionOptions::default()
-    };
+    let runs = std::sync::atomic::AtomicU32::new(0);
+    let runs = &runs;
+    let options = TransactionOptions::default()
+        .max_retries(2)
+        .retry_delay(std::time::Duration::ZERO);
     let err = turso
-        .transaction(opts, |_tx| async move { Ok(()) })
+        .transaction(options, |_tx| async move {
+            runs.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            Err::<(), _>(plugin_api::Error::new(
+                ErrorCode::Busy,
+                "made busy by the test",
+            ))
+        })
         .await
         .unwrap_err();
-    assert_eq!(err.code(), &ErrorCode::InvalidRetry);
+    assert_eq!(err.code(), &ErrorCode::Busy);
+    assert_eq!(runs.load(std::sync::atomic::Ordering::SeqCst), 3);
+    // A kind converts into the default options of that kind, for
+    // `transaction` and `begin` alike.
+    turso
+        .transaction(TransactionKind::Exclusive, |tx| async move {
+            tx.exec("CREATE TABLE made_in_exclusive (a INTEGER)").await
+        })
+        .await
+        .unwrap();
+    let tx = turso.begin(TransactionKind::Exclusive).await.unwrap();
+    tx.exec("DROP TABLE made_in_exclusive").await.unwrap();
+    tx.commit().await.unwrap();
     host.shutdown().await;
 }

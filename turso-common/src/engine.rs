@@ -27,7 +27,7 @@ pub fn engine_error(err: turso::Error) -> Error {
         _ if lower.contains("ddl statements require") => {
             return ddl_in_concurrent(&message).with_source(err)
         }
-        turso::Error::Constraint(_) => ErrorCode::Constraint,
+        turso::Error::Constraint(_) => ErrorCode::constraint_from_message(&message),
         turso::Error::ToSqlConversionFailure(_) => ErrorCode::Bind,
         turso::Error::ConversionFailure(_) => ErrorCode::TypeMismatch,
         turso::Error::Misuse(_) if lower.contains("bind") || lower.contains("parameter") => {
@@ -91,7 +91,7 @@ mod tests {
             ),
             (
                 turso::Error::Constraint("UNIQUE constraint failed".into()),
-                ErrorCode::Constraint,
+                ErrorCode::ConstraintUnique,
             ),
             (
                 turso::Error::Error("Parse error: near x".into()),
@@ -114,6 +114,10 @@ mod tests {
                     results: Vec::new(),
                 },
                 ErrorCode::Constraint,
+            ),
+            (
+                turso::Error::Constraint("NOT NULL constraint failed: t.a".into()),
+                ErrorCode::ConstraintNotNull,
             ),
         ];
         for (err, code) in cases {

@@ -6,7 +6,8 @@
 //! - the namespace rule ([`validate_namespace`]);
 //! - values and rows: [`Value`], [`Row`] (with [`Row::deserialize`] into
 //!   serde types), [`FromValue`], [`RunResult`], [`params!`] and
-//!   [`try_params!`];
+//!   [`try_params!`], [`Params`] (by position or by name, with
+//!   [`named_params!`]);
 //! - one [`ErrorCode`] and one [`Error`] (with `source()`), and, with the
 //!   `engine` feature, the one mapping of engine errors onto codes
 //!   ([`engine_error`]);
@@ -44,6 +45,7 @@ mod error;
 mod namespace;
 #[cfg(feature = "engine")]
 mod open;
+mod params;
 #[cfg(feature = "pipeline")]
 pub mod pipeline;
 mod redact;
@@ -63,6 +65,7 @@ pub use namespace::{
 };
 #[cfg(feature = "engine")]
 pub use open::{enable_mvcc, open_local, open_synced, sync_builder, PlainDatabase};
+pub use params::Params;
 pub use redact::{clean_message, redact_url, MAX_MESSAGE_CHARS};
 pub use secret::Secret;
 pub use transaction_kind::TransactionKind;
