@@ -110,7 +110,7 @@ pub struct SyncHealth {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Default)]
 #[serde(rename_all = "camelCase")]
 pub struct Diverged {
-    /// The code of the refusal (e.g. `TURSO_CONSTRAINT`).
+    /// The code of the refusal (e.g. `TURSO_CONSTRAINT_UNIQUE`).
     pub code: String,
     /// The refusal, without credentials.
     pub message: String,

@@ -98,34 +98,6 @@ fn schema_changed(text: &str) -> Error {
     )
 }
 
-/// The table and columns a `UNIQUE constraint failed: …` message names:
-/// `t.a`, `t.a, t.b` or `t.(a, b)`.
-fn unique_columns(message: &str) -> Option<(String, Vec<String>)> {
-    let (_, named) = message.split_once("constraint failed: ")?;
-    let named = named.trim();
-    if let Some((table, list)) = named.split_once(".(") {
-        let list = list.split(')').next()?;
-        let columns = list
-            .split(',')
-            .map(|c| c.trim().to_ascii_lowercase())
-            .collect();
-        return Some((table.to_owned(), columns));
-    }
-    let mut table = None;
-    let mut columns = Vec::new();
-    for part in named.split(',') {
-        let (t, column) = part.trim().split_once('.')?;
-        let column = column.split_whitespace().next()?;
-        match &table {
-            None => table = Some(t.to_owned()),
-            Some(known) if known == t => {}
-            Some(_) => return None,
-        }
-        columns.push(column.to_ascii_lowercase());
-    }
-    Some((table?, columns))
-}
-
 /// Converts a value read by the engine.
 fn from_engine(value: turso::Value) -> Value {
     match value {
@@ -247,44 +219,17 @@ impl Scope {
         }
     }
 
-    /// Tells a primary-key violation from a unique one: the engine words
-    /// both as `UNIQUE constraint failed: t.a`, so the table's primary
-    /// key is looked up (`PRAGMA table_info`) when that happens. Any other
-    /// error, or one whose table cannot be read, is returned as it is.
+    /// Tells a primary-key violation from a unique one (see
+    /// [`turso_common::refine_primary_key`]) on this scope's connection.
+    /// Any other error is returned as it is.
     pub(crate) async fn refine(&self, err: Error) -> Error {
         if err.code() != &ErrorCode::ConstraintUnique {
             return err;
         }
-        let Some((table, columns)) = unique_columns(err.message()) else {
-            return err;
-        };
-        let Ok(conn) = self.lease.lock().await else {
-            return err;
-        };
-        let pragma = format!("PRAGMA table_info(\"{}\")", table.replace('"', "\"\""));
-        let mut primary_key = Vec::new();
-        let Ok(mut rows) = conn.query(&pragma, ()).await else {
-            return err;
-        };
-        while let Ok(Some(row)) = rows.next().await {
-            let (Ok(turso::Value::Text(name)), Ok(turso::Value::Integer(pk))) =
-                (row.get_value(1), row.get_value(5))
-            else {
-                continue;
-            };
-            if pk > 0 {
-                primary_key.push(name.to_ascii_lowercase());
-            }
+        match self.lease.lock().await {
+            Ok(conn) => turso_common::refine_primary_key(&conn, err).await,
+            Err(_) => err,
         }
-        drop(rows);
-        drop(conn);
-        primary_key.sort();
-        let mut columns = columns;
-        columns.sort();
-        if !primary_key.is_empty() && primary_key == columns {
-            return Error::new(ErrorCode::ConstraintPrimaryKey, err.message());
-        }
-        err
     }
 
     /// Maps an engine error of a statement of `kind`.
@@ -766,27 +711,5 @@ impl EngineStatement {
                 other => return other,
             }
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::unique_columns;
-
-    #[test]
-    fn unique_failures_name_their_table_and_columns_in_each_wording() {
-        let named = |m: &str| unique_columns(m).map(|(t, c)| (t, c.join(",")));
-        let owned = |t: &str, c: &str| Some((t.to_owned(), c.to_owned()));
-        assert_eq!(named("UNIQUE constraint failed: t.id"), owned("t", "id"));
-        assert_eq!(
-            named("UNIQUE constraint failed: t.a, t.B"),
-            owned("t", "a,b")
-        );
-        assert_eq!(
-            named("UNIQUE constraint failed: pets.(owner, name)"),
-            owned("pets", "owner,name")
-        );
-        assert_eq!(named("UNIQUE constraint failed: a.x, b.y"), None);
-        assert_eq!(named("UNIQUE constraint failed: duplicate key"), None);
     }
 }

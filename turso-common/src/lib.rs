@@ -39,6 +39,8 @@
 #![doc(test(attr(deny(warnings), allow(dead_code, unused_variables))))]
 
 #[cfg(feature = "engine")]
+mod constraint;
+#[cfg(feature = "engine")]
 mod engine;
 pub mod env;
 mod error;
@@ -56,6 +58,8 @@ pub mod sql;
 mod transaction_kind;
 mod value;
 
+#[cfg(feature = "engine")]
+pub use constraint::refine_primary_key;
 #[cfg(feature = "engine")]
 pub use engine::{ddl_in_concurrent, engine_error, sync_error};
 pub use error::{Error, ErrorCode, Result};

@@ -9,7 +9,8 @@ use std::time::Duration;
 
 use turso_common::pipeline::PipelineClient;
 use turso_common::{
-    engine_error, open_local, open_synced, sync_error, Error, ErrorCode, PlainDatabase, Result,
+    engine_error, open_local, open_synced, refine_primary_key, sync_error, Error, ErrorCode,
+    PlainDatabase, Result,
 };
 
 use crate::statement::WorkerStatement;
@@ -113,14 +114,17 @@ impl WorkerDb {
     ///
     /// # Errors
     ///
-    /// `TURSO_SQL_ERROR`, `TURSO_CONSTRAINT`, `TURSO_BUSY`,
+    /// `TURSO_SQL_ERROR`, `TURSO_CONSTRAINT_*`, `TURSO_BUSY`,
     /// `TURSO_CONFLICT`, `TURSO_IO_ERROR` or `TURSO_INTERNAL` from the
     /// engine; `TURSO_MISUSE` while a [`WorkerDb::transaction`] runs on
     /// this handle (run its statements through its [`WorkerTransaction`]).
     pub async fn exec(&self, sql: &str) -> Result<()> {
         self.outside_transaction()?;
         self.settle_abandoned().await?;
-        self.conn.execute_batch(sql).await.map_err(engine_error)
+        match self.conn.execute_batch(sql).await {
+            Ok(()) => Ok(()),
+            Err(err) => Err(refine_primary_key(&self.conn, engine_error(err)).await),
+        }
     }
 
     /// Prepares one statement for [`WorkerStatement::all`],

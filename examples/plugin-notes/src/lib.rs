@@ -73,7 +73,7 @@ impl Notes {
     ///
     /// # Errors
     ///
-    /// `TURSO_CONSTRAINT` when the title is taken, and the service's codes.
+    /// `TURSO_CONSTRAINT_UNIQUE` when the title is taken, and the service's codes.
     pub async fn add(&self, title: &str) -> Result<i64> {
         // The body may run more than once (retries): it borrows `title`.
         let write = TransactionOptions::default().in_namespace(NAMESPACE);

@@ -72,7 +72,7 @@ pub trait Queryable: Send + Sync {
     ///
     /// # Errors
     ///
-    /// `TURSO_SQL_ERROR`, `TURSO_BIND_ERROR`, `TURSO_CONSTRAINT`,
+    /// `TURSO_SQL_ERROR`, `TURSO_BIND_ERROR`, `TURSO_CONSTRAINT_*`,
     /// `TURSO_BUSY`, `TURSO_CONFLICT`, …
     fn query(
         &self,
