@@ -51,12 +51,13 @@ pub mod abi;
 pub mod export;
 mod guard;
 mod health;
+pub mod logs;
 mod options;
 pub mod provider;
 mod retry;
 pub mod service;
 
-pub use export::{Plugin, PluginContext};
+pub use export::{Plugin, PluginContext, StatefulPlugin};
 pub use health::{Diverged, Health, SyncHealth, SyncStats};
 pub use options::{Mode, TransactionKind, TransactionOptions};
 pub use provider::Provided;
