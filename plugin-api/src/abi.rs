@@ -29,7 +29,7 @@ use abi_stable::{
 };
 pub use async_ffi::FfiFuture;
 
-use crate::health::{Diverged, Health, SyncHealth, SyncStats};
+use crate::health::{Diverged, Health, ServiceMetrics, SyncCallMetrics, SyncHealth, SyncStats};
 use crate::logs::{LogEvent, LogValue};
 use crate::options::{Mode, TransactionKind};
 use crate::{Error, ErrorCode, RunResult, Value};
@@ -313,6 +313,50 @@ impl From<FfiSyncStats> for SyncStats {
     }
 }
 
+/// [`ServiceMetrics`] as it crosses the boundary.
+#[repr(C)]
+#[derive(StableAbi, Debug, Clone)]
+pub struct FfiServiceMetrics {
+    pub transactions_committed: u64,
+    pub transactions_retried: u64,
+    pub transactions_conflicted: u64,
+    pub transactions_busy: u64,
+    pub statements_run: u64,
+    pub pushes: ROption<SyncCallMetrics>,
+    pub pulls: ROption<SyncCallMetrics>,
+    pub confirmed_writes: ROption<SyncCallMetrics>,
+}
+
+impl From<ServiceMetrics> for FfiServiceMetrics {
+    fn from(m: ServiceMetrics) -> Self {
+        Self {
+            transactions_committed: m.transactions_committed,
+            transactions_retried: m.transactions_retried,
+            transactions_conflicted: m.transactions_conflicted,
+            transactions_busy: m.transactions_busy,
+            statements_run: m.statements_run,
+            pushes: m.pushes.into(),
+            pulls: m.pulls.into(),
+            confirmed_writes: m.confirmed_writes.into(),
+        }
+    }
+}
+
+impl From<FfiServiceMetrics> for ServiceMetrics {
+    fn from(m: FfiServiceMetrics) -> Self {
+        Self {
+            transactions_committed: m.transactions_committed,
+            transactions_retried: m.transactions_retried,
+            transactions_conflicted: m.transactions_conflicted,
+            transactions_busy: m.transactions_busy,
+            statements_run: m.statements_run,
+            pushes: m.pushes.into_option(),
+            pulls: m.pulls.into_option(),
+            confirmed_writes: m.confirmed_writes.into_option(),
+        }
+    }
+}
+
 /// [`SyncHealth`] as it crosses the boundary.
 #[repr(C)]
 #[derive(StableAbi, Debug, Clone)]
@@ -406,6 +450,7 @@ pub struct FfiHealth {
     pub mode: ROption<FfiMode>,
     pub namespaces: RVec<RString>,
     pub sync: FfiSyncHealth,
+    pub metrics: FfiServiceMetrics,
 }
 
 impl From<Health> for FfiHealth {
@@ -418,6 +463,7 @@ impl From<Health> for FfiHealth {
             mode: h.mode.map(FfiMode::from).into(),
             namespaces: h.namespaces.into_iter().map(RString::from).collect(),
             sync: h.sync.into(),
+            metrics: h.metrics.into(),
         }
     }
 }
@@ -432,6 +478,7 @@ impl From<FfiHealth> for Health {
             mode: h.mode.into_option().map(Mode::from),
             namespaces: h.namespaces.into_iter().map(RString::into_string).collect(),
             sync: h.sync.into(),
+            metrics: h.metrics.into(),
         }
     }
 }

@@ -58,7 +58,7 @@ mod retry;
 pub mod service;
 
 pub use export::{Plugin, PluginContext, StatefulPlugin};
-pub use health::{Diverged, Health, SyncHealth, SyncStats};
+pub use health::{Diverged, Health, ServiceMetrics, SyncCallMetrics, SyncHealth, SyncStats};
 pub use options::{Mode, TransactionKind, TransactionOptions};
 pub use provider::Provided;
 pub use service::{

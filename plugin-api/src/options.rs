@@ -195,6 +195,18 @@ impl Mode {
         }
     }
 
+    /// What a namespace is in this mode: `shared` (local and single-tenant
+    /// sync: one database for every namespace, as in the original; the
+    /// name picks the handle and is ownership metadata, so tables need
+    /// their own prefixes) or `separate` (multi-tenant: each namespace is
+    /// its own server database and replica).
+    pub fn namespace_rule(self) -> &'static str {
+        match self {
+            Self::MultiTenant => "separate",
+            Self::Local | Self::Sync => "shared",
+        }
+    }
+
     /// Whether a database of this mode syncs with a server.
     pub fn is_sync(self) -> bool {
         !matches!(self, Self::Local)
@@ -262,6 +274,9 @@ mod tests {
         assert_eq!(named(Mode::Local), ("local", "single"));
         assert_eq!(named(Mode::Sync), ("sync", "single"));
         assert_eq!(named(Mode::MultiTenant), ("sync", "multi"));
+        assert_eq!(Mode::Local.namespace_rule(), "shared");
+        assert_eq!(Mode::Sync.namespace_rule(), "shared");
+        assert_eq!(Mode::MultiTenant.namespace_rule(), "separate");
     }
 
     #[test]

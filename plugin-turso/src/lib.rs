@@ -23,6 +23,7 @@ mod gate;
 mod group;
 mod lease;
 mod lifecycle;
+mod metrics;
 mod plugin;
 mod replica;
 mod service;

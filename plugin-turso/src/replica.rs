@@ -27,6 +27,7 @@ use plugin_api::{Error, ErrorCode, Result, SyncStats};
 use crate::config::{SyncSettings, SyncWrites};
 use crate::gate::Gate;
 use crate::group::Chain;
+use crate::metrics::Metrics;
 use turso_common::pipeline::{PipelineClient, Sent};
 use turso_common::{redact_url, sync_builder, sync_error, Secret};
 
@@ -84,6 +85,8 @@ pub(crate) struct Replica {
     /// How many pulls brought changes (any of which may have changed the
     /// schema: see [`crate::store::Store::schema_generation`]).
     changed_pulls: AtomicU64,
+    /// The service's counters (pushes and pulls).
+    metrics: Arc<Metrics>,
     /// The turn and open group of confirmed writes ([`crate::group`]).
     chain: Arc<Chain>,
 }
@@ -121,6 +124,7 @@ impl Replica {
         token: Option<&Secret>,
         settings: SyncSettings,
         gate: Gate,
+        metrics: Arc<Metrics>,
     ) -> Result<Self> {
         let shown = redact_url(url);
         check_made_for(path, url, &shown)?;
@@ -156,6 +160,7 @@ impl Replica {
             quiet: AtomicBool::new(false),
             last_pull_changed: AtomicBool::new(true),
             changed_pulls: AtomicU64::new(0),
+            metrics,
             chain: Arc::new(Chain::default()),
         })
     }
@@ -275,7 +280,8 @@ impl Replica {
         };
         let (db, op, timeout) = (self.db.clone(), Arc::clone(&self.op), self.settings.timeout);
         let (url, token) = (self.url.clone(), self.token.clone());
-        on_plugin_runtime(async move {
+        let started = Instant::now();
+        let result = on_plugin_runtime(async move {
             let bounded = tokio::time::timeout(timeout, async move {
                 let _alone = op.lock_owned().await;
                 call(db).await
@@ -286,7 +292,16 @@ impl Replica {
                 Err(_) => Err(timeout_error(what, &url, timeout)),
             }
         })
-        .await
+        .await;
+        let calls = match what {
+            "push" => Some(&self.metrics.pushes),
+            "pull" => Some(&self.metrics.pulls),
+            _ => None,
+        };
+        if let Some(calls) = calls {
+            calls.record(started.elapsed(), result.is_ok());
+        }
+        result
     }
 
     fn record<T>(&self, result: &Result<T>) {

@@ -302,6 +302,7 @@ impl Scope {
                 .await
                 .map_err(|e| self.error(kind, e))?;
             let mut rows = stmt.query(()).await.map_err(|e| self.error(kind, e))?;
+            self.lease.store().metrics().statements(1);
             while rows
                 .next()
                 .await
@@ -427,6 +428,11 @@ impl EngineStatement {
         self.stmt.get(turn).ok_or_else(wrong_turn)
     }
 
+    /// Counts one run of the statement.
+    fn count_run(&self) {
+        self.scope.lease.store().metrics().statements(1);
+    }
+
     /// Notes a schema statement that ran (see
     /// [`crate::store::Store::schema_generation`]).
     fn note_if_schema(&self) {
@@ -513,6 +519,7 @@ impl EngineStatement {
         let mut turn = self.scope.turn().await?;
         let stmt = self.engine_statement(&mut turn).await?;
         let mut rows = self.start(stmt, values).await?;
+        self.count_run();
         let mut out = Vec::new();
         while let Some(row) = rows.next().await.map_err(|e| self.error(e))? {
             out.push(self.row_values(&row)?);
@@ -529,6 +536,7 @@ impl EngineStatement {
         let mut turn = self.scope.turn().await?;
         let stmt = self.engine_statement(&mut turn).await?;
         let mut rows = self.start(stmt, values).await?;
+        self.count_run();
         let row = match rows.next().await.map_err(|e| self.error(e))? {
             Some(row) => Some(self.row_values(&row)?),
             None => None,
@@ -548,6 +556,7 @@ impl EngineStatement {
         let mut turn = self.scope.turn().await?;
         let stmt = self.engine_statement(&mut turn).await?;
         let mut rows = self.start(stmt, values).await?;
+        self.count_run();
         while rows.next().await.map_err(|e| self.error(e))?.is_some() {}
         drop(rows);
         let changes = stmt.n_change();
@@ -589,7 +598,10 @@ impl EngineStatement {
         let values = params.to_values().map(to_engine).collect();
         let started = pin!(stmt.query(bound(values))).poll(&mut cx);
         let mut rows = match started {
-            Poll::Ready(Ok(rows)) => rows,
+            Poll::Ready(Ok(rows)) => {
+                self.count_run();
+                rows
+            }
             Poll::Ready(Err(err)) => return Now::Done(Err(self.error(err))),
             Poll::Pending => return self.hand_back(stmt),
         };

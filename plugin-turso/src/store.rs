@@ -21,6 +21,7 @@ use crate::config::SyncSettings;
 use crate::gate::Gate;
 use crate::lease::{rollback_if_open, Lease};
 use crate::lifecycle::Lifecycle;
+use crate::metrics::Metrics;
 use crate::replica::Replica;
 use turso_common::engine_error;
 
@@ -55,11 +56,20 @@ pub(crate) struct Store {
     sql: SqlCache,
     /// How many schema changes ran here (see [`Store::schema_generation`]).
     schema_changes: AtomicU64,
+    /// The service's counters.
+    metrics: Arc<Metrics>,
 }
 
 impl Store {
-    fn with_engine(path: &Path, engine: Engine, gate: Gate, lifecycle: Arc<Lifecycle>) -> Self {
+    fn with_engine(
+        path: &Path,
+        engine: Engine,
+        gate: Gate,
+        lifecycle: Arc<Lifecycle>,
+        metrics: Arc<Metrics>,
+    ) -> Self {
         Self {
+            metrics,
             path: path.to_owned(),
             engine,
             lifecycle,
@@ -102,9 +112,10 @@ impl Store {
         path: &Path,
         plain: PlainDatabase,
         lifecycle: Arc<Lifecycle>,
+        metrics: Arc<Metrics>,
     ) -> Result<Self> {
         let (db, conn) = turso_common::open_local(path, plain).await?;
-        let store = Self::with_engine(path, Engine::Local(db), Gate::default(), lifecycle);
+        let store = Self::with_engine(path, Engine::Local(db), Gate::default(), lifecycle, metrics);
         store.give_back(conn);
         Ok(store)
     }
@@ -123,13 +134,33 @@ impl Store {
         auth_token: Option<&Secret>,
         settings: SyncSettings,
         lifecycle: Arc<Lifecycle>,
+        metrics: Arc<Metrics>,
     ) -> Result<Self> {
         let gate = Gate::default();
-        let replica = Replica::open(path, url, auth_token, settings, gate.clone()).await?;
+        let replica = Replica::open(
+            path,
+            url,
+            auth_token,
+            settings,
+            gate.clone(),
+            Arc::clone(&metrics),
+        )
+        .await?;
         let conn = replica.connect().await?;
-        let store = Self::with_engine(path, Engine::Synced(Box::new(replica)), gate, lifecycle);
+        let store = Self::with_engine(
+            path,
+            Engine::Synced(Box::new(replica)),
+            gate,
+            lifecycle,
+            metrics,
+        );
         store.give_back(conn);
         Ok(store)
+    }
+
+    /// The service's counters.
+    pub(crate) fn metrics(&self) -> &Metrics {
+        &self.metrics
     }
 
     /// The replica, in the sync modes.
