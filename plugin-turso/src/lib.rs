@@ -18,6 +18,7 @@
 
 pub mod config;
 mod confirmed;
+mod connection;
 mod database;
 mod gate;
 mod group;

@@ -83,7 +83,7 @@ pub(crate) struct Replica {
     /// Whether the last pull brought changes.
     last_pull_changed: AtomicBool,
     /// How many pulls brought changes (any of which may have changed the
-    /// schema: see [`crate::store::Store::schema_generation`]).
+    /// schema: see `Store::schema_generation`).
     changed_pulls: AtomicU64,
     /// The service's counters (pushes and pulls).
     metrics: Arc<Metrics>,

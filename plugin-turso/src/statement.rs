@@ -518,15 +518,39 @@ impl EngineStatement {
         let recorded = self.to_record(&values)?;
         let mut turn = self.scope.turn().await?;
         let stmt = self.engine_statement(&mut turn).await?;
+        let out = self.all_rows(stmt, values).await;
+        let out = self.reset_after_failure(stmt, out)?;
+        self.note_if_schema();
+        self.record(recorded);
+        Ok(out)
+    }
+
+    /// Starts the statement and reads every row.
+    async fn all_rows(
+        &self,
+        stmt: &mut turso::Statement,
+        values: Vec<turso::Value>,
+    ) -> Result<Vec<RowValues>> {
         let mut rows = self.start(stmt, values).await?;
         self.count_run();
         let mut out = Vec::new();
         while let Some(row) = rows.next().await.map_err(|e| self.error(e))? {
             out.push(self.row_values(&row)?);
         }
-        self.note_if_schema();
-        self.record(recorded);
         Ok(out)
+    }
+
+    /// `result`, the statement reset first when it failed: a statement
+    /// left half-run keeps its implicit transaction open on the
+    /// connection, and the next statement there would run inside it (and
+    /// never commit).
+    fn reset_after_failure<T>(&self, stmt: &turso::Statement, result: Result<T>) -> Result<T> {
+        if result.is_err() {
+            if let Err(err) = stmt.reset() {
+                tracing::debug!(error = %err, "resetting a failed statement failed");
+            }
+        }
+        result
     }
 
     /// The first row only: no list of rows is built, and the statement is
@@ -535,19 +559,31 @@ impl EngineStatement {
         let recorded = self.to_record(&values)?;
         let mut turn = self.scope.turn().await?;
         let stmt = self.engine_statement(&mut turn).await?;
+        let row = self.read_first_row(stmt, values, recorded.is_some()).await;
+        let row = self.reset_after_failure(stmt, row)?;
+        stmt.reset().map_err(|e| self.error(e))?;
+        self.note_if_schema();
+        self.record(recorded);
+        Ok(row)
+    }
+
+    /// Starts the statement and reads its first row (and, for a write
+    /// that is `to_end`, the rest).
+    async fn read_first_row(
+        &self,
+        stmt: &mut turso::Statement,
+        values: Vec<turso::Value>,
+        to_end: bool,
+    ) -> Result<Option<RowValues>> {
         let mut rows = self.start(stmt, values).await?;
         self.count_run();
         let row = match rows.next().await.map_err(|e| self.error(e))? {
             Some(row) => Some(self.row_values(&row)?),
             None => None,
         };
-        if recorded.is_some() {
+        if to_end {
             while rows.next().await.map_err(|e| self.error(e))?.is_some() {}
         }
-        drop(rows);
-        stmt.reset().map_err(|e| self.error(e))?;
-        self.note_if_schema();
-        self.record(recorded);
         Ok(row)
     }
 
@@ -555,11 +591,9 @@ impl EngineStatement {
         let recorded = self.to_record(&values)?;
         let mut turn = self.scope.turn().await?;
         let stmt = self.engine_statement(&mut turn).await?;
-        let mut rows = self.start(stmt, values).await?;
-        self.count_run();
-        while rows.next().await.map_err(|e| self.error(e))?.is_some() {}
-        drop(rows);
-        let changes = stmt.n_change();
+        let ran = self.run_to_end(stmt, values).await;
+        let ran = self.reset_after_failure(stmt, ran);
+        let changes = ran.map(|()| stmt.n_change())?;
         let last_insert_rowid = turn.last_insert_rowid();
         drop(turn);
         self.note_if_schema();
@@ -568,6 +602,18 @@ impl EngineStatement {
             changes,
             last_insert_rowid,
         })
+    }
+
+    /// Starts the statement and steps it to its end.
+    async fn run_to_end(
+        &self,
+        stmt: &mut turso::Statement,
+        values: Vec<turso::Value>,
+    ) -> Result<()> {
+        let mut rows = self.start(stmt, values).await?;
+        self.count_run();
+        while rows.next().await.map_err(|e| self.error(e))?.is_some() {}
+        Ok(())
     }
 
     /// The first row, found without waiting and written into `out`:
@@ -620,7 +666,11 @@ impl EngineStatement {
                     drop(rows);
                     return Now::Done(stmt.reset().map_err(|e| self.error(e)).and(found));
                 }
-                Poll::Ready(Err(err)) => return Now::Done(Err(self.error(err))),
+                Poll::Ready(Err(err)) => {
+                    drop(rows);
+                    let failed = Err(self.error(err));
+                    return Now::Done(self.reset_after_failure(stmt, failed));
+                }
                 Poll::Pending => {}
             }
         }

@@ -6,7 +6,9 @@
 //! exactly one `Store` per file; callers get connections through leases
 //! ([`crate::lease`]).
 
+use std::future::Future;
 use std::path::{Path, PathBuf};
+use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 use std::time::Instant;
@@ -18,8 +20,8 @@ pub(crate) use turso_common::PlainDatabase;
 use turso_common::Secret;
 
 use crate::config::SyncSettings;
+use crate::connection::rollback_if_open;
 use crate::gate::Gate;
-use crate::lease::{rollback_if_open, Lease};
 use crate::lifecycle::Lifecycle;
 use crate::metrics::Metrics;
 use crate::replica::Replica;
@@ -39,6 +41,14 @@ pub(crate) enum Engine {
     Synced(Box<Replica>),
 }
 
+/// What a store hands out on one of its connections and must close at
+/// shutdown (a lease), known here only by this trait.
+pub(crate) trait Closable: Send + Sync {
+    /// Rolls back what is open and gives the connection back; later calls
+    /// fail with `TURSO_CLOSED`.
+    fn close(&self) -> Pin<Box<dyn Future<Output = ()> + Send + '_>>;
+}
+
 /// One open database file and its idle connections.
 pub(crate) struct Store {
     path: PathBuf,
@@ -46,7 +56,7 @@ pub(crate) struct Store {
     lifecycle: Arc<Lifecycle>,
     idle: Mutex<Vec<turso::Connection>>,
     gate: Gate,
-    leases: Mutex<Vec<Weak<Lease>>>,
+    leases: Mutex<Vec<Weak<dyn Closable>>>,
     /// The last corruption or I/O failure the engine reported; sticky
     /// until the store is opened again.
     fault: Mutex<Option<String>>,
@@ -258,10 +268,10 @@ impl Store {
     }
 
     /// Remembers a lease so that shutdown can close it.
-    pub(crate) fn track(&self, lease: &Arc<Lease>) {
+    pub(crate) fn track(&self, lease: Weak<dyn Closable>) {
         if let Ok(mut leases) = self.leases.lock() {
             leases.retain(|l| l.strong_count() > 0);
-            leases.push(Arc::downgrade(lease));
+            leases.push(lease);
         }
     }
 
@@ -306,7 +316,7 @@ impl Store {
     /// Closes every lease handed out on this store (rolling back open
     /// transactions) and drops the idle connections.
     pub(crate) async fn close(&self) {
-        let leases: Vec<Arc<Lease>> = self
+        let leases: Vec<Arc<dyn Closable>> = self
             .leases
             .lock()
             .map(|mut l| l.drain(..).filter_map(|w| w.upgrade()).collect())

@@ -13,9 +13,10 @@ use plugin_api::export::plugin_runtime;
 use plugin_api::provider::TransactionProvider;
 use plugin_api::{Error, ErrorCode, Result, TransactionKind};
 
+use crate::connection::rollback_if_open;
 use crate::gate::Admission;
 use crate::group::Member;
-use crate::lease::{rollback_if_open, Lease};
+use crate::lease::Lease;
 use crate::statement::{EngineStatement, Scope};
 use crate::store::Store;
 use crate::tx_state::{finished, TxState};
