@@ -24,6 +24,8 @@ mod gate;
 mod group;
 mod lease;
 mod lifecycle;
+#[cfg(test)]
+mod manifest_keys;
 mod metrics;
 mod plugin;
 mod replica;
