@@ -32,7 +32,10 @@ fn the_manifest_documents_every_key_the_plugin_reads() {
     let mut documented = BTreeSet::new();
     schema_keys(&manifest["config"], "", &mut documented);
     let read: BTreeSet<String> = KNOWN_KEYS.iter().map(|k| (*k).to_owned()).collect();
-    assert_eq!(documented, read, "manifest.yaml's config schema vs KNOWN_KEYS");
+    assert_eq!(
+        documented, read,
+        "manifest.yaml's config schema vs KNOWN_KEYS"
+    );
     for key in &documented {
         let mut field = &manifest["config"];
         for part in key.split('.') {

@@ -173,38 +173,6 @@ impl ErrorCode {
         ErrorCode::SchemaChanged,
     ];
 
-    /// The codes of 2.x, a fixed-size array that cannot grow: use
-    /// [`ErrorCode::ALL`].
-    #[deprecated(since = "3.0.0", note = "use ErrorCode::ALL, which lists every code")]
-    pub const KNOWN: [ErrorCode; 26] = [
-        ErrorCode::InvalidNamespace,
-        ErrorCode::InvalidMode,
-        ErrorCode::SyncUrlRequired,
-        ErrorCode::InvalidRetry,
-        ErrorCode::InvalidConfig,
-        ErrorCode::Sql,
-        ErrorCode::Bind,
-        ErrorCode::Constraint,
-        ErrorCode::Busy,
-        ErrorCode::Conflict,
-        ErrorCode::DdlInConcurrent,
-        ErrorCode::Unsupported,
-        ErrorCode::TransactionFinished,
-        ErrorCode::Closed,
-        ErrorCode::Sync,
-        ErrorCode::Io,
-        ErrorCode::Panicked,
-        ErrorCode::NoSuchColumn,
-        ErrorCode::TypeMismatch,
-        ErrorCode::Misuse,
-        ErrorCode::Readonly,
-        ErrorCode::NotMvcc,
-        ErrorCode::ReplicaMismatch,
-        ErrorCode::SyncTimeout,
-        ErrorCode::Internal,
-        ErrorCode::OutcomeUnknown,
-    ];
-
     /// Parses a code sent across the boundary; unknown strings give
     /// [`ErrorCode::Other`].
     pub fn from_code(code: &str) -> Self {
