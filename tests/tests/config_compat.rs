@@ -23,12 +23,14 @@ fn unknown_key_warnings(stderr: &str) -> Vec<String> {
     log_lines(stderr)
         .into_iter()
         .filter(|l| l["level"] == "WARN" && l["fields"]["plugin"] == TURSO)
-        .filter(|l| l["fields"]["target"] == "plugin_turso::config")
+        .filter(|l| l["target"] == "plugin_turso::config")
         .map(|l| {
-            l["fields"]["message"]
-                .as_str()
-                .unwrap_or_default()
-                .to_owned()
+            // The plugin's fields arrive as JSON fields of their own.
+            format!(
+                "key={} closest={}",
+                l["fields"]["key"].as_str().unwrap_or_default(),
+                l["fields"]["closest"]
+            )
         })
         .collect()
 }

@@ -92,7 +92,10 @@ fn edit_distance(a: &str, b: &str) -> usize {
 /// Values are never logged (they may hold tokens).
 pub(super) fn warn_unknown_keys(config: &Json) {
     for unknown in unknown_keys(config) {
+        // The target is the config module's, wherever in it this runs, so
+        // `RUST_LOG=plugin_turso::config=…` keeps working.
         tracing::warn!(
+            target: "plugin_turso::config",
             key = %unknown.key,
             closest = unknown.closest,
             "unknown plugin-turso configuration key, ignored; did you mean the closest known key?"
