@@ -13,7 +13,10 @@
 //!    `TURSO_SYNC_AUTH_TOKEN` (or `sync.authToken`).
 //!
 //! The local path is `TURSO_LOCAL_PATH`, then `localPath`, then
-//! `./data/turso/runtime.db`.
+//! `./data/turso/runtime.db`. The engine's experimental index methods
+//! (full-text search, `CREATE INDEX … USING fts`) are off unless
+//! `TURSO_EXPERIMENTAL_INDEX_METHOD` or `experimentalIndexMethod` turns
+//! them on.
 //!
 //! Keys the plugin does not read ([`KNOWN_KEYS`] lists those it does) are
 //! logged as a warning naming the closest known key, so a typo such as
@@ -98,7 +101,7 @@ pub enum SyncWrites {
 /// Every configuration key plugin-turso reads, as dotted paths. A key is
 /// read only through this list (see `Resolver::config_value`), so it
 /// cannot fall out of date.
-pub const KNOWN_KEYS: [&str; 15] = [
+pub const KNOWN_KEYS: [&str; 16] = [
     "localPath",
     "mode",
     "sync.url",
@@ -114,6 +117,7 @@ pub const KNOWN_KEYS: [&str; 15] = [
     "pullIntervalMs",
     "replicaIdleMs",
     "maxOpenReplicas",
+    "experimentalIndexMethod",
 ];
 
 /// Where sync goes, when it does.
@@ -145,6 +149,11 @@ pub struct TursoConfig {
     pub shutdown_timeout: Duration,
     /// How the sync modes talk to the server.
     pub sync_settings: SyncSettings,
+    /// Whether the engine's experimental index methods are on (`CREATE
+    /// INDEX … USING fts`, full-text search), for local databases and
+    /// replicas alike (`experimentalIndexMethod` /
+    /// `TURSO_EXPERIMENTAL_INDEX_METHOD`; default off).
+    pub experimental_index_method: bool,
 }
 
 impl Default for TursoConfig {
@@ -156,9 +165,14 @@ impl Default for TursoConfig {
             convert_to_mvcc: false,
             shutdown_timeout: DEFAULT_SHUTDOWN_TIMEOUT,
             sync_settings: SyncSettings::default(),
+            experimental_index_method: false,
         }
     }
 }
+
+/// How to turn the experimental index methods on, as refusals name it.
+pub const INDEX_METHOD_SETTING: &str =
+    "experimentalIndexMethod: true in plugin-turso's manifest (or TURSO_EXPERIMENTAL_INDEX_METHOD=1)";
 
 /// Reads one environment variable (a seam for tests).
 pub trait Env {
@@ -518,6 +532,12 @@ pub fn resolve(config: &Json, env: &dyn Env) -> Result<TursoConfig> {
             .millis(env::TURSO_SHUTDOWN_TIMEOUT_MS, "shutdownTimeoutMs")?
             .unwrap_or(DEFAULT_SHUTDOWN_TIMEOUT),
         sync_settings: sync_settings(&r)?,
+        experimental_index_method: r
+            .flag(
+                env::TURSO_EXPERIMENTAL_INDEX_METHOD,
+                "experimentalIndexMethod",
+            )?
+            .unwrap_or(false),
         ..TursoConfig::default()
     };
     if let Some(url) = r.value(env::TURSO_SERVER_URL, "server.url")? {
@@ -794,6 +814,37 @@ mod tests {
             (json!({}), vec![("TURSO_CONVERT_TO_MVCC", "2")]),
             (json!({"shutdownTimeoutMs": -1}), vec![]),
             (json!({}), vec![("TURSO_SHUTDOWN_TIMEOUT_MS", "5s")]),
+        ] {
+            assert_eq!(code(resolve(&cfg, &env(&vars))), "INVALID_TURSO_CONFIG");
+        }
+    }
+
+    #[test]
+    fn index_methods_are_off_unless_turned_on_and_the_env_wins() {
+        assert!(
+            !resolve(&json!({}), &env(&[]))
+                .unwrap()
+                .experimental_index_method
+        );
+        let on = json!({"experimentalIndexMethod": true});
+        assert!(resolve(&on, &env(&[])).unwrap().experimental_index_method);
+        let text = json!({"experimentalIndexMethod": "yes"});
+        assert!(resolve(&text, &env(&[])).unwrap().experimental_index_method);
+        let off_by_env = resolve(&on, &env(&[("TURSO_EXPERIMENTAL_INDEX_METHOD", "0")])).unwrap();
+        assert!(!off_by_env.experimental_index_method);
+        let on_by_env = resolve(
+            &json!({}),
+            &env(&[("TURSO_EXPERIMENTAL_INDEX_METHOD", "1")]),
+        );
+        assert!(on_by_env.unwrap().experimental_index_method);
+        assert!(unknown_keys(&on).is_empty());
+        for (cfg, vars) in [
+            (json!({"experimentalIndexMethod": "fts"}), vec![]),
+            (json!({"experimentalIndexMethod": 1}), vec![]),
+            (
+                json!({}),
+                vec![("TURSO_EXPERIMENTAL_INDEX_METHOD", "maybe")],
+            ),
         ] {
             assert_eq!(code(resolve(&cfg, &env(&vars))), "INVALID_TURSO_CONFIG");
         }

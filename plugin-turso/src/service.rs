@@ -16,6 +16,7 @@ use plugin_api::{
 
 use crate::config::TursoConfig;
 use crate::database::EngineDatabase;
+use crate::index_method::IndexMethods;
 use crate::lifecycle::closed;
 use crate::lifecycle::Lifecycle;
 use crate::replica::{Replica, WriterGuard};
@@ -100,17 +101,19 @@ impl TursoEngine {
         let local_path = &self.config.local_path;
         let lifecycle = Arc::clone(&self.lifecycle);
         let settings = self.config.sync_settings;
+        let methods = IndexMethods::new(self.config.experimental_index_method);
         match (&self.config.mode, &self.config.sync) {
             (Mode::Sync, Some(target)) => {
                 let token = target.auth_token.as_ref();
-                Store::open_synced(local_path, &target.url, token, settings, lifecycle).await
+                let url = &target.url;
+                Store::open_synced(local_path, url, token, settings, methods, lifecycle).await
             }
             (Mode::MultiTenant, Some(target)) => {
                 let dir = local_path.parent().unwrap_or_else(|| Path::new("."));
                 let path = dir.join(format!("{namespace}.db"));
                 let url = format!("{}/{namespace}", target.url);
                 let token = target.auth_token.as_ref();
-                Store::open_synced(&path, &url, token, settings, lifecycle).await
+                Store::open_synced(&path, &url, token, settings, methods, lifecycle).await
             }
             _ => {
                 let plain = if self.config.convert_to_mvcc {
@@ -118,7 +121,7 @@ impl TursoEngine {
                 } else {
                     PlainDatabase::Refuse
                 };
-                Store::open_local(local_path, plain, lifecycle).await
+                Store::open_local(local_path, plain, methods, lifecycle).await
             }
         }
     }

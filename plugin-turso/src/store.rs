@@ -18,6 +18,7 @@ use turso_common::Secret;
 
 use crate::config::SyncSettings;
 use crate::gate::Gate;
+use crate::index_method::IndexMethods;
 use crate::lease::{rollback_if_open, Lease};
 use crate::lifecycle::Lifecycle;
 use crate::replica::Replica;
@@ -52,10 +53,18 @@ pub(crate) struct Store {
     last_used: Mutex<Instant>,
     /// What the texts prepared here hold, read once per text.
     sql: SqlCache,
+    /// The engine's experimental index methods on this store.
+    index_methods: IndexMethods,
 }
 
 impl Store {
-    fn with_engine(path: &Path, engine: Engine, gate: Gate, lifecycle: Arc<Lifecycle>) -> Self {
+    fn with_engine(
+        path: &Path,
+        engine: Engine,
+        gate: Gate,
+        index_methods: IndexMethods,
+        lifecycle: Arc<Lifecycle>,
+    ) -> Self {
         Self {
             path: path.to_owned(),
             engine,
@@ -66,6 +75,7 @@ impl Store {
             fault: Mutex::new(None),
             last_used: Mutex::new(Instant::now()),
             sql: SqlCache::new(SQL_FACTS_KEPT),
+            index_methods,
         }
     }
 
@@ -83,10 +93,13 @@ impl Store {
     pub(crate) async fn open_local(
         path: &Path,
         plain: PlainDatabase,
+        index_methods: IndexMethods,
         lifecycle: Arc<Lifecycle>,
     ) -> Result<Self> {
-        let (db, conn) = turso_common::open_local(path, plain).await?;
-        let store = Self::with_engine(path, Engine::Local(db), Gate::default(), lifecycle);
+        let options = index_methods.engine_options();
+        let (db, conn) = turso_common::open_local_with(path, plain, options).await?;
+        let engine = Engine::Local(db);
+        let store = Self::with_engine(path, engine, Gate::default(), index_methods, lifecycle);
         store.give_back(conn);
         Ok(store)
     }
@@ -104,12 +117,15 @@ impl Store {
         url: &str,
         auth_token: Option<&Secret>,
         settings: SyncSettings,
+        index_methods: IndexMethods,
         lifecycle: Arc<Lifecycle>,
     ) -> Result<Self> {
         let gate = Gate::default();
-        let replica = Replica::open(path, url, auth_token, settings, gate.clone()).await?;
+        let options = index_methods.engine_options();
+        let replica = Replica::open(path, url, auth_token, settings, options, gate.clone()).await?;
         let conn = replica.connect().await?;
-        let store = Self::with_engine(path, Engine::Synced(Box::new(replica)), gate, lifecycle);
+        let engine = Engine::Synced(Box::new(replica));
+        let store = Self::with_engine(path, engine, gate, index_methods, lifecycle);
         store.give_back(conn);
         Ok(store)
     }
@@ -164,6 +180,16 @@ impl Store {
     /// The facts of the statement texts prepared on this store.
     pub(crate) fn sql(&self) -> &SqlCache {
         &self.sql
+    }
+
+    /// Refuses a statement creating an index with an index method that may
+    /// not be created on this store (see [`IndexMethods::admit`]).
+    ///
+    /// # Errors
+    ///
+    /// `TURSO_INDEX_METHOD_DISABLED` or, on a replica, `TURSO_UNSUPPORTED`.
+    pub(crate) fn admit_index_method(&self, text: &str) -> Result<()> {
+        self.index_methods.admit(text, self.is_synced())
     }
 
     /// The admission gate of write transactions.

@@ -75,6 +75,11 @@ pub enum ErrorCode {
     /// server could not be asked again within `syncTimeoutMs`: it may or
     /// may not have committed. Look for its effect before writing it again.
     OutcomeUnknown,
+    /// `CREATE INDEX … USING <method>` (e.g. `USING fts`) while the
+    /// engine's experimental index methods are off: turn them on with the
+    /// setting the message names (`experimentalIndexMethod` /
+    /// `TURSO_EXPERIMENTAL_INDEX_METHOD` in plugin-turso).
+    IndexMethodDisabled,
     /// A code this build does not know, kept as sent.
     Other(String),
 }
@@ -109,11 +114,47 @@ impl ErrorCode {
             Self::SyncTimeout => "TURSO_SYNC_TIMEOUT",
             Self::Internal => "TURSO_INTERNAL",
             Self::OutcomeUnknown => "TURSO_OUTCOME_UNKNOWN",
+            Self::IndexMethodDisabled => crate::index_method::INDEX_METHOD_DISABLED_CODE,
             Self::Other(code) => code,
         }
     }
 
-    /// Every code this build knows, in declaration order.
+    /// Every code this build knows, in declaration order. Codes added
+    /// later are appended, so a longer list is not a breaking change.
+    pub const ALL: &'static [ErrorCode] = &[
+        ErrorCode::InvalidNamespace,
+        ErrorCode::InvalidMode,
+        ErrorCode::SyncUrlRequired,
+        ErrorCode::InvalidRetry,
+        ErrorCode::InvalidConfig,
+        ErrorCode::Sql,
+        ErrorCode::Bind,
+        ErrorCode::Constraint,
+        ErrorCode::Busy,
+        ErrorCode::Conflict,
+        ErrorCode::DdlInConcurrent,
+        ErrorCode::Unsupported,
+        ErrorCode::TransactionFinished,
+        ErrorCode::Closed,
+        ErrorCode::Sync,
+        ErrorCode::Io,
+        ErrorCode::Panicked,
+        ErrorCode::NoSuchColumn,
+        ErrorCode::TypeMismatch,
+        ErrorCode::Misuse,
+        ErrorCode::Readonly,
+        ErrorCode::NotMvcc,
+        ErrorCode::ReplicaMismatch,
+        ErrorCode::SyncTimeout,
+        ErrorCode::Internal,
+        ErrorCode::OutcomeUnknown,
+        ErrorCode::IndexMethodDisabled,
+    ];
+
+    /// The codes of turso-common 2.0.0, in declaration order: kept so
+    /// that code naming it still builds. [`ErrorCode::ALL`] lists every
+    /// code this build knows.
+    #[deprecated(since = "2.1.0", note = "use ErrorCode::ALL, which lists every code")]
     pub const KNOWN: [ErrorCode; 26] = [
         ErrorCode::InvalidNamespace,
         ErrorCode::InvalidMode,
@@ -146,9 +187,10 @@ impl ErrorCode {
     /// Parses a code sent across the boundary; unknown strings give
     /// [`ErrorCode::Other`].
     pub fn from_code(code: &str) -> Self {
-        Self::KNOWN
-            .into_iter()
+        Self::ALL
+            .iter()
             .find(|known| known.as_str() == code)
+            .cloned()
             .unwrap_or_else(|| Self::Other(code.to_owned()))
     }
 
@@ -264,15 +306,28 @@ mod tests {
 
     #[test]
     fn codes_round_trip_through_their_strings() {
-        for code in ErrorCode::KNOWN {
-            assert_eq!(ErrorCode::from_code(code.as_str()), code);
+        for code in ErrorCode::ALL {
+            assert_eq!(&ErrorCode::from_code(code.as_str()), code);
         }
         let distinct: std::collections::HashSet<&str> =
-            ErrorCode::KNOWN.iter().map(ErrorCode::as_str).collect();
-        assert_eq!(distinct.len(), ErrorCode::KNOWN.len());
+            ErrorCode::ALL.iter().map(ErrorCode::as_str).collect();
+        assert_eq!(distinct.len(), ErrorCode::ALL.len());
+        assert_eq!(
+            ErrorCode::from_code("TURSO_INDEX_METHOD_DISABLED"),
+            ErrorCode::IndexMethodDisabled
+        );
         assert_eq!(
             ErrorCode::from_code("NEWER_CODE"),
             ErrorCode::Other("NEWER_CODE".into())
+        );
+    }
+
+    #[test]
+    #[allow(deprecated)]
+    fn the_codes_of_2_0_lead_every_code_in_order() {
+        assert_eq!(
+            &ErrorCode::ALL[..ErrorCode::KNOWN.len()],
+            &ErrorCode::KNOWN[..]
         );
     }
 

@@ -72,6 +72,10 @@ pub enum ErrorCode {
     BackupFailed,
     /// A restore could not be applied (the namespace is unchanged).
     RestoreFailed,
+    /// A pipeline request creates an index with an index method (`CREATE
+    /// INDEX … USING fts`) and the server was not started with
+    /// `--experimental-index-method`; the whole request was refused.
+    IndexMethodDisabled,
 }
 
 impl ErrorCode {
@@ -103,6 +107,7 @@ impl ErrorCode {
             Self::NamespaceArchived => "NAMESPACE_ARCHIVED",
             Self::BackupFailed => "BACKUP_FAILED",
             Self::RestoreFailed => "RESTORE_FAILED",
+            Self::IndexMethodDisabled => turso_common::INDEX_METHOD_DISABLED_CODE,
         }
     }
 }
@@ -218,6 +223,11 @@ pub enum Error {
         /// What failed.
         reason: String,
     },
+    /// An index method asked of a server started without them.
+    IndexMethodDisabled {
+        /// The method named after `USING` (e.g. `fts`).
+        method: String,
+    },
 }
 
 impl Error {
@@ -249,6 +259,7 @@ impl Error {
             Self::NamespaceArchived(_) => ErrorCode::NamespaceArchived,
             Self::BackupFailed { .. } => ErrorCode::BackupFailed,
             Self::RestoreFailed { .. } => ErrorCode::RestoreFailed,
+            Self::IndexMethodDisabled { .. } => ErrorCode::IndexMethodDisabled,
         }
     }
 
@@ -259,7 +270,7 @@ impl Error {
     pub fn http_status(&self) -> u16 {
         match self.code() {
             ErrorCode::InvalidNamespace | ErrorCode::BadRequest => 400,
-            ErrorCode::StatementNotAllowed => 403,
+            ErrorCode::StatementNotAllowed | ErrorCode::IndexMethodDisabled => 403,
             ErrorCode::RequestTimeout => 408,
             ErrorCode::PayloadTooLarge => 413,
             ErrorCode::UpstreamTimeout => 504,
@@ -423,6 +434,13 @@ impl fmt::Display for Error {
             Self::RestoreFailed { namespace, reason } => write!(
                 f,
                 "restore of namespace {namespace:?} failed (nothing changed): {reason}"
+            ),
+            Self::IndexMethodDisabled { method } => write!(
+                f,
+                "CREATE INDEX … USING {method} needs the engine's experimental index methods, \
+                 which this server does not start its databases with: the whole request was \
+                 refused; start turso-server with --experimental-index-method \
+                 (TURSO_EXPERIMENTAL_INDEX_METHOD=true)"
             ),
         }
     }
