@@ -6,10 +6,10 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 TURSODB_BIN="$(bash scripts/install-tursodb.sh | tail -n1)"
 export TURSODB_BIN
-cargo build --release --locked -p plugin-turso -p consumer-plugin -p host-harness
+cargo build --release --locked -p plugin-turso -p consumer-plugin -p host-harness -p turso-server
 benches=("$@")
 if [ "${#benches[@]}" -eq 0 ]; then
-    benches=(plugin_vs_direct sync_latency load confirmed_writes fts)
+    benches=(plugin_vs_direct sync_latency load confirmed_writes server_scale fts)
 fi
 for bench in "${benches[@]}"; do
     cargo bench --locked -p turso-plugin-tests --bench "$bench"

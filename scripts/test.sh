@@ -37,3 +37,15 @@ else
     cargo test --workspace --locked --no-fail-fast
 fi
 cargo test --workspace --doc --locked
+
+# The example consumer plugin, built and tested from its own workspace as a
+# user's plugin would be (path dependencies on this project's crates), with
+# the plugin-turso library this build made.
+target_abs="$(realpath -m "$target_dir")"
+(
+    cd examples/plugin-notes
+    PLUGIN_TURSO_LIB="$target_abs/debug/libplugin_turso.so" \
+        CARGO_TARGET_DIR="$target_abs/examples" \
+        cargo test --locked
+)
+

@@ -27,8 +27,10 @@
 //! The library is found at [`PLUGIN_TURSO_LIB_ENV`] when set, else next to
 //! the running test binary (`target/<profile>/`, the test binary living in
 //! `target/<profile>/deps/`), else under `target/debug/` of the crate
-//! being tested or one of its parent directories. Build it with
-//! `cargo build -p plugin-turso` (a workspace build does). As always, the
+//! being tested or one of its parent directories. From a consumer's own
+//! workspace, set [`PLUGIN_TURSO_LIB_ENV`] to the library built in this
+//! project's workspace (`cargo build -p plugin-turso` there); inside this
+//! workspace a build finds it. As always, the
 //! `TURSO_*` environment variables win over the manifest: unset them for
 //! a local test database.
 
@@ -229,14 +231,50 @@ pub fn plugin_turso_library() -> Result<PathBuf, StartError> {
     if let Some(found) = candidates.iter().find(|p| p.is_file()) {
         return Ok(found.clone());
     }
-    let looked: Vec<String> = candidates.iter().map(|p| p.display().to_string()).collect();
     Err(StartError {
         code: "PLUGIN_LIBRARY_MISSING".to_owned(),
-        message: format!(
-            "plugin-turso is not built: run `cargo build -p plugin-turso`, or set {PLUGIN_TURSO_LIB_ENV} (looked at {})",
-            looked.join(", ")
-        ),
+        message: missing_library_message(&candidates),
     })
+}
+
+/// What to do when plugin-turso's library is not found: point
+/// [`PLUGIN_TURSO_LIB_ENV`] at it first (the way that works from any
+/// workspace), then build it in this project's workspace; the places
+/// looked at, each once.
+fn missing_library_message(candidates: &[PathBuf]) -> String {
+    let mut looked: Vec<String> = Vec::new();
+    for path in candidates {
+        let shown = path.display().to_string();
+        if !looked.contains(&shown) {
+            looked.push(shown);
+        }
+    }
+    format!(
+        "plugin-turso's library was not found: set {PLUGIN_TURSO_LIB_ENV} to the path of \
+         libplugin_turso (built in the turso-plugin workspace with \
+         `cargo build -p plugin-turso`; from your own workspace, `cargo build \
+         --manifest-path <turso-plugin>/Cargo.toml -p plugin-turso`). Looked at: {}",
+        looked.join(", ")
+    )
+}
+
+#[cfg(test)]
+mod missing_library_tests {
+    use super::*;
+
+    #[test]
+    fn the_message_names_the_env_var_first_and_each_place_once() {
+        let a = PathBuf::from("/x/target/debug/libplugin_turso.so");
+        let b = PathBuf::from("/y/target/debug/libplugin_turso.so");
+        let text = missing_library_message(&[a.clone(), b, a]);
+        let env_at = text.find(PLUGIN_TURSO_LIB_ENV).expect("names the variable");
+        let build_at = text.find("cargo build").expect("names the build");
+        assert!(env_at < build_at);
+        assert_eq!(
+            text.matches("/x/target/debug/libplugin_turso.so").count(),
+            1
+        );
+    }
 }
 
 /// A directory removed when dropped (std only, so the host carries no

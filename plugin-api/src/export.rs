@@ -30,9 +30,15 @@ pub trait Plugin: Default + Send + Sync + 'static {
     /// Starts the plugin with its configuration and access to the others.
     fn init(&self, ctx: PluginContext) -> impl Future<Output = Result<()>> + Send;
     /// What the plugin offers the others (asked after a successful init).
-    fn provides(&self) -> Provided;
-    /// Stops the plugin; what it provided is gone afterwards.
-    fn shutdown(&self) -> impl Future<Output = Result<()>> + Send;
+    /// Nothing by default (a hook-only plugin).
+    fn provides(&self) -> Provided {
+        Provided::nothing()
+    }
+    /// Stops the plugin; what it provided is gone afterwards. Does nothing
+    /// by default.
+    fn shutdown(&self) -> impl Future<Output = Result<()>> + Send {
+        std::future::ready(Ok(()))
+    }
 }
 
 /// What a plugin gets at init: its name, its configuration, and the other
@@ -294,23 +300,17 @@ pub fn root_module<P: Plugin>() -> PluginModuleRef {
 }
 
 /// Exports `$plugin` (a type implementing [`Plugin`]) as this library's
-/// root module. The crate must be a `cdylib` and depend on `abi_stable`
-/// directly (the attribute names it by path).
+/// root module. The crate must be a `cdylib`; it needs no dependency but
+/// `plugin-api` (the macro reaches `abi_stable` through this crate).
 ///
 /// ```no_run
-/// use plugin_api::{Plugin, PluginContext, Provided, Result};
+/// use plugin_api::{Plugin, PluginContext, Result};
 ///
 /// #[derive(Default)]
 /// struct HookPlugin;
 ///
 /// impl Plugin for HookPlugin {
 ///     async fn init(&self, _ctx: PluginContext) -> Result<()> {
-///         Ok(())
-///     }
-///     fn provides(&self) -> Provided {
-///         Provided::nothing()
-///     }
-///     async fn shutdown(&self) -> Result<()> {
 ///         Ok(())
 ///     }
 /// }
@@ -321,9 +321,50 @@ pub fn root_module<P: Plugin>() -> PluginModuleRef {
 #[macro_export]
 macro_rules! export_plugin {
     ($plugin:ty) => {
-        #[::abi_stable::export_root_module]
-        fn __plugin_root_module() -> $crate::abi::PluginModuleRef {
-            $crate::export::root_module::<$plugin>()
-        }
+        /// The library header `abi_stable`'s loader looks up (what
+        /// `#[abi_stable::export_root_module]` would generate, written out
+        /// so the plugin crate needs no `abi_stable` dependency of its own).
+        #[export_name = "_1as_0lib_1header_0root_bmodule_bloader"]
+        pub static __PLUGIN_LIB_HEADER: $crate::export::__private::LibHeader = {
+            extern "C" fn __plugin_erased_module() -> $crate::export::__private::RootModuleResult {
+                $crate::export::__private::call_root_module_loader(
+                    $crate::export::root_module::<$plugin>,
+                )
+            }
+            // SAFETY: the constructor returns the root module of type
+            // `PluginModuleRef`, the type named here; the layout is checked
+            // by the loader (`CheckTypeLayout::Yes`).
+            unsafe {
+                $crate::export::__private::LibHeader::from_constructor::<
+                    $crate::abi::PluginModuleRef,
+                >(
+                    __plugin_erased_module,
+                    $crate::export::__private::CheckTypeLayout::Yes,
+                )
+            }
+        };
     };
+}
+
+/// What [`export_plugin!`] expands to needs; not a public interface.
+#[doc(hidden)]
+pub mod __private {
+    pub use abi_stable::library::{
+        __call_root_module_loader as call_root_module_loader, CheckTypeLayout, LibHeader,
+        RootModuleResult,
+    };
+
+    /// The symbol [`export_plugin!`] exports, as `abi_stable` names it.
+    pub const LOADER_SYMBOL: &str = "_1as_0lib_1header_0root_bmodule_bloader";
+}
+
+#[cfg(test)]
+mod export_tests {
+    #[test]
+    fn the_exported_symbol_is_the_one_abi_stable_loads() {
+        assert_eq!(
+            super::__private::LOADER_SYMBOL,
+            abi_stable::library::ROOT_MODULE_LOADER_NAME
+        );
+    }
 }

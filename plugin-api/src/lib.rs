@@ -60,7 +60,7 @@ pub use export::{Plugin, PluginContext};
 pub use health::{Diverged, Health, SyncHealth, SyncStats};
 pub use options::{Mode, TransactionKind, TransactionOptions};
 pub use provider::Provided;
-pub use service::{Database, Queryable, Statement, Transaction, TursoService};
+pub use service::{Database, Queryable, Statement, Transaction, TransactionError, TursoService};
 pub use turso_common::{
     params, try_params, validate_namespace, ColumnIndex, Error, ErrorCode, FromValue,
     NamespaceError, Result, Row, RunResult, Value, DEFAULT_NAMESPACE,

@@ -17,4 +17,4 @@ pub use database::Database;
 pub use query::Queryable;
 pub use statement::Statement;
 pub use transaction::Transaction;
-pub use turso::TursoService;
+pub use turso::{TransactionError, TursoService};

@@ -415,6 +415,12 @@ impl EngineStatement {
         records(self.kind) && self.scope.confirms_alone()
     }
 
+    /// Whether this is a write outside any transaction (autocommit), which
+    /// waits for the write lock instead of failing at once.
+    fn waits_for_the_write_lock(&self) -> bool {
+        records(self.kind) && self.scope.tx.is_none()
+    }
+
     /// Before a write in a rehearsal: refuses what the server would
     /// compute otherwise, and keeps the values to record.
     fn to_record(&self, values: &[turso::Value]) -> Result<Option<(&Arc<TxState>, Vec<Value>)>> {
@@ -615,6 +621,21 @@ impl StatementProvider for EngineStatement {
         if self.confirms_alone() {
             return self.alone(values, |s, v| Box::pin(s.run_values(v))).await;
         }
-        self.run_values(values).await
+        if !self.waits_for_the_write_lock() {
+            return self.run_values(values).await;
+        }
+        // A write outside a transaction (autocommit) waits for another
+        // transaction's write lock as `transaction()` does: retried on
+        // `TURSO_BUSY` with the same back-off and count, then refused.
+        let mut attempt = 0u32;
+        loop {
+            match self.run_values(values.clone()).await {
+                Err(err) if err.code() == &ErrorCode::Busy && attempt < ALONE_RETRIES => {
+                    attempt += 1;
+                    plugin_sleep(turso_common::retry::backoff(ALONE_DELAY, attempt - 1)).await;
+                }
+                other => return other,
+            }
+        }
     }
 }

@@ -304,3 +304,147 @@ fn a_u64_or_usize_above_i64_max_is_refused_with_type_mismatch() {
         Value::Integer(i64::MAX)
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn typed_reads_on_statements_and_handles_scalars_of_every_width() {
+    let turso = started().await;
+    let db = notes_db(&turso).await;
+    for (id, stars) in [(1, 5), (2, 200)] {
+        db.run(
+            "INSERT INTO notes (id, body, stars, score, pinned, data, status) \
+             VALUES (?1, 'n', ?2, 1.5, 1, x'00', 'open')",
+            params![id, stars],
+        )
+        .await
+        .unwrap();
+    }
+    let stmt = db
+        .prepare("SELECT id, body FROM notes WHERE id >= ?1 ORDER BY id")
+        .await
+        .unwrap();
+    let all: Vec<(u16, String)> = stmt.all_as(params![1]).await.unwrap();
+    assert_eq!(all, [(1, "n".to_owned()), (2, "n".to_owned())]);
+    let one: Option<(i32, String)> = stmt.get_as(params![2]).await.unwrap();
+    assert_eq!(one, Some((2, "n".to_owned())));
+    let none: Option<(i32, String)> = stmt.get_as(params![3]).await.unwrap();
+    assert_eq!(none, None);
+
+    let count: Option<u32> = db
+        .scalar("SELECT count(*) FROM notes", params![])
+        .await
+        .unwrap();
+    assert_eq!(count, Some(2));
+    let score: Option<f32> = db
+        .scalar("SELECT score FROM notes WHERE id = 1", params![])
+        .await
+        .unwrap();
+    assert_eq!(score, Some(1.5));
+    let missing: Option<i64> = db
+        .scalar("SELECT id FROM notes WHERE id = 99", params![])
+        .await
+        .unwrap();
+    assert_eq!(missing, None);
+    // 200 does not fit an i8: a coded refusal, not a wrapped value.
+    let err = db
+        .scalar::<i8>("SELECT stars FROM notes WHERE id = 2", params![])
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), &ErrorCode::TypeMismatch);
+    let row: Option<(u8,)> = db
+        .get_as("SELECT stars FROM notes WHERE id = 2", params![])
+        .await
+        .unwrap();
+    assert_eq!(row, Some((200,)));
+    turso.shutdown().await;
+}
+
+#[derive(Debug)]
+enum NotesError {
+    NotFound(i64),
+    Db(plugin_api::Error),
+}
+
+impl From<plugin_api::Error> for NotesError {
+    fn from(e: plugin_api::Error) -> Self {
+        Self::Db(e)
+    }
+}
+
+impl plugin_api::TransactionError for NotesError {
+    fn as_service_error(&self) -> Option<&plugin_api::Error> {
+        match self {
+            Self::Db(e) => Some(e),
+            Self::NotFound(_) => None,
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_body_returns_its_own_error_type_and_only_service_retries_run_it_again() {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    let turso = started().await;
+    let db = notes_db(&turso).await;
+    let insert = "INSERT INTO notes (id, body, score, pinned, data, status) \
+                  VALUES (?1, 'n', 0, 0, x'', 'open')";
+
+    // The caller's own error: rolled back, returned as it is, run once.
+    let runs = AtomicU32::new(0);
+    let runs_ref = &runs;
+    let err = turso
+        .service()
+        .transaction_with_error(TransactionOptions::default(), |tx| async move {
+            runs_ref.fetch_add(1, Ordering::SeqCst);
+            tx.run(insert, params![1]).await?;
+            Err::<(), _>(NotesError::NotFound(1))
+        })
+        .await
+        .unwrap_err();
+    assert!(matches!(err, NotesError::NotFound(1)), "{err:?}");
+    assert_eq!(runs.load(Ordering::SeqCst), 1);
+    let count: Option<i64> = db
+        .scalar("SELECT count(*) FROM notes", params![])
+        .await
+        .unwrap();
+    assert_eq!(count, Some(0), "the failed body was rolled back");
+
+    // A retryable service error runs the body again.
+    let runs = AtomicU32::new(0);
+    let runs_ref = &runs;
+    turso
+        .service()
+        .transaction_with_error(TransactionOptions::default(), |tx| async move {
+            let run = runs_ref.fetch_add(1, Ordering::SeqCst);
+            tx.run(insert, params![2]).await?;
+            if run == 0 {
+                return Err(NotesError::Db(plugin_api::Error::new(
+                    ErrorCode::Busy,
+                    "pretend the lock was taken",
+                )));
+            }
+            Ok(())
+        })
+        .await
+        .unwrap();
+    assert_eq!(runs.load(Ordering::SeqCst), 2);
+    let ids: Vec<(i64,)> = db
+        .query_as("SELECT id FROM notes", params![])
+        .await
+        .unwrap();
+    assert_eq!(ids, [(2,)]);
+
+    // A service error that is not retryable is returned at once, wrapped.
+    let err = turso
+        .service()
+        .transaction_with_error(TransactionOptions::default(), |tx| async move {
+            tx.run("INSERT INTO missing_table VALUES (1)", params![])
+                .await?;
+            Ok::<(), NotesError>(())
+        })
+        .await
+        .unwrap_err();
+    match err {
+        NotesError::Db(e) => assert_eq!(e.code(), &ErrorCode::Sql),
+        other => panic!("{other:?}"),
+    }
+    turso.shutdown().await;
+}

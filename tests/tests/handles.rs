@@ -403,3 +403,42 @@ async fn get_into_writes_the_first_row_over_the_callers_buffers() {
     drop((stmt, insert, db));
     host.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_autocommit_write_waits_for_the_write_lock_then_answers_busy() {
+    let (_dir, host, turso) = boot_turso().await;
+    exec_exclusive(&turso, "CREATE TABLE t (name TEXT)").await;
+    let db = turso.connect("runtime").await.unwrap();
+
+    // Held for good: the write retries with the transaction's budget, then
+    // answers busy, having written nothing.
+    let holder = turso
+        .begin(&TransactionOptions::kind(TransactionKind::Exclusive))
+        .await
+        .unwrap();
+    holder
+        .run("INSERT INTO t VALUES ('holder')", params![])
+        .await
+        .unwrap();
+    let err = db
+        .run("INSERT INTO t VALUES ('refused')", params![])
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), &ErrorCode::Busy, "{err}");
+
+    // Released while the write waits: it goes through.
+    let waiter = {
+        let db = db.clone();
+        tokio::spawn(async move { db.run("INSERT INTO t VALUES ('waited')", params![]).await })
+    };
+    // Give the write time to meet the lock (it waits up to ~150 ms).
+    tokio::time::sleep(Duration::from_millis(15)).await;
+    holder.commit().await.unwrap();
+    waiter
+        .await
+        .unwrap()
+        .expect("the write waited for the lock");
+    assert_eq!(names(&turso).await, ["holder", "waited"]);
+    drop(db);
+    host.shutdown().await;
+}

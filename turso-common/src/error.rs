@@ -154,7 +154,7 @@ impl ErrorCode {
     /// The codes of turso-common 2.0.0, in declaration order: kept so
     /// that code naming it still builds. [`ErrorCode::ALL`] lists every
     /// code this build knows.
-    #[deprecated(since = "2.1.0", note = "use ErrorCode::ALL, which lists every code")]
+    #[deprecated(since = "2.2.0", note = "use ErrorCode::ALL, which lists every code")]
     pub const KNOWN: [ErrorCode; 26] = [
         ErrorCode::InvalidNamespace,
         ErrorCode::InvalidMode,

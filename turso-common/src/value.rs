@@ -299,6 +299,42 @@ impl FromValue for f64 {
     }
 }
 
+/// Integers narrower than `i64`, and unsigned ones: read as `i64`, then
+/// refused when the stored value does not fit the type.
+macro_rules! from_value_fitting {
+    ($($ty:ty),+) => {$(
+        impl FromValue for $ty {
+            fn from_value(value: &Value) -> Result<Self> {
+                let wide = i64::from_value(value)?;
+                <$ty>::try_from(wide).map_err(|_| {
+                    Error::new(
+                        ErrorCode::TypeMismatch,
+                        format!("the column holds {wide}, which does not fit {}", stringify!($ty)),
+                    )
+                })
+            }
+        }
+    )+};
+}
+
+from_value_fitting!(i8, i16, i32, u8, u16, u32, u64, usize, isize);
+
+impl FromValue for f32 {
+    /// A real (or integer) as `f32`, rounded to the nearest `f32`; refused
+    /// when finite in the column but out of `f32`'s range.
+    fn from_value(value: &Value) -> Result<Self> {
+        let wide = f64::from_value(value)?;
+        let narrow = wide as f32;
+        if wide.is_finite() && !narrow.is_finite() {
+            return Err(Error::new(
+                ErrorCode::TypeMismatch,
+                format!("the column holds {wide}, which does not fit f32"),
+            ));
+        }
+        Ok(narrow)
+    }
+}
+
 impl FromValue for bool {
     fn from_value(value: &Value) -> Result<Self> {
         i64::from_value(value).map(|v| v != 0)
@@ -449,4 +485,42 @@ pub struct RunResult {
     pub changes: u64,
     /// The rowid of the last inserted row on this connection.
     pub last_insert_rowid: i64,
+}
+
+#[cfg(test)]
+mod from_value_tests {
+    use super::*;
+
+    #[test]
+    fn every_integer_width_reads_what_fits_and_refuses_the_rest_with_a_code() {
+        let v = Value::Integer(200);
+        assert_eq!(u8::from_value(&v).ok(), Some(200));
+        assert_eq!(i16::from_value(&v).ok(), Some(200));
+        assert_eq!(u32::from_value(&v).ok(), Some(200));
+        assert_eq!(i32::from_value(&v).ok(), Some(200));
+        assert_eq!(u16::from_value(&v).ok(), Some(200));
+        assert_eq!(usize::from_value(&v).ok(), Some(200));
+        let refused = i8::from_value(&v).unwrap_err();
+        assert_eq!(refused.code(), &ErrorCode::TypeMismatch);
+        let negative = Value::Integer(-1);
+        assert_eq!(
+            u64::from_value(&negative).unwrap_err().code(),
+            &ErrorCode::TypeMismatch
+        );
+        assert_eq!(
+            i32::from_value(&Value::Text("1".into()))
+                .unwrap_err()
+                .code(),
+            &ErrorCode::TypeMismatch
+        );
+        assert_eq!(Option::<u16>::from_value(&Value::Null).ok(), Some(None));
+    }
+
+    #[test]
+    fn f32_reads_reals_and_refuses_what_overflows() {
+        assert_eq!(f32::from_value(&Value::Real(1.5)).ok(), Some(1.5));
+        assert_eq!(f32::from_value(&Value::Integer(3)).ok(), Some(3.0));
+        let refused = f32::from_value(&Value::Real(1e300)).unwrap_err();
+        assert_eq!(refused.code(), &ErrorCode::TypeMismatch);
+    }
 }

@@ -11,10 +11,12 @@
 //! | `POST /v1/namespaces/<ns>/access` | 200 namespace (`lastAccessAt` now) |
 //! | `GET /v1/namespaces/<ns>/backup` | 200 a consistent SQLite snapshot |
 //! | `POST /v1/namespaces/<ns>/restore` (body: a snapshot) | 200 namespace |
+//! | `GET /metrics` | 200 Prometheus text (see [`crate::metrics`]) |
 //!
 //! A namespace is `{"name","origin","createdAt","lastAccessAt","locked",
-//! "ttl","port","sizeBytes","state","lastExit"}`; `port` is 0 when no
-//! child runs. Errors are `{"code","detail"}`.
+//! "ttl","port","sizeBytes","state","pid","lastExit","inFlight"}`; `port`
+//! is 0 when no child runs; `inFlight` counts the requests using the child
+//! now. Errors are `{"code","detail"}`.
 
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -28,14 +30,17 @@ use crate::app::App;
 use crate::auth;
 use crate::backup;
 use crate::body;
+use crate::clock;
 use crate::duration;
 use crate::error::Error;
 use crate::http::{self, Body};
 use crate::restore;
-use crate::state;
 use crate::supervisor::NamespaceView;
 
 const COLLECTION: &str = "/v1/namespaces";
+const METRICS: &str = "/metrics";
+/// The Prometheus text format's content type.
+const METRICS_CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
 
 /// Answers one admin-port request.
 pub(crate) async fn handle(app: Arc<App>, req: Request<Incoming>) -> Response<Body> {
@@ -59,10 +64,18 @@ pub(crate) async fn handle(app: Arc<App>, req: Request<Incoming>) -> Response<Bo
 
 async fn route(app: &App, req: Request<Incoming>) -> Result<Response<Body>, Error> {
     let path = req.uri().path().to_owned();
+    if path == METRICS {
+        allow(req.method(), &Method::GET)?;
+        let sup = &app.supervisor;
+        let text = sup
+            .metrics()
+            .render(sup.running_children(), sup.registry().len());
+        return Ok(http::text(200, METRICS_CONTENT_TYPE, text));
+    }
     let rest = match path.strip_prefix(COLLECTION) {
         Some("" | "/") => {
             allow(req.method(), &Method::GET)?;
-            let list: Vec<Value> = app.supervisor.list().iter().map(view_json).collect();
+            let list: Vec<Value> = app.supervisor.list().await.iter().map(view_json).collect();
             return Ok(http::json(200, &json!({ "namespaces": list })));
         }
         Some(rest) => rest.strip_prefix('/').unwrap_or(rest).to_owned(),
@@ -105,24 +118,27 @@ async fn route(app: &App, req: Request<Incoming>) -> Result<Response<Body>, Erro
         Some(flag @ ("lock" | "unlock")) => {
             allow(req.method(), &Method::POST)?;
             let locked = flag == "lock";
-            sup.registry().update(ns, |r| r.locked = locked)?;
+            sup.registry().update(ns, |r| r.locked = locked).await?;
             one(app, ns)
         }
         Some("ttl") => {
             allow(req.method(), &Method::POST)?;
             let ttl = read_ttl(app, req).await?;
-            sup.registry().update(ns, |r| r.ttl_ms = ttl)?;
+            sup.registry().update(ns, |r| r.ttl_ms = ttl).await?;
             one(app, ns)
         }
         Some("access") => {
             allow(req.method(), &Method::POST)?;
             sup.registry()
-                .update(ns, |r| r.last_access_at_ms = state::now_ms())?;
+                .update(ns, |r| r.last_access_at_ms = clock::now_ms())
+                .await?;
             one(app, ns)
         }
         Some("backup") => {
             allow(req.method(), &Method::GET)?;
-            backup::backup(app, ns).await
+            let outcome = backup::backup(app, ns).await;
+            sup.metrics().backup(outcome.is_ok());
+            outcome
         }
         Some("restore") => {
             allow(req.method(), &Method::POST)?;
@@ -184,8 +200,8 @@ pub(crate) fn view_json(v: &NamespaceView) -> Value {
     json!({
         "name": v.name,
         "origin": v.record.origin.as_str(),
-        "createdAt": state::rfc3339(v.record.created_at_ms),
-        "lastAccessAt": state::rfc3339(v.record.last_access_at_ms),
+        "createdAt": clock::rfc3339(v.record.created_at_ms),
+        "lastAccessAt": clock::rfc3339(v.record.last_access_at_ms),
         "locked": v.record.locked,
         "ttl": ttl,
         "port": v.child.port,
@@ -193,5 +209,6 @@ pub(crate) fn view_json(v: &NamespaceView) -> Value {
         "state": v.child.state.as_str(),
         "pid": v.child.pid,
         "lastExit": v.child.last_exit,
+        "inFlight": v.child.in_flight,
     })
 }

@@ -19,10 +19,10 @@ use tokio::io::{AsyncRead, ReadBuf};
 
 use crate::app::App;
 use crate::childsql::{run_pipeline, sql_quote};
+use crate::clock;
 use crate::datadir::STATE_DIR;
 use crate::error::Error;
 use crate::http::{Body, BoxError};
-use crate::state;
 
 /// `GET /v1/namespaces/<ns>/backup`.
 ///
@@ -91,7 +91,7 @@ pub(crate) async fn backup(app: &App, ns: &str) -> Result<Response<Body>, Error>
 pub(crate) fn temp_path(data_dir: &Path, ns: &str, what: &str) -> PathBuf {
     data_dir
         .join(STATE_DIR)
-        .join(format!("{what}-{ns}-{}.db", state::now_ms()))
+        .join(format!("{what}-{ns}-{}.db", clock::now_ms()))
 }
 
 pub(crate) fn with_suffix(path: &Path, suffix: &str) -> PathBuf {

@@ -3,14 +3,21 @@
 //!
 //! `tursodb` writes tracing lines such as
 //! `2026-01-01T00:00:00.000000Z  INFO ThreadId(01) tursodb::sync_server: 153: Request: POST /v2/pipeline?token=x`;
-//! a panic or a start error is plain text.
+//! a panic or a start error is plain text. Bytes that are not UTF-8 are
+//! shown as U+FFFD and forwarding goes on with the next line.
 
-use tokio::io::{AsyncBufReadExt, BufReader};
+use std::borrow::Cow;
+
+use tokio::io::{AsyncBufRead, AsyncBufReadExt, AsyncRead, BufReader};
 use tokio::process::ChildStderr;
 
 /// Longest line kept (the rest is cut), so a huge SQL text cannot flood
 /// the log.
 const MAX_LINE: usize = 512;
+
+/// Most bytes of one line held in memory while reading it; the rest of a
+/// longer line is skipped (only [`MAX_LINE`] bytes are logged anyway).
+const MAX_READ: usize = 16 * 1024;
 
 /// Our level for one child line.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -27,15 +34,64 @@ pub(crate) enum Level {
 
 /// Reads `stderr` line by line until it closes, logging each line.
 pub(crate) async fn forward(ns: String, stderr: ChildStderr) {
-    let mut lines = BufReader::new(stderr).lines();
-    while let Ok(Some(line)) = lines.next_line().await {
-        let (level, text) = classify(&line);
-        let text = redact(text);
-        match level {
-            Level::Error => tracing::error!(namespace = %ns, "tursodb: {text}"),
-            Level::Warn => tracing::warn!(namespace = %ns, "tursodb: {text}"),
-            Level::Debug => tracing::debug!(namespace = %ns, "tursodb: {text}"),
-            Level::Trace => tracing::trace!(namespace = %ns, "tursodb: {text}"),
+    forward_lines(stderr, |level, text| match level {
+        Level::Error => tracing::error!(namespace = %ns, "tursodb: {text}"),
+        Level::Warn => tracing::warn!(namespace = %ns, "tursodb: {text}"),
+        Level::Debug => tracing::debug!(namespace = %ns, "tursodb: {text}"),
+        Level::Trace => tracing::trace!(namespace = %ns, "tursodb: {text}"),
+    })
+    .await;
+}
+
+/// Reads `output` until it ends (or fails), handing each line, classified
+/// and redacted, to `log`. Bytes that are not UTF-8 become U+FFFD and the
+/// lines after them are read all the same.
+async fn forward_lines<R, L>(output: R, mut log: L)
+where
+    R: AsyncRead + Unpin,
+    L: FnMut(Level, &str),
+{
+    let mut reader = BufReader::new(output);
+    let mut buf = Vec::new();
+    loop {
+        buf.clear();
+        match read_line(&mut reader, &mut buf).await {
+            Ok(true) => {}
+            Ok(false) => return,
+            Err(e) => {
+                tracing::debug!("stopped reading a child's output: {e}");
+                return;
+            }
+        }
+        let line: Cow<'_, str> = String::from_utf8_lossy(&buf);
+        let line = line.trim_end_matches(['\n', '\r']);
+        let (level, text) = classify(line);
+        log(level, &redact(text));
+    }
+}
+
+/// Reads one line (up to and without its `\n`) into `buf`, keeping at
+/// most [`MAX_READ`] bytes of it. `Ok(false)` at the end of the output.
+async fn read_line<R>(reader: &mut R, buf: &mut Vec<u8>) -> std::io::Result<bool>
+where
+    R: AsyncBufRead + Unpin,
+{
+    let mut read_any = false;
+    loop {
+        let available = reader.fill_buf().await?;
+        if available.is_empty() {
+            return Ok(read_any);
+        }
+        read_any = true;
+        let (used, done) = match available.iter().position(|b| *b == b'\n') {
+            Some(i) => (i + 1, true),
+            None => (available.len(), false),
+        };
+        let keep = used.min(MAX_READ.saturating_sub(buf.len()));
+        buf.extend_from_slice(&available[..keep]);
+        reader.consume(used);
+        if done {
+            return Ok(true);
         }
     }
 }
@@ -154,6 +210,40 @@ mod tests {
             classify("Error: Address already in use (os error 98)").0,
             Level::Warn
         );
+    }
+
+    #[tokio::test]
+    async fn lines_after_bytes_that_are_not_utf8_are_forwarded_too() {
+        let output: &[u8] = b"first line\nbad \xff\xfe bytes\r\nthird line\nno newline at the end";
+        let mut seen = Vec::new();
+        forward_lines(output, |level, text| seen.push((level, text.to_owned()))).await;
+        let texts: Vec<&str> = seen.iter().map(|(_, t)| t.as_str()).collect();
+        assert_eq!(
+            texts,
+            [
+                "first line",
+                "bad \u{fffd}\u{fffd} bytes",
+                "third line",
+                "no newline at the end"
+            ]
+        );
+        assert!(seen.iter().all(|(level, _)| *level == Level::Warn));
+    }
+
+    #[tokio::test]
+    async fn a_huge_line_is_cut_and_the_next_one_still_read() {
+        let mut output = vec![b'x'; 3 * MAX_READ];
+        output.extend_from_slice(b"\nafter\n");
+        let mut seen = Vec::new();
+        forward_lines(output.as_slice(), |_, text| seen.push(text.to_owned())).await;
+        assert_eq!(
+            seen.len(),
+            2,
+            "{:?}",
+            seen.iter().map(String::len).collect::<Vec<_>>()
+        );
+        assert!(seen[0].len() <= MAX_LINE + 8, "{}", seen[0].len());
+        assert_eq!(seen[1], "after");
     }
 
     #[test]

@@ -3,12 +3,25 @@
 //! A plain mutex held only for short, non-async work. A child found
 //! exited is dropped from the table (its exit kept for the admin view) and
 //! its port given back.
+//!
+//! Two things keep the number of children bounded and the busy ones safe:
+//! - a [`Slot`] is taken before a child is spawned; the table grants one
+//!   only while running children plus granted slots stay under the cap;
+//! - a [`Lease`] is held while a request (or a backup) uses a child. A
+//!   child with a lease is never stopped to make room
+//!   ([`ChildTable::stop_if_idle`]), and dropping the last lease marks the
+//!   child's last use (the LRU order).
+//!
+//! [`ChildTable::changed`] wakes whoever waits for room when a lease, a
+//! slot or a child goes away.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
+use std::ops::Deref;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
+use tokio::sync::Notify;
 use tokio::time::Instant;
 
 use crate::child::ChildProcess;
@@ -50,6 +63,8 @@ pub(crate) struct ChildSnapshot {
     pub(crate) port: u16,
     pub(crate) pid: Option<u32>,
     pub(crate) last_exit: Option<String>,
+    /// Requests (and backups) using the child now.
+    pub(crate) in_flight: usize,
 }
 
 #[derive(Debug)]
@@ -57,7 +72,10 @@ struct Running {
     child: Arc<ChildProcess>,
     port: u16,
     ready: bool,
-    last_request: Instant,
+    /// End of the last request (or the start).
+    last_used: Instant,
+    /// Leases held now.
+    leases: usize,
 }
 
 #[derive(Debug, Default)]
@@ -65,14 +83,102 @@ struct Procs {
     /// Set on shutdown: no child may start after it.
     closed: bool,
     children: HashMap<String, Running>,
+    /// Slots granted and not yet turned into a child.
+    slots: usize,
     /// Last unexpected exit per namespace (kept until the next start).
     exits: HashMap<String, String>,
+    /// Children found exited on their own since the last
+    /// [`ChildTable::take_crashes`].
+    crashes: usize,
+}
+
+impl Procs {
+    /// Drops `ns`'s child if it exited; true when it did.
+    fn reap_exited(&mut self, ns: &str, ports: &PortPool) -> bool {
+        let Some(running) = self.children.get(ns) else {
+            return false;
+        };
+        let Some(status) = running.child.exit_status() else {
+            return false;
+        };
+        let port = running.port;
+        self.children.remove(ns);
+        self.exits.insert(ns.to_owned(), status);
+        self.crashes += 1;
+        ports.release(port);
+        true
+    }
+}
+
+#[derive(Debug)]
+struct Shared {
+    procs: Mutex<Procs>,
+    changed: Notify,
+}
+
+impl Shared {
+    fn procs(&self) -> MutexGuard<'_, Procs> {
+        self.procs.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+/// Room for one child, granted by [`ChildTable::try_slot`]; given back when
+/// dropped unless a child took it ([`ChildTable::insert_starting`]).
+#[derive(Debug)]
+pub(crate) struct Slot {
+    shared: Arc<Shared>,
+    taken: bool,
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        if !self.taken {
+            self.shared.procs().slots -= 1;
+            self.shared.changed.notify_waiters();
+        }
+    }
+}
+
+/// A child in use by one request; the child is not stopped to make room
+/// while a lease is held.
+#[derive(Debug)]
+pub(crate) struct Lease {
+    shared: Arc<Shared>,
+    ns: String,
+    child: Arc<ChildProcess>,
+}
+
+impl Deref for Lease {
+    type Target = Arc<ChildProcess>;
+
+    fn deref(&self) -> &Arc<ChildProcess> {
+        &self.child
+    }
+}
+
+impl Drop for Lease {
+    fn drop(&mut self) {
+        let idle = {
+            let mut procs = self.shared.procs();
+            match procs.children.get_mut(&self.ns) {
+                Some(r) if Arc::ptr_eq(&r.child, &self.child) => {
+                    r.leases -= 1;
+                    r.last_used = Instant::now();
+                    r.leases == 0
+                }
+                _ => false,
+            }
+        };
+        if idle {
+            self.shared.changed.notify_waiters();
+        }
+    }
 }
 
 /// The running children and the ports they use.
 #[derive(Debug)]
 pub(crate) struct ChildTable {
-    procs: Mutex<Procs>,
+    shared: Arc<Shared>,
     ports: PortPool,
 }
 
@@ -80,13 +186,16 @@ impl ChildTable {
     /// An empty table handing out ports from `ports`.
     pub(crate) fn new(ports: PortPool) -> Self {
         Self {
-            procs: Mutex::new(Procs::default()),
+            shared: Arc::new(Shared {
+                procs: Mutex::new(Procs::default()),
+                changed: Notify::new(),
+            }),
             ports,
         }
     }
 
     fn procs(&self) -> MutexGuard<'_, Procs> {
-        self.procs.lock().unwrap_or_else(PoisonError::into_inner)
+        self.shared.procs()
     }
 
     /// A port for a new child.
@@ -110,42 +219,59 @@ impl ChildTable {
         }
     }
 
-    /// # Errors
-    ///
-    /// [`Error::NamespaceLimitReached`] when `max` children (0 = no
-    /// limit) run and `ns` is not one of them.
-    pub(crate) fn check_room(&self, ns: &str, max: usize) -> Result<(), Error> {
-        let procs = self.procs();
-        if max > 0 && !procs.children.contains_key(ns) && procs.children.len() >= max {
-            return Err(Error::NamespaceLimitReached { limit: max });
-        }
-        Ok(())
+    /// How many children run (starting ones included).
+    pub(crate) fn running(&self) -> usize {
+        self.procs().children.len()
     }
 
-    /// The ready, live child of `ns`; `touch` marks a request. A child
-    /// found exited is dropped (its exit kept).
-    pub(crate) fn ready(&self, ns: &str, touch: bool) -> Option<Arc<ChildProcess>> {
+    /// Children found exited on their own since the last call.
+    pub(crate) fn take_crashes(&self) -> usize {
+        std::mem::take(&mut self.procs().crashes)
+    }
+
+    /// Room for one more child while fewer than `max` (0 = no cap) run or
+    /// are being started; `None` at the cap.
+    pub(crate) fn try_slot(&self, max: usize) -> Option<Slot> {
         let mut procs = self.procs();
-        let running = procs.children.get_mut(ns)?;
-        if let Some(status) = running.child.exit_status() {
-            let port = running.port;
-            procs.children.remove(ns);
-            procs.exits.insert(ns.to_owned(), status);
-            drop(procs);
-            self.ports.release(port);
+        if max > 0 && procs.children.len() + procs.slots >= max {
             return None;
         }
+        procs.slots += 1;
+        Some(Slot {
+            shared: self.shared.clone(),
+            taken: false,
+        })
+    }
+
+    /// Resolves at the next change that may make room (a lease, slot or
+    /// child gone). Create it *before* checking for room, then await it.
+    pub(crate) fn changed(&self) -> tokio::sync::futures::Notified<'_> {
+        self.shared.changed.notified()
+    }
+
+    /// A lease on the ready, live child of `ns`. A child found exited is
+    /// dropped (its exit kept).
+    pub(crate) fn lease(&self, ns: &str) -> Option<Lease> {
+        let mut procs = self.procs();
+        if procs.reap_exited(ns, &self.ports) {
+            drop(procs);
+            self.shared.changed.notify_waiters();
+            return None;
+        }
+        let running = procs.children.get_mut(ns)?;
         if !running.ready {
             return None;
         }
-        if touch {
-            running.last_request = Instant::now();
-        }
-        Some(running.child.clone())
+        running.leases += 1;
+        Some(Lease {
+            shared: self.shared.clone(),
+            ns: ns.to_owned(),
+            child: running.child.clone(),
+        })
     }
 
-    /// Adds a child that is starting (not routed to yet); an older entry
-    /// is killed.
+    /// Adds a child that is starting (not routed to yet) in `slot`; an
+    /// older entry is killed.
     ///
     /// # Errors
     ///
@@ -155,12 +281,15 @@ impl ChildTable {
         ns: &str,
         child: Arc<ChildProcess>,
         port: u16,
+        mut slot: Slot,
     ) -> Result<(), Error> {
         let mut procs = self.procs();
         if procs.closed {
             child.kill_now();
             return Err(Error::ShuttingDown);
         }
+        slot.taken = true;
+        procs.slots -= 1;
         procs.exits.remove(ns);
         let old = procs.children.insert(
             ns.to_owned(),
@@ -168,11 +297,13 @@ impl ChildTable {
                 child,
                 port,
                 ready: false,
-                last_request: Instant::now(),
+                last_used: Instant::now(),
+                leases: 0,
             },
         );
         if let Some(old) = old {
             old.child.kill_now();
+            self.ports.release(old.port);
         }
         Ok(())
     }
@@ -182,32 +313,50 @@ impl ChildTable {
         match self.procs().children.get_mut(ns) {
             Some(r) if Arc::ptr_eq(&r.child, child) => {
                 r.ready = true;
+                r.last_used = Instant::now();
+                self.shared.changed.notify_waiters();
                 true
             }
             _ => false,
         }
     }
 
-    /// Drops `child` (it exited while starting), giving its port back.
-    pub(crate) fn forget(&self, ns: &str, child: &Arc<ChildProcess>) {
-        let removed = {
-            let mut procs = self.procs();
-            match procs.children.get(ns) {
-                Some(r) if Arc::ptr_eq(&r.child, child) => procs.children.remove(ns),
-                _ => None,
-            }
-        };
-        if let Some(r) = removed {
-            self.ports.release(r.port);
+    /// Drops `child` (it exited while starting), giving its port back;
+    /// its room becomes a [`Slot`] again, for the next attempt. `None` when
+    /// `child` is no longer `ns`'s.
+    pub(crate) fn forget(&self, ns: &str, child: &Arc<ChildProcess>) -> Option<Slot> {
+        let mut procs = self.procs();
+        match procs.children.get(ns) {
+            Some(r) if Arc::ptr_eq(&r.child, child) => {}
+            _ => return None,
         }
+        let removed = procs.children.remove(ns)?;
+        procs.slots += 1;
+        drop(procs);
+        self.ports.release(removed.port);
+        Some(Slot {
+            shared: self.shared.clone(),
+            taken: false,
+        })
+    }
+
+    /// Kills a removed child, waits for it to be reaped, gives its port
+    /// back and wakes whoever waits for room.
+    async fn retire(&self, r: Running) {
+        r.child.kill(REAP_TIMEOUT).await;
+        self.ports.release(r.port);
+        self.shared.changed.notify_waiters();
     }
 
     /// Kills `ns`'s child, if any, and waits for it to be reaped.
-    pub(crate) async fn stop(&self, ns: &str) {
+    pub(crate) async fn stop(&self, ns: &str) -> bool {
         let removed = self.procs().children.remove(ns);
-        if let Some(r) = removed {
-            r.child.kill(REAP_TIMEOUT).await;
-            self.ports.release(r.port);
+        match removed {
+            Some(r) => {
+                self.retire(r).await;
+                true
+            }
+            None => false,
         }
     }
 
@@ -222,30 +371,46 @@ impl ChildTable {
         };
         match removed {
             Some(r) => {
-                r.child.kill(REAP_TIMEOUT).await;
-                self.ports.release(r.port);
+                self.retire(r).await;
                 true
             }
             None => false,
         }
     }
 
-    /// Namespaces whose ready child had no request for `idle`.
-    pub(crate) fn idle(&self, idle: Duration) -> Vec<String> {
-        self.procs()
-            .children
-            .iter()
-            .filter(|(_, r)| r.ready && r.last_request.elapsed() >= idle)
-            .map(|(n, _)| n.clone())
-            .collect()
+    /// Kills `ns`'s child if it is ready, holds no lease, and was last
+    /// used `idle` ago or longer; true when it was.
+    pub(crate) async fn stop_if_idle(&self, ns: &str, idle: Duration) -> bool {
+        let removed = {
+            let mut procs = self.procs();
+            match procs.children.get(ns) {
+                Some(r) if r.ready && r.leases == 0 && r.last_used.elapsed() >= idle => {
+                    procs.children.remove(ns)
+                }
+                _ => None,
+            }
+        };
+        match removed {
+            Some(r) => {
+                self.retire(r).await;
+                true
+            }
+            None => false,
+        }
     }
 
-    /// True when `ns`'s child still had no request for `idle`.
-    pub(crate) fn is_idle(&self, ns: &str, idle: Duration) -> bool {
-        self.procs()
+    /// Namespaces whose ready child holds no lease and was last used
+    /// `idle` ago or longer, least recently used first.
+    pub(crate) fn idle(&self, idle: Duration) -> Vec<String> {
+        let procs = self.procs();
+        let mut found: Vec<(Instant, &String)> = procs
             .children
-            .get(ns)
-            .is_some_and(|r| r.ready && r.last_request.elapsed() >= idle)
+            .iter()
+            .filter(|(_, r)| r.ready && r.leases == 0 && r.last_used.elapsed() >= idle)
+            .map(|(n, r)| (r.last_used, n))
+            .collect();
+        found.sort();
+        found.into_iter().map(|(_, n)| n.clone()).collect()
     }
 
     /// Forgets `ns`'s last exit (the namespace is gone).
@@ -257,6 +422,7 @@ impl ChildTable {
     pub(crate) fn snapshot(&self, ns: &str) -> ChildSnapshot {
         let procs = self.procs();
         let last_exit = procs.exits.get(ns).cloned();
+        let in_flight = procs.children.get(ns).map_or(0, |r| r.leases);
         let (state, port, pid, last_exit) = match procs.children.get(ns) {
             Some(r) => match r.child.exit_status() {
                 Some(status) => (ChildState::Exited, 0, None, Some(status)),
@@ -271,6 +437,7 @@ impl ChildTable {
             port,
             pid,
             last_exit,
+            in_flight,
         }
     }
 
@@ -291,6 +458,9 @@ impl ChildTable {
     fn close(&self) -> Vec<Running> {
         let mut procs = self.procs();
         procs.closed = true;
-        procs.children.drain().map(|(_, r)| r).collect()
+        let all = procs.children.drain().map(|(_, r)| r).collect();
+        drop(procs);
+        self.shared.changed.notify_waiters();
+        all
     }
 }

@@ -135,10 +135,25 @@ pub(crate) fn find_stale_children(data_dir: &Path) -> Vec<StaleChild> {
     found
 }
 
+/// How long [`stop_stale_children`] waits for killed children to go.
+const STALE_EXIT_WAIT: Duration = Duration::from_secs(2);
+
+/// How often [`wait_gone`] looks again.
+const GONE_POLL: Duration = Duration::from_millis(10);
+
 /// Stops every stale child of `data_dir` (SIGKILL, then waits up to 2 s
 /// for each to go) and says so in one log line. Returns what was found.
-pub(crate) fn stop_stale_children(data_dir: &Path) -> Vec<StaleChild> {
-    let stale = find_stale_children(data_dir);
+///
+/// Never blocks the async runtime: the `/proc` scan runs on the blocking
+/// pool and the wait is a timer.
+pub(crate) async fn stop_stale_children(data_dir: &Path) -> Vec<StaleChild> {
+    let dir = data_dir.to_owned();
+    let stale = tokio::task::spawn_blocking(move || find_stale_children(&dir))
+        .await
+        .unwrap_or_else(|e| {
+            tracing::warn!("looking for stale children failed: {e}");
+            Vec::new()
+        });
     if stale.is_empty() {
         return stale;
     }
@@ -149,13 +164,9 @@ pub(crate) fn stop_stale_children(data_dir: &Path) -> Vec<StaleChild> {
             libc::kill(child.pid as libc::pid_t, libc::SIGKILL);
         }
     }
-    let deadline = std::time::Instant::now() + Duration::from_secs(2);
-    while std::time::Instant::now() < deadline
-        && stale
-            .iter()
-            .any(|c| Path::new(&format!("/proc/{}/cmdline", c.pid)).exists() && !is_zombie(c.pid))
-    {
-        std::thread::sleep(Duration::from_millis(10));
+    let pids: Vec<u32> = stale.iter().map(|c| c.pid).collect();
+    if !wait_gone(&pids, STALE_EXIT_WAIT).await {
+        tracing::warn!("stale tursodb children still there after {STALE_EXIT_WAIT:?}");
     }
     let list: Vec<String> = stale
         .iter()
@@ -170,6 +181,25 @@ pub(crate) fn stop_stale_children(data_dir: &Path) -> Vec<StaleChild> {
     stale
 }
 
+/// Waits (at most `limit`, on a timer) until none of `pids` is a live
+/// process (gone, or a zombie); answers whether they all went.
+async fn wait_gone(pids: &[u32], limit: Duration) -> bool {
+    let deadline = tokio::time::Instant::from_std(crate::duration::after(limit));
+    loop {
+        let alive = pids
+            .iter()
+            .any(|pid| Path::new(&format!("/proc/{pid}/cmdline")).exists() && !is_zombie(*pid));
+        if !alive {
+            return true;
+        }
+        if tokio::time::Instant::now() >= deadline {
+            return false;
+        }
+        tokio::time::sleep(GONE_POLL).await;
+    }
+}
+
+/// Whether `pid` is a zombie (or unreadable, so as good as gone).
 fn is_zombie(pid: u32) -> bool {
     fs::read_to_string(format!("/proc/{pid}/stat"))
         .map(|s| {
@@ -182,6 +212,46 @@ fn is_zombie(pid: u32) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Arc;
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn waiting_for_stale_children_leaves_the_runtime_free() {
+        // A live process that is not killed: the wait runs to its limit.
+        let mut alive = std::process::Command::new("sleep")
+            .arg("30")
+            .spawn()
+            .expect("spawn sleep");
+        let ticks = Arc::new(AtomicUsize::new(0));
+        let counter = ticks.clone();
+        // On this one-thread runtime, a thread-blocking wait would starve
+        // the ticker until it returned.
+        let ticker = tokio::spawn(async move {
+            loop {
+                counter.fetch_add(1, Ordering::Relaxed);
+                tokio::task::yield_now().await;
+            }
+        });
+        let gone = wait_gone(&[alive.id()], Duration::from_millis(200)).await;
+        let during = ticks.load(Ordering::Relaxed);
+        ticker.abort();
+        let _ = alive.kill();
+        let _ = alive.wait();
+        assert!(!gone, "the live process was reported gone");
+        assert!(during > 0, "the runtime was blocked while waiting");
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn a_killed_child_counts_as_gone_once_it_is_a_zombie() {
+        let mut child = std::process::Command::new("sleep")
+            .arg("30")
+            .spawn()
+            .expect("spawn sleep");
+        child.kill().expect("kill");
+        // Not reaped yet: a zombie, which counts as gone.
+        assert!(wait_gone(&[child.id()], Duration::from_secs(10)).await);
+        let _ = child.wait();
+    }
 
     #[test]
     fn a_second_lock_on_one_directory_is_refused_with_its_code() {

@@ -22,8 +22,13 @@ pub enum ErrorCode {
     NamespaceNotFound,
     /// `POST /v1/namespaces/<ns>` for a namespace that already exists.
     NamespaceExists,
-    /// Creating the namespace would go past `TURSO_MAX_NAMESPACES`.
+    /// Creating the namespace would go past `TURSO_MAX_NAMESPACES`
+    /// registered namespaces.
     NamespaceLimitReached,
+    /// `TURSO_MAX_CHILDREN` children run and every one of them was busy
+    /// with a request for the whole start timeout, so no child could be
+    /// stopped to make room (retry later).
+    ChildrenBusy,
     /// The bearer token is missing or wrong.
     Unauthorized,
     /// No route for this path.
@@ -60,8 +65,11 @@ pub enum ErrorCode {
     /// The request body is not one this server can read (e.g. a pipeline
     /// body that is not JSON).
     BadRequest,
-    /// A pipeline statement that is refused at the proxy (journal mode
-    /// change, `VACUUM INTO`, `ATTACH`, extension loading, stored SQL).
+    /// A pipeline statement that is refused at the proxy: anything but
+    /// reads, writes, schema changes of tables, indexes, views and
+    /// triggers, transaction control and read-only pragmas (so no
+    /// `ATTACH`, `VACUUM`, state-changing `PRAGMA`, extension loading),
+    /// and stored SQL.
     StatementNotAllowed,
     /// The namespace's child did not answer in time (it is restarted).
     UpstreamTimeout,
@@ -72,6 +80,10 @@ pub enum ErrorCode {
     BackupFailed,
     /// A restore could not be applied (the namespace is unchanged).
     RestoreFailed,
+    /// A port stopped accepting connections on its own (its accept loop
+    /// failed or panicked); the binary shuts down and exits with
+    /// [`crate::exit::LISTENER_FAILED`].
+    ListenerFailed,
     /// A pipeline request creates an index with an index method (`CREATE
     /// INDEX … USING fts`) and the server was not started with
     /// `--experimental-index-method`; the whole request was refused.
@@ -79,6 +91,38 @@ pub enum ErrorCode {
 }
 
 impl ErrorCode {
+    /// Every code, in declaration order.
+    pub const KNOWN: [ErrorCode; 28] = [
+        Self::InvalidNamespace,
+        Self::NamespaceNotFound,
+        Self::NamespaceExists,
+        Self::NamespaceLimitReached,
+        Self::Unauthorized,
+        Self::NotFound,
+        Self::MethodNotAllowed,
+        Self::ChildStartFailed,
+        Self::ServerDbNotWal,
+        Self::UpstreamUnavailable,
+        Self::ShuttingDown,
+        Self::TursodbNotFound,
+        Self::BindFailed,
+        Self::StateCorrupt,
+        Self::Io,
+        Self::DataDirLocked,
+        Self::IsolationUnavailable,
+        Self::PayloadTooLarge,
+        Self::RequestTimeout,
+        Self::BadRequest,
+        Self::StatementNotAllowed,
+        Self::UpstreamTimeout,
+        Self::NamespaceArchived,
+        Self::BackupFailed,
+        Self::RestoreFailed,
+        Self::ListenerFailed,
+        Self::ChildrenBusy,
+        Self::IndexMethodDisabled,
+    ];
+
     /// The stable string form of the code.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -86,6 +130,7 @@ impl ErrorCode {
             Self::NamespaceNotFound => "NAMESPACE_NOT_FOUND",
             Self::NamespaceExists => "NAMESPACE_EXISTS",
             Self::NamespaceLimitReached => "NAMESPACE_LIMIT_REACHED",
+            Self::ChildrenBusy => "CHILDREN_BUSY",
             Self::Unauthorized => "UNAUTHORIZED",
             Self::NotFound => "NOT_FOUND",
             Self::MethodNotAllowed => "METHOD_NOT_ALLOWED",
@@ -107,7 +152,41 @@ impl ErrorCode {
             Self::NamespaceArchived => "NAMESPACE_ARCHIVED",
             Self::BackupFailed => "BACKUP_FAILED",
             Self::RestoreFailed => "RESTORE_FAILED",
+            Self::ListenerFailed => "LISTENER_FAILED",
             Self::IndexMethodDisabled => turso_common::INDEX_METHOD_DISABLED_CODE,
+        }
+    }
+
+    /// The HTTP status an error of this code is answered with.
+    ///
+    /// The namespace limit answers `507 Insufficient Storage`: it is a
+    /// capacity limit of this server, not a rate limit to retry against.
+    pub fn http_status(self) -> u16 {
+        match self {
+            Self::InvalidNamespace | Self::BadRequest => 400,
+            Self::StatementNotAllowed | Self::IndexMethodDisabled => 403,
+            Self::RequestTimeout => 408,
+            Self::PayloadTooLarge => 413,
+            Self::UpstreamTimeout => 504,
+            Self::Unauthorized => 401,
+            Self::NamespaceNotFound | Self::NotFound => 404,
+            Self::MethodNotAllowed => 405,
+            Self::NamespaceExists => 409,
+            Self::NamespaceArchived => 410,
+            Self::NamespaceLimitReached => 507,
+            Self::UpstreamUnavailable => 502,
+            Self::ShuttingDown | Self::ChildrenBusy => 503,
+            Self::ChildStartFailed
+            | Self::ServerDbNotWal
+            | Self::TursodbNotFound
+            | Self::BindFailed
+            | Self::StateCorrupt
+            | Self::Io
+            | Self::DataDirLocked
+            | Self::IsolationUnavailable
+            | Self::BackupFailed
+            | Self::RestoreFailed
+            | Self::ListenerFailed => 500,
         }
     }
 }
@@ -131,6 +210,11 @@ pub enum Error {
     /// The namespace limit is reached.
     NamespaceLimitReached {
         /// The configured limit.
+        limit: usize,
+    },
+    /// Every running child stayed busy while a new one waited for room.
+    ChildrenBusy {
+        /// The configured cap on running children.
         limit: usize,
     },
     /// The bearer token is missing or wrong.
@@ -223,6 +307,15 @@ pub enum Error {
         /// What failed.
         reason: String,
     },
+    /// A port stopped accepting connections on its own.
+    ListenerFailed {
+        /// Which port: `data` or `admin`.
+        port: &'static str,
+        /// Its bound address.
+        addr: SocketAddr,
+        /// What ended its accept loop.
+        reason: String,
+    },
     /// An index method asked of a server started without them.
     IndexMethodDisabled {
         /// The method named after `USING` (e.g. `fts`).
@@ -238,6 +331,7 @@ impl Error {
             Self::NamespaceNotFound(_) => ErrorCode::NamespaceNotFound,
             Self::NamespaceExists(_) => ErrorCode::NamespaceExists,
             Self::NamespaceLimitReached { .. } => ErrorCode::NamespaceLimitReached,
+            Self::ChildrenBusy { .. } => ErrorCode::ChildrenBusy,
             Self::Unauthorized => ErrorCode::Unauthorized,
             Self::NotFound(_) => ErrorCode::NotFound,
             Self::MethodNotAllowed(_) => ErrorCode::MethodNotAllowed,
@@ -259,40 +353,15 @@ impl Error {
             Self::NamespaceArchived(_) => ErrorCode::NamespaceArchived,
             Self::BackupFailed { .. } => ErrorCode::BackupFailed,
             Self::RestoreFailed { .. } => ErrorCode::RestoreFailed,
+            Self::ListenerFailed { .. } => ErrorCode::ListenerFailed,
             Self::IndexMethodDisabled { .. } => ErrorCode::IndexMethodDisabled,
         }
     }
 
-    /// The HTTP status this error is answered with.
-    ///
-    /// The namespace limit answers `507 Insufficient Storage`: it is a
-    /// capacity limit of this server, not a rate limit to retry against.
+    /// The HTTP status this error is answered with (that of its
+    /// [`ErrorCode`]).
     pub fn http_status(&self) -> u16 {
-        match self.code() {
-            ErrorCode::InvalidNamespace | ErrorCode::BadRequest => 400,
-            ErrorCode::StatementNotAllowed | ErrorCode::IndexMethodDisabled => 403,
-            ErrorCode::RequestTimeout => 408,
-            ErrorCode::PayloadTooLarge => 413,
-            ErrorCode::UpstreamTimeout => 504,
-            ErrorCode::Unauthorized => 401,
-            ErrorCode::NamespaceNotFound | ErrorCode::NotFound => 404,
-            ErrorCode::MethodNotAllowed => 405,
-            ErrorCode::NamespaceExists => 409,
-            ErrorCode::NamespaceArchived => 410,
-            ErrorCode::NamespaceLimitReached => 507,
-            ErrorCode::UpstreamUnavailable => 502,
-            ErrorCode::ShuttingDown => 503,
-            ErrorCode::ChildStartFailed
-            | ErrorCode::ServerDbNotWal
-            | ErrorCode::TursodbNotFound
-            | ErrorCode::BindFailed
-            | ErrorCode::StateCorrupt
-            | ErrorCode::Io
-            | ErrorCode::DataDirLocked
-            | ErrorCode::IsolationUnavailable
-            | ErrorCode::BackupFailed
-            | ErrorCode::RestoreFailed => 500,
-        }
+        self.code().http_status()
     }
 
     /// The text sent to clients: what happened and what to do, without
@@ -325,6 +394,9 @@ impl Error {
                 "the restore of namespace {namespace:?} failed and changed nothing; \
                  the server log has the reason"
             ),
+            Self::ListenerFailed { .. } => {
+                "the server stopped accepting connections; the server log has the reason".to_owned()
+            }
             other => other.to_string(),
         }
     }
@@ -351,6 +423,11 @@ impl fmt::Display for Error {
                 f,
                 "this server already holds {limit} namespaces (TURSO_MAX_NAMESPACES): \
                  delete one or raise the limit"
+            ),
+            Self::ChildrenBusy { limit } => write!(
+                f,
+                "all {limit} running children (TURSO_MAX_CHILDREN) stayed busy with requests, \
+                 so none could be stopped to start this namespace's; retry later or raise the cap"
             ),
             Self::Unauthorized => {
                 f.write_str("missing or wrong bearer token: send `Authorization: Bearer <token>`")
@@ -435,6 +512,10 @@ impl fmt::Display for Error {
                 f,
                 "restore of namespace {namespace:?} failed (nothing changed): {reason}"
             ),
+            Self::ListenerFailed { port, addr, reason } => write!(
+                f,
+                "the {port} port ({addr}) stopped accepting connections: {reason}"
+            ),
             Self::IndexMethodDisabled { method } => write!(
                 f,
                 "CREATE INDEX … USING {method} needs the engine's experimental index methods, \
@@ -459,5 +540,130 @@ impl std::error::Error for Error {
 impl From<NamespaceError> for Error {
     fn from(e: NamespaceError) -> Self {
         Self::InvalidNamespace(e)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Its index in [`ErrorCode::KNOWN`]. The match has no wildcard, so a
+    /// new variant does not compile until it is listed here (and there).
+    fn position(code: ErrorCode) -> usize {
+        match code {
+            ErrorCode::InvalidNamespace => 0,
+            ErrorCode::NamespaceNotFound => 1,
+            ErrorCode::NamespaceExists => 2,
+            ErrorCode::NamespaceLimitReached => 3,
+            ErrorCode::Unauthorized => 4,
+            ErrorCode::NotFound => 5,
+            ErrorCode::MethodNotAllowed => 6,
+            ErrorCode::ChildStartFailed => 7,
+            ErrorCode::ServerDbNotWal => 8,
+            ErrorCode::UpstreamUnavailable => 9,
+            ErrorCode::ShuttingDown => 10,
+            ErrorCode::TursodbNotFound => 11,
+            ErrorCode::BindFailed => 12,
+            ErrorCode::StateCorrupt => 13,
+            ErrorCode::Io => 14,
+            ErrorCode::DataDirLocked => 15,
+            ErrorCode::IsolationUnavailable => 16,
+            ErrorCode::PayloadTooLarge => 17,
+            ErrorCode::RequestTimeout => 18,
+            ErrorCode::BadRequest => 19,
+            ErrorCode::StatementNotAllowed => 20,
+            ErrorCode::UpstreamTimeout => 21,
+            ErrorCode::NamespaceArchived => 22,
+            ErrorCode::BackupFailed => 23,
+            ErrorCode::RestoreFailed => 24,
+            ErrorCode::ListenerFailed => 25,
+            ErrorCode::ChildrenBusy => 26,
+            ErrorCode::IndexMethodDisabled => 27,
+        }
+    }
+
+    /// One line on what `code` means, as the README's table shows it. The
+    /// match has no wildcard: a new code does not compile until it has one.
+    fn meaning(code: ErrorCode) -> &'static str {
+        match code {
+            ErrorCode::InvalidNamespace => "the namespace breaks the rule `^[a-z0-9][a-z0-9_-]{0,62}$`",
+            ErrorCode::NamespaceNotFound => "unknown namespace, and auto-provisioning is off (data port) or it was never created (admin port)",
+            ErrorCode::NamespaceExists => "the namespace already exists",
+            ErrorCode::NamespaceLimitReached => "one more registered namespace would pass `TURSO_MAX_NAMESPACES`",
+            ErrorCode::ChildrenBusy => "`TURSO_MAX_CHILDREN` children run and every one stayed busy with a request for `TURSO_STARTUP_TIMEOUT`, so none could be stopped to make room; retry",
+            ErrorCode::Unauthorized => "missing or wrong bearer token",
+            ErrorCode::NotFound => "no route for this path",
+            ErrorCode::MethodNotAllowed => "the route exists, not for this method",
+            ErrorCode::ChildStartFailed => "the namespace's tursodb child did not start or accept connections in time",
+            ErrorCode::ServerDbNotWal => "the namespace's server database is not in WAL mode",
+            ErrorCode::UpstreamUnavailable => "the namespace's child could not be reached",
+            ErrorCode::ShuttingDown => "the server is shutting down",
+            ErrorCode::TursodbNotFound => "the tursodb binary is missing (at start)",
+            ErrorCode::BindFailed => "a listening address could not be bound (at start)",
+            ErrorCode::StateCorrupt => "`_state/namespaces.json` cannot be read",
+            ErrorCode::Io => "a file or directory operation failed",
+            ErrorCode::DataDirLocked => "another server holds the data directory (at start)",
+            ErrorCode::IsolationUnavailable => "`TURSO_CHILD_ISOLATION=netns` and the kernel refuses a private network namespace (at start)",
+            ErrorCode::PayloadTooLarge => "the request body is over `TURSO_MAX_BODY_BYTES`",
+            ErrorCode::RequestTimeout => "the request body was not sent within `TURSO_BODY_READ_TIMEOUT`",
+            ErrorCode::BadRequest => "the body cannot be read (a pipeline body that is not JSON)",
+            ErrorCode::StatementNotAllowed => "a pipeline statement outside the allow-list, stored SQL, or a request type other than `execute`/`batch`",
+            ErrorCode::UpstreamTimeout => "the child did not answer within `TURSO_UPSTREAM_TIMEOUT`; it is restarted",
+            ErrorCode::NamespaceArchived => "the namespace was deleted within `TURSO_ARCHIVE_RETENTION`; only an explicit create brings it back",
+            ErrorCode::BackupFailed => "a backup could not be taken",
+            ErrorCode::RestoreFailed => "a restore could not be applied; the namespace is unchanged",
+            ErrorCode::ListenerFailed => "a port stopped accepting connections; the binary shuts down and exits 3 (logged, never sent)",
+            ErrorCode::IndexMethodDisabled => "a pipeline request creates an index `USING <method>` (full-text search) and the server runs without `TURSO_EXPERIMENTAL_INDEX_METHOD`; the whole request is refused",
+        }
+    }
+
+    /// The README's table of codes, as the code defines them.
+    fn readme_table() -> String {
+        let mut table = String::from("| code | HTTP status | meaning |\n|---|---|---|\n");
+        for code in ErrorCode::KNOWN {
+            table.push_str(&format!(
+                "| `{}` | {} | {} |\n",
+                code.as_str(),
+                code.http_status(),
+                meaning(code)
+            ));
+        }
+        table
+    }
+
+    #[test]
+    fn every_code_is_known_once_with_a_distinct_string() {
+        for (i, code) in ErrorCode::KNOWN.into_iter().enumerate() {
+            assert_eq!(position(code), i, "{code} out of place in KNOWN");
+        }
+        let distinct: std::collections::HashSet<&str> =
+            ErrorCode::KNOWN.iter().map(|c| c.as_str()).collect();
+        assert_eq!(distinct.len(), ErrorCode::KNOWN.len());
+    }
+
+    #[test]
+    fn the_readme_lists_every_code_with_its_status_and_meaning() {
+        let readme = include_str!("../../README.md");
+        let table = readme_table();
+        assert!(
+            readme.contains(&table),
+            "README.md's table of turso-server error codes is missing or out of date; \
+             put this table in its place:\n\n{table}"
+        );
+        for code in ErrorCode::KNOWN {
+            assert!(
+                readme.contains(&format!("| `{}` | {} |", code.as_str(), code.http_status())),
+                "{code} missing from README.md"
+            );
+        }
+    }
+
+    #[test]
+    fn an_error_answers_with_the_status_of_its_code() {
+        let err = Error::StatementNotAllowed("ATTACH".to_owned());
+        assert_eq!(err.http_status(), 403);
+        assert_eq!(err.http_status(), err.code().http_status());
+        let err = Error::NamespaceLimitReached { limit: 1 };
+        assert_eq!(err.http_status(), 507);
     }
 }

@@ -17,7 +17,9 @@ use std::time::Duration;
 use tokio::sync::watch;
 
 use crate::app::App;
-use crate::state::{self, Origin};
+use crate::archive;
+use crate::clock;
+use crate::record::Origin;
 
 /// Shortest period of the idle-child check.
 const MIN_IDLE_CHECK: Duration = Duration::from_millis(100);
@@ -36,7 +38,7 @@ pub(crate) struct GcReport {
 /// Runs the GC once.
 pub(crate) async fn run_once(app: &App) -> GcReport {
     let sup = &app.supervisor;
-    let now = state::now_ms();
+    let now = clock::now_ms();
     let ms = |d: Duration| u64::try_from(d.as_millis()).unwrap_or(u64::MAX);
     let mut report = GcReport::default();
     for (name, record) in sup.registry().all() {
@@ -53,6 +55,7 @@ pub(crate) async fn run_once(app: &App) -> GcReport {
         }
         match sup.collect(&name).await {
             Ok(Some(_)) => {
+                sup.metrics().gc_archived(expired);
                 tracing::info!(namespace = %name, reason = if expired { "ttl expired" } else { "idle" }, "GC archived namespace");
                 if expired {
                     report.expired.push(name);
@@ -65,7 +68,7 @@ pub(crate) async fn run_once(app: &App) -> GcReport {
         }
     }
     let retention = ms(app.config.archive_retention);
-    for entry in state::archive_entries(sup.data_dir()) {
+    for entry in archive::archive_entries(sup.data_dir()) {
         if now.saturating_sub(entry.archived_at_ms) > retention {
             match std::fs::remove_dir_all(&entry.path) {
                 Ok(()) => report.purged += 1,
@@ -75,6 +78,8 @@ pub(crate) async fn run_once(app: &App) -> GcReport {
             }
         }
     }
+    sup.prune_tombstones();
+    sup.metrics().gc_purged(report.purged);
     if report.purged > 0 {
         tracing::info!(count = report.purged, "GC purged archive entries");
     }
@@ -100,11 +105,11 @@ pub(crate) async fn flush_loop(app: Arc<App>, mut stop: watch::Receiver<bool>) {
             () = tokio::time::sleep(app.config.access_flush_interval.max(Duration::from_millis(10))) => {}
             _ = stop.changed() => break,
         }
-        if let Err(e) = app.supervisor.registry().flush() {
+        if let Err(e) = app.supervisor.registry().flush().await {
             tracing::warn!("could not write access times: {e}");
         }
     }
-    if let Err(e) = app.supervisor.registry().flush() {
+    if let Err(e) = app.supervisor.registry().flush().await {
         tracing::warn!("could not write access times: {e}");
     }
 }

@@ -35,6 +35,17 @@ pub(crate) fn json(status: u16, value: &serde_json::Value) -> Response<Body> {
     response
 }
 
+/// A text response with `status` and `content_type`.
+pub(crate) fn text(status: u16, content_type: &'static str, body: String) -> Response<Body> {
+    let mut response = Response::new(full(body));
+    *response.status_mut() =
+        StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    response
+        .headers_mut()
+        .insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
+    response
+}
+
 /// `{"code":...,"detail":...}` (the original server's shape) with the
 /// error's status. The detail never holds server paths.
 pub(crate) fn error(err: &Error) -> Response<Body> {

@@ -6,8 +6,10 @@
 //! only the supervisor can reach it). The **data port** routes
 //! `/<ns>/<rest>` to that child as `/<rest>`: the request body is read
 //! whole (size limit, deadline), `/v2/pipeline` statements are screened
-//! (no journal-mode change, `VACUUM INTO`, `ATTACH` or extension
-//! loading), and the answer streams back. Children start on first use
+//! against an allow-list (reads, writes, schema changes of tables,
+//! indexes, views and triggers, transaction control, read-only pragmas:
+//! nothing that changes the child's shared connection or reaches other
+//! files), and the answer streams back. Children start on first use
 //! (auto-provisioning, on by default), are reaped the moment they exit,
 //! restarted on next use, stopped when idle, killed when they stop
 //! answering, and die with the supervisor (parent-death signal). Server
@@ -50,6 +52,7 @@
 
 mod admin;
 mod app;
+mod archive;
 mod atomic;
 mod auth;
 mod backup;
@@ -59,24 +62,32 @@ mod childlog;
 mod children;
 mod childsql;
 mod cli;
+mod clock;
 mod config;
 mod datadir;
 mod duration;
 mod error;
 mod gc;
+mod healthcheck;
 mod http;
 mod index_method;
 mod isolation;
+mod leasebody;
 mod listener;
+mod metrics;
+mod nsfiles;
+mod nslocks;
 mod ports;
+mod portwatch;
 mod proxy;
 mod readiness;
+mod record;
 mod registry;
+mod registry_file;
 mod restore;
 mod screen;
 mod server;
 mod start;
-mod state;
 mod supervisor;
 mod upstream;
 mod walprobe;
@@ -92,4 +103,5 @@ pub use config::{
 };
 pub use duration::{DurationError, HumanDuration};
 pub use error::{Error, ErrorCode};
+pub use healthcheck::healthcheck_main;
 pub use server::{RunningServer, TursoServer};

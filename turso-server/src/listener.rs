@@ -35,6 +35,7 @@ use tokio::task::JoinSet;
 use tokio::time::Instant;
 
 use crate::http::{Body, BoxError};
+use crate::portwatch::Reporter;
 
 /// How long open requests get to finish on shutdown before their
 /// connections are cut.
@@ -136,11 +137,18 @@ impl Tracker {
 
 /// Accepts HTTP/1.1 connections and serves each with `handler` until
 /// `shutdown` turns true, then shuts the connections down gracefully.
+///
+/// An accept error that means the listening socket itself is broken
+/// ([`ends_accepting`]) is reported through `reporter` at once; accepting
+/// stops there, and the connections already open are served until
+/// shutdown. Other accept errors (out of descriptors, a connection reset
+/// before it was accepted) are logged and retried after a short pause.
 pub(crate) async fn serve<H, F>(
     listener: TcpListener,
     limits: Limits,
     mut shutdown: watch::Receiver<bool>,
     handler: H,
+    reporter: Reporter,
 ) where
     H: Fn(Request<Incoming>) -> F + Clone + Send + Sync + 'static,
     F: Future<Output = Response<Body>> + Send + 'static,
@@ -151,6 +159,7 @@ pub(crate) async fn serve<H, F>(
         slots: Mutex::new(HashMap::new()),
     });
     let mut connections = JoinSet::new();
+    let mut accepting = true;
     loop {
         tokio::select! {
             changed = shutdown.changed() => {
@@ -159,7 +168,7 @@ pub(crate) async fn serve<H, F>(
                 }
             }
             Some(_) = connections.join_next(), if !connections.is_empty() => {}
-            accepted = listener.accept() => match accepted {
+            accepted = listener.accept(), if accepting => match accepted {
                 Ok((stream, _peer)) => {
                     let Some((id, slot)) = tracker.admit(limits.max_connections) else {
                         tracing::debug!("connection cap reached and every connection is busy; refusing one");
@@ -181,6 +190,10 @@ pub(crate) async fn serve<H, F>(
                         tracker.remove(id);
                     });
                 }
+                Err(e) if ends_accepting(&e) => {
+                    reporter.died(format!("accept failed: {e}"));
+                    accepting = false;
+                }
                 Err(e) => {
                     // E.g. out of file descriptors: back off instead of spinning.
                     tracing::warn!("accept failed: {e}");
@@ -197,6 +210,16 @@ pub(crate) async fn serve<H, F>(
         tracing::warn!("open requests did not finish in {SHUTDOWN_GRACE:?}; cutting them");
     }
     connections.shutdown().await;
+}
+
+/// Whether an accept error means the listening socket itself is broken
+/// (closed, no longer listening, not a socket), so that no later accept
+/// can succeed either.
+fn ends_accepting(e: &std::io::Error) -> bool {
+    matches!(
+        e.raw_os_error(),
+        Some(libc::EBADF | libc::EINVAL | libc::ENOTSOCK | libc::EOPNOTSUPP | libc::EFAULT)
+    )
 }
 
 /// One connection: hyper's HTTP/1 server plus the idle, eviction and
@@ -383,6 +406,8 @@ impl HttpBody for GuardedBody {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::portwatch;
+    use std::os::fd::AsRawFd;
 
     #[test]
     fn the_cap_leaves_room_under_the_open_file_limit() {
@@ -392,5 +417,87 @@ mod tests {
         assert_eq!(fit_to_fd_limit(512, None), 512);
         assert_eq!(fit_to_fd_limit(512, Some(100)), 1);
         assert_eq!(fit_to_fd_limit(0, Some(1024)), 1);
+    }
+
+    #[test]
+    fn only_a_broken_listening_socket_ends_accepting() {
+        for fatal in [libc::EBADF, libc::EINVAL, libc::ENOTSOCK] {
+            assert!(ends_accepting(&std::io::Error::from_raw_os_error(fatal)));
+        }
+        for passing in [
+            libc::EMFILE,
+            libc::ENFILE,
+            libc::ECONNABORTED,
+            libc::ENOBUFS,
+        ] {
+            assert!(!ends_accepting(&std::io::Error::from_raw_os_error(passing)));
+        }
+    }
+
+    /// One `GET /` on `stream`; the answer's head and its 2-byte body.
+    async fn get(stream: &mut tokio::net::TcpStream) -> String {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        stream
+            .write_all(b"GET / HTTP/1.1\r\nhost: x\r\n\r\n")
+            .await
+            .expect("write");
+        let mut answer = Vec::new();
+        let mut chunk = [0u8; 512];
+        while !answer.ends_with(b"\r\n\r\nok") {
+            let n = stream.read(&mut chunk).await.expect("read");
+            assert!(
+                n > 0,
+                "connection closed: {:?}",
+                String::from_utf8_lossy(&answer)
+            );
+            answer.extend_from_slice(&chunk[..n]);
+        }
+        String::from_utf8_lossy(&answer).into_owned()
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_listening_socket_that_fails_is_reported_at_once_and_open_connections_are_kept() {
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let fd = listener.as_raw_fd();
+        let (tx, mut failures) = portwatch::channel();
+        let reporter = portwatch::Reporter::new("data", addr, &tx);
+        drop(tx);
+        let (stop_tx, stop_rx) = watch::channel(false);
+        let limits = Limits {
+            header_read_timeout: Duration::from_secs(10),
+            idle_timeout: Duration::from_secs(60),
+            max_connections: 8,
+        };
+        let task = tokio::spawn(serve(
+            listener,
+            limits,
+            stop_rx,
+            |_req| async { Response::new(crate::http::full("ok")) },
+            reporter,
+        ));
+        // A connection opened (and answered) before the failure.
+        let mut open = tokio::net::TcpStream::connect(addr).await.expect("connect");
+        assert!(get(&mut open).await.starts_with("HTTP/1.1 200"));
+        // The real failure: a listening socket shut down for reading stops
+        // listening, and accept(2) fails with EINVAL from then on.
+        // SAFETY: shutdown(2) on the listener's descriptor, which `serve`
+        // keeps open until it returns.
+        let rc = unsafe { libc::shutdown(fd, libc::SHUT_RD) };
+        assert_eq!(rc, 0, "shutdown: {}", std::io::Error::last_os_error());
+        let err = tokio::time::timeout(Duration::from_secs(10), failures.next())
+            .await
+            .expect("the failure is reported without waiting for shutdown");
+        assert_eq!(err.code(), crate::ErrorCode::ListenerFailed);
+        assert!(
+            get(&mut open).await.starts_with("HTTP/1.1 200"),
+            "open connections are still served"
+        );
+        drop(open);
+        stop_tx.send_replace(true);
+        tokio::time::timeout(Duration::from_secs(10), task)
+            .await
+            .expect("serve ends on shutdown")
+            .expect("no panic");
     }
 }

@@ -29,6 +29,8 @@ use crate::auth;
 use crate::body;
 use crate::error::Error;
 use crate::http::{self, Body};
+use crate::leasebody;
+use crate::metrics::Route;
 use crate::screen;
 use crate::upstream::{self, UpstreamError};
 
@@ -55,7 +57,8 @@ pub(crate) async fn handle(app: Arc<App>, req: Request<Incoming>) -> Response<Bo
     }
     let method = req.method().clone();
     let path = req.uri().path().to_owned();
-    let response = match forward(&app, req).await {
+    let route = Route::of(split_path(&path).map_or("", |(_, rest)| rest));
+    let response = match forward(&app, req, route).await {
         Ok(response) => response,
         Err(e) => {
             if e.http_status() >= 500 {
@@ -68,10 +71,13 @@ pub(crate) async fn handle(app: Arc<App>, req: Request<Incoming>) -> Response<Bo
     };
     // The path only: query strings may carry secrets.
     tracing::debug!(%method, %path, status = response.status().as_u16(), "data request");
+    app.supervisor
+        .metrics()
+        .request(route, response.status().as_u16());
     response
 }
 
-async fn forward(app: &App, req: Request<Incoming>) -> Result<Response<Body>, Error> {
+async fn forward(app: &App, req: Request<Incoming>, route: Route) -> Result<Response<Body>, Error> {
     let path = req.uri().path().to_owned();
     let Some((ns, rest)) = split_path(&path) else {
         return Err(Error::NotFound(
@@ -98,12 +104,13 @@ async fn forward(app: &App, req: Request<Incoming>) -> Result<Response<Body>, Er
     let rewrite = if is_pipeline || screen::looks_like_pipeline(&bytes) {
         screen::screen_pipeline(&bytes)?;
         crate::index_method::screen(&bytes, app.config.experimental_index_method)?;
-        atomic::rewrite(&bytes, crate::state::now_ms())
+        atomic::rewrite(&bytes, crate::clock::now_ms())
     } else {
         None
     };
     let bytes = rewrite.as_ref().map_or(bytes, atomic::Rewrite::body);
     let child = app.supervisor.upstream(&ns).await?;
+    let began = std::time::Instant::now();
     app.supervisor.registry().touch(&ns);
     parts.uri = target
         .parse()
@@ -121,6 +128,7 @@ async fn forward(app: &App, req: Request<Incoming>) -> Result<Response<Body>, Er
     let timeout = app.supervisor.upstream_timeout();
     match upstream::send(child.addr(), request, timeout).await {
         Ok(response) => {
+            app.supervisor.metrics().upstream(route, began.elapsed());
             let (mut parts, body) = response.into_parts();
             strip_hop_by_hop(&mut parts.headers);
             let body = match &rewrite {
@@ -133,7 +141,7 @@ async fn forward(app: &App, req: Request<Incoming>) -> Result<Response<Body>, Er
                     })?,
                 _ => body,
             };
-            Ok(Response::from_parts(parts, body))
+            Ok(Response::from_parts(parts, leasebody::hold(body, child)))
         }
         Err(UpstreamError::TimedOut) => {
             app.supervisor.kill_unresponsive(&ns, &child).await;

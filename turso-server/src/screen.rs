@@ -1,21 +1,24 @@
 //! Screening `/v2/pipeline` requests at the proxy. A data token lets a
-//! client run any SQL on its namespace's server database, so statements
-//! that reach beyond it are refused before they get to the child:
+//! client run SQL on its namespace's server database, through the one
+//! connection tursodb shares between all of that namespace's clients; so
+//! only an allow-list of statements gets to the child
+//! ([`statements`]: reads, writes, schema changes of tables, indexes,
+//! views and triggers, transaction control, read-only pragmas). Refused
+//! with `STATEMENT_NOT_ALLOWED`: everything else, in particular whatever
+//! changes the shared connection or the file for every client (state
+//! pragmas, a journal-mode change, which silently stops replication),
+//! reaches other files (`ATTACH`, `VACUUM INTO`) or runs native code
+//! (`load_extension`); and stored SQL (`sql_id`) and request types other
+//! than `execute` and `batch`, which cannot be screened (the sync client
+//! sends neither).
 //!
-//! - changing the journal mode (`PRAGMA journal_mode = ...`): an MVCC
-//!   server database silently stops replication;
-//! - `VACUUM ... INTO`: writes a file anywhere the server user can;
-//! - `ATTACH`: opens other files;
-//! - `load_extension(...)`: runs native code;
-//! - stored SQL (`sql_id`) and request types other than `execute` and
-//!   `batch`: they cannot be screened (the sync client sends neither).
-//!
-//! SQL is tokenized (comments, string literals and quoted identifiers
-//! understood), split on `;`, and each statement is judged by its
-//! keywords, so `/**/pragma "JOURNAL_MODE"=mvcc` is caught too. Reading the
-//! journal mode stays allowed. Everything the turso sync client sends
-//! (`BEGIN IMMEDIATE`, replayed DML/DDL, `PRAGMA user_version = n`, ...)
-//! passes.
+//! SQL is tokenized ([`tokens`]: comments, string literals and quoted
+//! identifiers understood), split on `;`, and each statement is judged by
+//! its keywords, so `/**/pragma "QUERY_ONLY"=1` is caught too.
+
+mod pragmas;
+mod statements;
+mod tokens;
 
 use serde_json::Value;
 
@@ -87,216 +90,349 @@ fn screen_stmt(stmt: Option<&Value>) -> Result<(), Error> {
 ///
 /// [`Error::StatementNotAllowed`] naming the first refused construct.
 pub(crate) fn screen_sql(sql: &str) -> Result<(), Error> {
-    for statement in tokenize(sql).split(|t| *t == Token::Semicolon) {
-        if let Some(what) = refused(statement) {
-            return Err(Error::StatementNotAllowed(what.to_owned()));
+    let tokens = tokens::tokenize(sql);
+    for statement in tokens.split(|t| *t == tokens::Token::Semicolon) {
+        if statement.is_empty() {
+            continue;
+        }
+        if let Some(what) = statements::refusal(statement) {
+            return Err(Error::StatementNotAllowed(what));
         }
     }
     Ok(())
 }
 
-fn refused(tokens: &[Token]) -> Option<&'static str> {
-    if tokens
-        .iter()
-        .any(|t| matches!(t, Token::Word(w) if w == "load_extension"))
-    {
-        return Some("load_extension()");
-    }
-    // The table-valued form, `pragma_journal_mode('mvcc')`, with an argument.
-    let tvf_with_argument = tokens.windows(3).any(|w| {
-        matches!(&w[0], Token::Word(name) if name == "pragma_journal_mode")
-            && w[1] == Token::Punct('(')
-            && w[2] != Token::Punct(')')
-    });
-    if tvf_with_argument {
-        return Some("changing journal_mode");
-    }
-    let words: Vec<&str> = tokens
-        .iter()
-        .skip_while(
-            |t| matches!(t, Token::Word(w) if w == "explain" || w == "query" || w == "plan"),
-        )
-        .filter_map(|t| match t {
-            Token::Word(w) => Some(w.as_str()),
-            _ => None,
-        })
-        .collect();
-    match words.first().copied() {
-        Some("attach") => Some("ATTACH"),
-        Some("vacuum") if words.contains(&"into") => Some("VACUUM INTO"),
-        Some("pragma") if sets_journal_mode(tokens) => Some("changing journal_mode"),
-        _ => None,
-    }
-}
-
-/// `PRAGMA [schema.]journal_mode` followed by `=` or `(`.
-fn sets_journal_mode(tokens: &[Token]) -> bool {
-    let mut rest = tokens
-        .iter()
-        .skip_while(|t| !matches!(t, Token::Word(w) if w == "pragma"))
-        .skip(1)
-        .peekable();
-    let mut name = match rest.next() {
-        Some(Token::Word(w)) => w.as_str(),
-        _ => return false,
-    };
-    if rest.peek() == Some(&&Token::Punct('.')) {
-        rest.next();
-        name = match rest.next() {
-            Some(Token::Word(w)) => w.as_str(),
-            _ => return false,
-        };
-    }
-    name == "journal_mode" && matches!(rest.next(), Some(Token::Punct('=' | '(')))
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-enum Token {
-    /// A keyword or identifier (quoted ones unquoted), lowercased.
-    Word(String),
-    /// A string or blob literal (content irrelevant).
-    Literal,
-    Semicolon,
-    Punct(char),
-}
-
-fn tokenize(sql: &str) -> Vec<Token> {
-    let chars: Vec<char> = sql.chars().collect();
-    let mut out = Vec::new();
-    let mut i = 0;
-    while i < chars.len() {
-        let c = chars[i];
-        match c {
-            _ if c.is_whitespace() => i += 1,
-            '-' if chars.get(i + 1) == Some(&'-') => {
-                while i < chars.len() && chars[i] != '\n' {
-                    i += 1;
-                }
-            }
-            '/' if chars.get(i + 1) == Some(&'*') => {
-                i += 2;
-                while i < chars.len() && !(chars[i] == '*' && chars.get(i + 1) == Some(&'/')) {
-                    i += 1;
-                }
-                i += 2;
-            }
-            '\'' => {
-                i = skip_quoted(&chars, i, '\'').1;
-                out.push(Token::Literal);
-            }
-            '"' | '`' => {
-                let (text, next) = skip_quoted(&chars, i, c);
-                out.push(Token::Word(text.to_lowercase()));
-                i = next;
-            }
-            '[' => {
-                let start = i + 1;
-                while i < chars.len() && chars[i] != ']' {
-                    i += 1;
-                }
-                let text: String = chars[start..i.min(chars.len())].iter().collect();
-                out.push(Token::Word(text.to_lowercase()));
-                i += 1;
-            }
-            ';' => {
-                out.push(Token::Semicolon);
-                i += 1;
-            }
-            _ if is_word_char(c) => {
-                let start = i;
-                while i < chars.len() && is_word_char(chars[i]) {
-                    i += 1;
-                }
-                // X'..' blob literals.
-                if i - start == 1 && matches!(c, 'x' | 'X') && chars.get(i) == Some(&'\'') {
-                    i = skip_quoted(&chars, i, '\'').1;
-                    out.push(Token::Literal);
-                    continue;
-                }
-                let word: String = chars[start..i].iter().collect();
-                out.push(Token::Word(word.to_lowercase()));
-            }
-            _ => {
-                out.push(Token::Punct(c));
-                i += 1;
-            }
-        }
-    }
-    out
-}
-
-fn is_word_char(c: char) -> bool {
-    c.is_alphanumeric() || c == '_' || c == '$' || !c.is_ascii()
-}
-
-/// Reads a `q`-quoted run starting at `start` (doubled quotes escape);
-/// returns its content and the index after the closing quote.
-fn skip_quoted(chars: &[char], start: usize, q: char) -> (String, usize) {
-    let mut text = String::new();
-    let mut i = start + 1;
-    while i < chars.len() {
-        if chars[i] == q {
-            if chars.get(i + 1) == Some(&q) {
-                text.push(q);
-                i += 2;
-                continue;
-            }
-            return (text, i + 1);
-        }
-        text.push(chars[i]);
-        i += 1;
-    }
-    (text, i)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::ErrorCode;
 
-    fn refused_sql(sql: &str) -> bool {
-        screen_sql(sql).is_err()
+    /// The code `sql` is refused with, or `None` when it passes.
+    fn refusal(sql: &str) -> Option<ErrorCode> {
+        screen_sql(sql).err().map(|e| e.code())
     }
 
-    #[test]
-    fn dangerous_statements_are_refused_in_every_spelling() {
-        for sql in [
-            "PRAGMA journal_mode = mvcc",
-            "pragma journal_mode='mvcc'",
-            "PRAGMA main.journal_mode=wal",
-            "PRAGMA \"JOURNAL_MODE\"=mvcc",
-            "/* x */ PRAGMA\n journal_mode\t(mvcc)",
-            "SELECT 1; PRAGMA journal_mode=mvcc",
-            "VACUUM INTO '/tmp/x.db'",
-            "vacuum main into 'x.db'",
-            "ATTACH DATABASE '/tmp/o.db' AS o",
-            "attach 'x' as y",
-            "SELECT load_extension('x')",
-            "select LOAD_EXTENSION ('x', 'y')",
-            "-- c\nATTACH 'x' AS y",
-            "SELECT * FROM pragma_journal_mode('mvcc')",
-        ] {
-            assert!(refused_sql(sql), "{sql}");
+    fn assert_refused(family: &str, sqls: &[&str]) {
+        for sql in sqls {
+            assert_eq!(
+                refusal(sql),
+                Some(ErrorCode::StatementNotAllowed),
+                "{family}: {sql}"
+            );
+        }
+    }
+
+    fn assert_allowed(family: &str, sqls: &[&str]) {
+        for sql in sqls {
+            assert_eq!(refusal(sql), None, "{family}: {sql}");
         }
     }
 
     #[test]
-    fn ordinary_sql_and_the_sync_clients_statements_pass() {
-        for sql in [
-            "PRAGMA journal_mode",
-            "PRAGMA user_version = 3",
-            "PRAGMA application_id = 7",
-            "BEGIN IMMEDIATE",
-            "COMMIT",
-            "CREATE TABLE t(x TEXT)",
-            "INSERT INTO t VALUES ('attach; vacuum into x; pragma journal_mode=mvcc')",
-            "INSERT INTO \"into\" VALUES (1)",
-            "SELECT 'load_extension(1)'",
-            "VACUUM",
-            "SELECT x FROM t -- ATTACH 'x'",
-            "UPDATE t SET x = X'00ff'",
-            "SELECT * FROM pragma_journal_mode()",
+    fn journal_mode_changes_are_refused_in_every_spelling() {
+        assert_refused(
+            "journal mode",
+            &[
+                "PRAGMA journal_mode = mvcc",
+                "pragma journal_mode='mvcc'",
+                "PRAGMA main.journal_mode=wal",
+                "PRAGMA \"JOURNAL_MODE\"=mvcc",
+                "/* x */ PRAGMA\n journal_mode\t(mvcc)",
+                "SELECT 1; PRAGMA journal_mode=mvcc",
+                "EXPLAIN PRAGMA journal_mode=mvcc",
+                "SELECT * FROM pragma_journal_mode('mvcc')",
+                "SELECT * FROM pragma_journal_mode WHERE arg = 'mvcc'",
+            ],
+        );
+    }
+
+    #[test]
+    fn pragmas_that_change_the_shared_connection_or_the_file_are_refused() {
+        assert_refused(
+            "state-changing pragma",
+            &[
+                "PRAGMA query_only=1",
+                "PRAGMA query_only = ON",
+                "PRAGMA synchronous=OFF",
+                "PRAGMA locking_mode=EXCLUSIVE",
+                "PRAGMA cache_size = -2000",
+                "PRAGMA mmap_size=268435456",
+                "PRAGMA foreign_keys = ON",
+                "PRAGMA writable_schema=1",
+                "PRAGMA unstable_capture_data_changes_conn('full')",
+                "PRAGMA capture_data_changes_conn('full,t')",
+                "PRAGMA busy_timeout = 0",
+                "PRAGMA temp_store = MEMORY",
+                "PRAGMA page_size = 512",
+                "PRAGMA schema_version = 1",
+                "PRAGMA auto_vacuum = FULL",
+                "PRAGMA max_page_count = 1",
+                "PRAGMA ignore_check_constraints = 1",
+                "PRAGMA \"Query_Only\" = 1",
+                "pragma main.synchronous(0)",
+                // Pragmas that act when read.
+                "PRAGMA wal_checkpoint",
+                "PRAGMA wal_checkpoint(TRUNCATE)",
+                "PRAGMA optimize",
+                "PRAGMA shrink_memory",
+                "PRAGMA incremental_vacuum",
+                // Unknown ones: not on the list.
+                "PRAGMA hexkey",
+                "PRAGMA cipher",
+                "PRAGMA",
+                // As table-valued functions, with the argument inline or
+                // from a WHERE.
+                "SELECT * FROM pragma_query_only(1)",
+                "SELECT * FROM \"pragma_query_only\" WHERE arg = 1",
+                "SELECT * FROM pragma_cache_size WHERE arg = 10",
+                "CREATE VIEW v AS SELECT * FROM pragma_synchronous(0)",
+            ],
+        );
+    }
+
+    #[test]
+    fn attach_and_detach_are_refused() {
+        assert_refused(
+            "attach/detach",
+            &[
+                "ATTACH DATABASE '/tmp/o.db' AS o",
+                "attach 'x' as y",
+                "-- c\nATTACH 'x' AS y",
+                "DETACH DATABASE o",
+                "detach o",
+                "SELECT attach('/tmp/o.db', 'o')",
+                "SELECT detach ('o')",
+                "EXPLAIN ATTACH 'x' AS y",
+            ],
+        );
+    }
+
+    #[test]
+    fn vacuum_reindex_and_analyze_are_refused() {
+        assert_refused(
+            "vacuum",
+            &[
+                "VACUUM",
+                "VACUUM INTO '/tmp/x.db'",
+                "vacuum main into 'x.db'",
+            ],
+        );
+        assert_refused("reindex", &["REINDEX", "REINDEX t"]);
+        assert_refused("analyze", &["ANALYZE", "ANALYZE t"]);
+    }
+
+    #[test]
+    fn extension_loading_and_raw_pages_are_refused() {
+        assert_refused(
+            "extensions",
+            &[
+                "SELECT load_extension('x')",
+                "select LOAD_EXTENSION ('x', 'y')",
+                "INSERT INTO t VALUES (load_extension('x'))",
+                "CREATE TRIGGER tr AFTER INSERT ON t BEGIN SELECT load_extension('x'); END",
+            ],
+        );
+        assert_refused(
+            "raw pages",
+            &[
+                "SELECT data FROM sqlite_dbpage WHERE pgno = 1",
+                "INSERT INTO sqlite_dbpage VALUES (1, x'00')",
+                "UPDATE \"sqlite_dbpage\" SET data = x'00' WHERE pgno = 1",
+            ],
+        );
+    }
+
+    #[test]
+    fn temporary_objects_and_virtual_tables_are_refused() {
+        assert_refused(
+            "temporary objects",
+            &[
+                "CREATE TEMP TABLE x(a)",
+                "CREATE TEMPORARY VIEW v AS SELECT 1",
+                "CREATE TEMP TRIGGER tr AFTER INSERT ON t BEGIN DELETE FROM t; END",
+                "CREATE TABLE temp.x(a)",
+                "CREATE INDEX temp.i ON x(a)",
+            ],
+        );
+        assert_refused(
+            "virtual tables and other schema objects",
+            &[
+                "CREATE VIRTUAL TABLE v USING csv(filename='/etc/passwd')",
+                "CREATE MATERIALIZED VIEW mv AS SELECT 1",
+                "CREATE TYPE t AS (a INT)",
+                "CREATE SEQUENCE s",
+                "DROP SEQUENCE s",
+                "ALTER VIEW v RENAME TO w",
+            ],
+        );
+    }
+
+    #[test]
+    fn anything_else_is_refused() {
+        assert_refused(
+            "not on the list",
+            &[
+                "SELEC 1",
+                "'x'",
+                "(SELECT 1)",
+                "BEGIN WHATEVER",
+                "SELECT 1; SHOW TABLES",
+                "SELECT [a; ATTACH 'x' AS y; ]",
+            ],
+        );
+    }
+
+    #[test]
+    fn read_only_pragmas_pass() {
+        assert_allowed(
+            "read-only pragma",
+            &[
+                "PRAGMA table_info(t)",
+                "PRAGMA table_info = t",
+                "PRAGMA main.table_info('t')",
+                "PRAGMA table_xinfo(t)",
+                "PRAGMA table_list",
+                "PRAGMA index_list(t)",
+                "PRAGMA index_info(i)",
+                "PRAGMA index_xinfo(i)",
+                "PRAGMA foreign_key_list(t)",
+                "PRAGMA foreign_key_check",
+                "PRAGMA schema_version",
+                "PRAGMA page_count",
+                "PRAGMA page_size",
+                "PRAGMA freelist_count",
+                "PRAGMA user_version",
+                "PRAGMA application_id",
+                "PRAGMA database_list",
+                "PRAGMA journal_mode",
+                "pragma \"JOURNAL_MODE\"",
+                "PRAGMA encoding",
+                "PRAGMA integrity_check",
+                "PRAGMA integrity_check(10)",
+                "PRAGMA quick_check",
+                "PRAGMA function_list",
+                "PRAGMA module_list",
+                "PRAGMA list_types",
+                "EXPLAIN PRAGMA table_info(t)",
+                "SELECT * FROM pragma_table_info('t')",
+                "SELECT name FROM pragma_index_list('t') WHERE origin = 'pk'",
+                "SELECT * FROM pragma_table_info WHERE arg = 't'",
+            ],
+        );
+    }
+
+    #[test]
+    fn the_sync_engines_statements_pass() {
+        // What turso_sync_engine 0.8.3 sends through /v2/pipeline: its
+        // progress table, its replayed rows (upserts, deletes by key or
+        // rowid), replayed DDL (CREATE … IF NOT EXISTS, DROP <kind> <name>,
+        // ALTER TABLE), replayed header fields, and its transaction.
+        assert_allowed(
+            "sync engine",
+            &[
+                "BEGIN IMMEDIATE",
+                "CREATE TABLE IF NOT EXISTS turso_sync_last_change_id (client_id TEXT PRIMARY KEY, pull_gen INTEGER, change_id INTEGER)",
+                "SELECT pull_gen, change_id FROM turso_sync_last_change_id WHERE client_id = ?",
+                "INSERT INTO turso_sync_last_change_id(client_id, pull_gen, change_id) VALUES (?, ?, ?)",
+                "INSERT INTO turso_sync_last_change_id(client_id, pull_gen, change_id) VALUES (?, ?, ?) ON CONFLICT(client_id) DO UPDATE SET pull_gen=excluded.pull_gen, change_id=excluded.change_id",
+                "UPDATE turso_sync_last_change_id SET pull_gen = ?, change_id = ? WHERE client_id = ?",
+                "INSERT INTO \"kv\"(\"k\", \"v\") VALUES (?,?) ON CONFLICT DO UPDATE SET \"v\" = excluded.\"v\"",
+                "INSERT OR REPLACE INTO \"t\"(\"rowid\", \"v\", \"_rowid_\") VALUES (?,?,?)",
+                "UPDATE \"t\" SET \"b\" = ? WHERE \"a\" IS ? AND \"c\" IS ?",
+                "DELETE FROM \"t\" WHERE \"_rowid_\" = ?",
+                "CREATE TABLE IF NOT EXISTS kv (k TEXT PRIMARY KEY, v TEXT)",
+                "CREATE INDEX IF NOT EXISTS kv_v ON kv(v)",
+                "CREATE UNIQUE INDEX IF NOT EXISTS kv_u ON kv(v)",
+                "CREATE INDEX docs_fts ON docs USING fts (body)",
+                "CREATE VIEW IF NOT EXISTS v AS SELECT k FROM kv",
+                "CREATE TRIGGER IF NOT EXISTS tr AFTER INSERT ON kv BEGIN UPDATE kv SET v = 'x' WHERE k = new.k; END",
+                "DROP table kv",
+                "DROP index kv_v",
+                "DROP view v",
+                "DROP trigger tr",
+                "ALTER TABLE kv ADD COLUMN extra TEXT",
+                "ALTER TABLE kv DROP COLUMN extra",
+                "ALTER TABLE kv RENAME COLUMN v TO w",
+                "PRAGMA user_version = 3",
+                "PRAGMA application_id = -7",
+                "COMMIT",
+            ],
+        );
+    }
+
+    #[test]
+    fn ordinary_sql_and_transaction_control_pass() {
+        assert_allowed(
+            "ordinary",
+            &[
+                "SELECT 1",
+                "select error('x')",
+                "VALUES (1), (2)",
+                "WITH c AS (SELECT 1 AS x) SELECT x FROM c",
+                "WITH c AS (SELECT 1 AS x) INSERT INTO t SELECT x FROM c",
+                "REPLACE INTO t VALUES (1)",
+                "INSERT INTO t VALUES (1) RETURNING *",
+                "INSERT INTO t VALUES ('attach; vacuum into x; pragma journal_mode=mvcc')",
+                "INSERT INTO \"into\" VALUES (1)",
+                "SELECT 'load_extension(1)'",
+                "SELECT x FROM t -- ATTACH 'x'",
+                "UPDATE t SET x = X'00ff'",
+                "CREATE TABLE t(detach INT, attach TEXT)",
+                "EXPLAIN SELECT 1",
+                "EXPLAIN QUERY PLAN SELECT * FROM t",
+                "BEGIN",
+                "BEGIN DEFERRED",
+                "BEGIN CONCURRENT",
+                "BEGIN EXCLUSIVE TRANSACTION",
+                "END",
+                "ROLLBACK",
+                "SAVEPOINT s",
+                "RELEASE s",
+                "ROLLBACK TO s",
+                "",
+                "  ;  ; -- nothing",
+            ],
+        );
+    }
+
+    #[test]
+    fn the_guarded_batches_of_turso_common_pass_whole() {
+        use turso_common::pipeline::{
+            Grain, Guard, GuardedBatch, Recorded, BUMP_ANY_TABLE, COMMITS_EXIST, CREATE_COMMITS,
+            CREATE_TABLES, CREATE_TURNS, FIND_COMMIT, LAST_COMMIT, TABLES_EXIST, TABLE_VERSIONS,
+        };
+        assert_allowed(
+            "turso-common pipeline",
+            &[
+                BUMP_ANY_TABLE,
+                COMMITS_EXIST,
+                CREATE_COMMITS,
+                CREATE_TABLES,
+                CREATE_TURNS,
+                FIND_COMMIT,
+                LAST_COMMIT,
+                TABLES_EXIST,
+                TABLE_VERSIONS,
+            ],
+        );
+        let guard = Guard {
+            owner: "pod".into(),
+            seq: 7,
+            id: "c1".into(),
+            at_ms: 1,
+        };
+        let recorded = vec![
+            Recorded::new("INSERT INTO t VALUES (1)", vec![]),
+            Recorded::new("UPDATE t SET a = 2 WHERE a = 1", vec![]),
+            Recorded::new("DELETE FROM t WHERE a = 3", vec![]),
+        ];
+        let tables = Grain::Tables([("t".to_owned(), 3), ("*".to_owned(), 0)].into());
+        for batch in [
+            GuardedBatch::new(guard.clone(), recorded.clone()),
+            GuardedBatch::new(guard, recorded).with_grain(tables),
         ] {
-            assert!(!refused_sql(sql), "{sql}");
+            let body = batch.to_request().to_string();
+            screen_pipeline(body.as_bytes()).expect("a guarded batch passes the screen");
         }
     }
 

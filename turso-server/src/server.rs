@@ -14,8 +14,10 @@ use crate::app::App;
 use crate::config::ServerConfig;
 use crate::error::Error;
 use crate::listener::{self, Limits};
+use crate::metrics::Metrics;
+use crate::portwatch::{self, Failures, Reporter};
 use crate::supervisor::Supervisor;
-use crate::{admin, gc, proxy};
+use crate::{admin, datadir, gc, proxy};
 
 /// Starts a server; see [`TursoServer::start`].
 #[derive(Debug)]
@@ -38,7 +40,9 @@ impl TursoServer {
     /// [`Error::IsolationUnavailable`], [`Error::BindFailed`],
     /// [`Error::StateCorrupt`] or [`Error::Io`].
     pub async fn start(config: ServerConfig) -> Result<RunningServer, Error> {
-        let supervisor = Supervisor::new(&config)?;
+        let supervisor = Supervisor::new(&config, Arc::new(Metrics::new()))?;
+        // With the directory's lock held: no child can start before this.
+        datadir::stop_stale_children(supervisor.data_dir()).await;
         let data = bind(config.data_addr).await?;
         let admin = bind(config.admin_addr).await?;
         let data_addr = local_addr(&data, config.data_addr)?;
@@ -54,20 +58,34 @@ impl TursoServer {
             shutting_down: AtomicBool::new(false),
         });
         let (shutdown_tx, shutdown_rx) = watch::channel(false);
+        let (failed_tx, failures) = portwatch::channel();
+        let data_reporter = Reporter::new("data", data_addr, &failed_tx);
+        let admin_reporter = Reporter::new("admin", admin_addr, &failed_tx);
+        drop(failed_tx);
         let data_app = app.clone();
         let admin_app = app.clone();
         let tasks = vec![
-            tokio::spawn(listener::serve(
-                data,
-                limits,
+            tokio::spawn(portwatch::guarded(
+                data_reporter.clone(),
                 shutdown_rx.clone(),
-                move |req| proxy::handle(data_app.clone(), req),
+                listener::serve(
+                    data,
+                    limits,
+                    shutdown_rx.clone(),
+                    move |req| proxy::handle(data_app.clone(), req),
+                    data_reporter,
+                ),
             )),
-            tokio::spawn(listener::serve(
-                admin,
-                limits,
+            tokio::spawn(portwatch::guarded(
+                admin_reporter.clone(),
                 shutdown_rx.clone(),
-                move |req| admin::handle(admin_app.clone(), req),
+                listener::serve(
+                    admin,
+                    limits,
+                    shutdown_rx.clone(),
+                    move |req| admin::handle(admin_app.clone(), req),
+                    admin_reporter,
+                ),
             )),
             tokio::spawn(gc::gc_loop(app.clone(), shutdown_rx.clone())),
             tokio::spawn(gc::flush_loop(app.clone(), shutdown_rx.clone())),
@@ -86,6 +104,7 @@ impl TursoServer {
             app,
             shutdown_tx,
             tasks,
+            failures,
             stopped: false,
         })
     }
@@ -100,6 +119,7 @@ pub struct RunningServer {
     app: Arc<App>,
     shutdown_tx: watch::Sender<bool>,
     tasks: Vec<JoinHandle<()>>,
+    failures: Failures,
     stopped: bool,
 }
 
@@ -119,6 +139,18 @@ impl RunningServer {
         self.app.supervisor.data_dir()
     }
 
+    /// Resolves when a port stops accepting connections on its own (its
+    /// listening socket failed, or its accept loop panicked), with an
+    /// [`Error::ListenerFailed`] ([`crate::ErrorCode::ListenerFailed`]);
+    /// pending for as long as both ports accept. The failure is already
+    /// logged at ERROR; connections open on that port are still served
+    /// until [`RunningServer::shutdown`]. Cancel-safe: wait on it beside
+    /// the stop signals, as the binary does (it then shuts down and exits
+    /// with [`crate::exit::LISTENER_FAILED`]).
+    pub async fn listener_failed(&mut self) -> Error {
+        self.failures.next().await
+    }
+
     /// Stops accepting, gives open requests up to 5 s to finish, then kills
     /// every child, waits for each to exit and writes access times.
     pub async fn shutdown(mut self) {
@@ -131,7 +163,7 @@ impl RunningServer {
             }
         }
         self.app.supervisor.stop_all().await;
-        if let Err(e) = self.app.supervisor.registry().flush() {
+        if let Err(e) = self.app.supervisor.registry().flush().await {
             tracing::warn!("could not write access times: {e}");
         }
         self.app.supervisor.release_lock();
@@ -150,7 +182,7 @@ impl Drop for RunningServer {
             task.abort();
         }
         self.app.supervisor.kill_all_now();
-        let _ = self.app.supervisor.registry().flush();
+        let _ = self.app.supervisor.registry().flush_blocking();
         self.app.supervisor.release_lock();
     }
 }

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::child::{ChildProcess, SpawnSpec};
-use crate::children::ChildTable;
+use crate::children::{ChildTable, Slot};
 use crate::error::Error;
 use crate::readiness::{self, Ready};
 use crate::walprobe::{self, JournalMode};
@@ -31,6 +31,7 @@ pub(crate) async fn start(
     db: &Path,
     ns: &str,
     timeout: Duration,
+    mut slot: Slot,
 ) -> Result<Arc<ChildProcess>, Error> {
     let fail = |reason: String| Error::ChildStartFailed {
         namespace: ns.to_owned(),
@@ -48,7 +49,8 @@ pub(crate) async fn start(
                 return Err(fail(format!("cannot run {}: {e}", spec.bin.display())));
             }
         };
-        table.insert_starting(ns, child.clone(), addr.port())?;
+        table.insert_starting(ns, child.clone(), addr.port(), slot)?;
+        let gone = || fail("tursodb was stopped while starting".to_owned());
         match readiness::wait(&child, timeout).await {
             Ready::Up => {
                 let mode = walprobe::journal_mode(child.addr()).await;
@@ -56,7 +58,7 @@ pub(crate) async fn start(
                 // our child; tursodb exits at once in that case.
                 tokio::task::yield_now().await;
                 if let Some(status) = child.exit_status() {
-                    table.forget(ns, &child);
+                    slot = table.forget(ns, &child).ok_or_else(gone)?;
                     last = format!("tursodb exited ({status}) right after start");
                     tracing::warn!(namespace = %ns, attempt, "{last}");
                     continue;
@@ -76,14 +78,13 @@ pub(crate) async fn start(
                     }
                 }
                 if !table.mark_ready(ns, &child) {
-                    last = "tursodb was stopped while starting".to_owned();
-                    continue;
+                    return Err(gone());
                 }
                 tracing::info!(namespace = %ns, port = addr.port(), pid = child.pid(), "tursodb started");
                 return Ok(child);
             }
             Ready::Exited(status) => {
-                table.forget(ns, &child);
+                slot = table.forget(ns, &child).ok_or_else(gone)?;
                 last = format!("tursodb exited ({status}) before accepting connections");
                 tracing::warn!(namespace = %ns, attempt, "{last}");
             }

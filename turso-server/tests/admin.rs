@@ -95,9 +95,11 @@ async fn namespaces_are_created_listed_shown_and_deleted_into_the_archive() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_namespace_limit_counts_running_children_and_zero_means_unlimited() {
-    assert_eq!(turso_server::DEFAULT_MAX_NAMESPACES, 256);
-    assert_eq!(turso_server::ServerConfig::default().max_namespaces, 256);
+async fn the_namespace_limit_counts_registered_namespaces_and_zero_means_unlimited() {
+    assert_eq!(turso_server::DEFAULT_MAX_NAMESPACES, 50_000);
+    assert_eq!(turso_server::ServerConfig::default().max_namespaces, 50_000);
+    // The running-children cap is apart, and small enough for 1 GiB.
+    assert!(turso_server::ServerConfig::default().max_children <= 32);
     let t = TestServer::start(|c| c.max_namespaces = 2).await;
     for ns in ["n1", "n2"] {
         let (status, body) = http(
@@ -122,7 +124,7 @@ async fn the_namespace_limit_counts_running_children_and_zero_means_unlimited() 
     );
     assert!(!t.data_dir().join("n3.db").exists());
     assert!(!t.data_dir().join("n4.db").exists());
-    // Deleting one frees a slot: the limit counts running children.
+    // Deleting one frees a slot: the limit counts registered namespaces.
     let (status, _) = http("DELETE", &t.admin_url("/v1/namespaces/n1"), None).await;
     assert_eq!(status, 200);
     let (status, body) = http("POST", &t.admin_url("/v1/namespaces/n3/create"), None).await;

@@ -30,12 +30,30 @@ fn can_isolate() -> bool {
     .unwrap_or(false)
 }
 
+/// Set to `1` (CI does, in `.ci/run`) to fail instead of falling back
+/// when this process cannot make a private network namespace.
+const REQUIRE_ISOLATION: &str = "TURSO_REQUIRE_ISOLATION";
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn children_are_unreachable_except_through_the_supervisor() {
     if !can_isolate() {
+        let required = std::env::var(REQUIRE_ISOLATION).is_ok_and(|v| v == "1");
+        assert!(
+            !required,
+            "{REQUIRE_ISOLATION}=1, but this process cannot make a private network namespace \
+             (it needs root or CAP_SYS_ADMIN): that children are unreachable except through \
+             the supervisor was NOT checked"
+        );
+        eprintln!(
+            "WARNING: children_are_unreachable_except_through_the_supervisor did NOT check \
+             child isolation: this process cannot make a private network namespace (it needs \
+             root or CAP_SYS_ADMIN). Checked only the fallback: `netns` is refused with \
+             ISOLATION_UNAVAILABLE and `auto` serves children on loopback. Run as root, or set \
+             {REQUIRE_ISOLATION}=1 to make this a failure."
+        );
         // Without the capability, asking for isolation fails at start with
         // its code, and `auto` (the default) runs children on loopback, as
-        // the README says. CI runs as root and takes the branch below.
+        // the README says.
         let tmp = tempfile::tempdir().expect("tempdir");
         let mut config = ServerConfig::ephemeral(tmp.path().join("data"), tursodb_bin());
         config.child_isolation = ChildIsolation::Netns;
@@ -169,6 +187,135 @@ async fn statements_reaching_beyond_the_namespace_are_refused_with_403() {
     assert_eq!(status, 200, "{body}");
     server.shutdown().await;
     drop(tmp);
+}
+
+/// Status and code of each statement of `family` sent through the proxy;
+/// every one must be refused with 403 `STATEMENT_NOT_ALLOWED`.
+async fn assert_refused(url: &str, family: &str, sqls: &[&str]) {
+    for sql in sqls {
+        let (status, body) = pipeline(url, None, sql).await;
+        assert_eq!(
+            (status, code(&body)),
+            (403, "STATEMENT_NOT_ALLOWED"),
+            "{family}: {sql}: {body}"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn statements_that_change_the_shared_connection_are_refused_and_change_nothing() {
+    let t = TestServer::start(|_| {}).await;
+    let url = t.data_url("shared");
+    let (status, body) = pipeline(&url, None, "CREATE TABLE t(x)").await;
+    assert_eq!(status, 200, "{body}");
+    assert_refused(
+        &url,
+        "state-changing pragma",
+        &[
+            "PRAGMA query_only=1",
+            "PRAGMA synchronous=OFF",
+            "PRAGMA locking_mode=EXCLUSIVE",
+            "PRAGMA cache_size=10",
+            "PRAGMA mmap_size=0",
+            "PRAGMA foreign_keys=ON",
+            "PRAGMA writable_schema=1",
+            "PRAGMA unstable_capture_data_changes_conn('full')",
+            "PRAGMA capture_data_changes_conn('full')",
+            "PRAGMA schema_version=99",
+            "PRAGMA wal_checkpoint(TRUNCATE)",
+            "SELECT * FROM pragma_query_only(1)",
+        ],
+    )
+    .await;
+    assert_refused(
+        &url,
+        "attach/detach",
+        &["ATTACH 'other.db' AS o", "DETACH o"],
+    )
+    .await;
+    assert_refused(&url, "vacuum", &["VACUUM", "VACUUM INTO 'copy.db'"]).await;
+    assert_refused(&url, "reindex/analyze", &["REINDEX", "ANALYZE"]).await;
+    assert_refused(
+        &url,
+        "temporary objects",
+        &["CREATE TEMP TABLE tt(a)", "CREATE TABLE temp.tt(a)"],
+    )
+    .await;
+    assert_refused(
+        &url,
+        "raw pages",
+        &["SELECT data FROM sqlite_dbpage WHERE pgno = 1"],
+    )
+    .await;
+
+    // Nothing of it reached the child: writes still work (no query_only),
+    // no temporary table, the schema version was not set.
+    let (status, body) = pipeline(&url, None, "INSERT INTO t VALUES (1)").await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        body["results"][0]["type"], "ok",
+        "a write after the refusals: {body}"
+    );
+    let (status, body) = pipeline(&url, None, "SELECT count(*) FROM tt").await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        body["results"][0]["type"], "error",
+        "a temporary table exists: {body}"
+    );
+    let (status, body) = pipeline(&url, None, "PRAGMA schema_version").await;
+    assert_eq!(status, 200, "{body}");
+    assert_ne!(pipeline_column(&body), ["99"], "{body}");
+    t.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn read_only_pragmas_and_schema_statements_reach_the_child() {
+    let t = TestServer::start(|_| {}).await;
+    let url = t.data_url("reads");
+    for sql in [
+        "CREATE TABLE t(a INTEGER PRIMARY KEY, b TEXT)",
+        "CREATE INDEX t_b ON t(b)",
+        "CREATE VIEW v AS SELECT b FROM t",
+        "CREATE TRIGGER tr AFTER INSERT ON t BEGIN UPDATE t SET b = 'x' WHERE a = new.a; END",
+        "BEGIN IMMEDIATE",
+        "INSERT INTO t(b) VALUES ('y') ON CONFLICT DO NOTHING",
+        "COMMIT",
+        "PRAGMA user_version = 3",
+        "PRAGMA application_id = 7",
+        "PRAGMA table_info(t)",
+        "PRAGMA table_xinfo(t)",
+        "PRAGMA table_list",
+        "PRAGMA index_list(t)",
+        "PRAGMA index_info(t_b)",
+        "PRAGMA index_xinfo(t_b)",
+        "PRAGMA foreign_key_list(t)",
+        "PRAGMA schema_version",
+        "PRAGMA page_count",
+        "PRAGMA page_size",
+        "PRAGMA freelist_count",
+        "PRAGMA user_version",
+        "PRAGMA application_id",
+        "PRAGMA database_list",
+        "PRAGMA journal_mode",
+        "PRAGMA encoding",
+        "PRAGMA integrity_check",
+        "PRAGMA quick_check",
+        "PRAGMA function_list",
+        "PRAGMA max_page_count",
+        "SELECT name FROM pragma_table_info('t')",
+        "EXPLAIN QUERY PLAN SELECT * FROM t WHERE b = 'x'",
+        "DROP TRIGGER tr",
+        "DROP VIEW v",
+        "DROP INDEX t_b",
+        "ALTER TABLE t ADD COLUMN c TEXT",
+    ] {
+        let (status, body) = pipeline(&url, None, sql).await;
+        assert_eq!(status, 200, "{sql}: {body}");
+        assert_eq!(body["results"][0]["type"], "ok", "{sql}: {body}");
+    }
+    let (_, body) = pipeline(&url, None, "PRAGMA user_version").await;
+    assert_eq!(pipeline_column(&body), ["3"], "the header field was set");
+    t.shutdown().await;
 }
 
 /// A recording HTTP proxy in front of `target`: keeps (path, body) of each

@@ -32,7 +32,7 @@ async fn child_lines_keep_their_level_per_request_lines_stay_at_debug_and_secret
         &one.to_string(),
     )
     .await;
-    let _ = pipeline(&url, None, "SELEC nonsense").await;
+    let _ = pipeline(&url, None, "SELECT nonsense FROM no_such_table").await;
     signal(sup.id(), "-TERM");
     assert_eq!(
         crate::support::wait_exit(&mut sup, Duration::from_secs(20)).code(),

@@ -15,11 +15,13 @@ mod gc;
 mod hardening;
 mod index_method;
 mod lifecycle;
+mod listeners;
 mod logs;
 mod namespaces;
 mod orphans;
 mod provisioning;
 mod proxy;
+mod scale;
 mod settings;
 mod validation;
 

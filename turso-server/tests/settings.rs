@@ -263,7 +263,8 @@ async fn the_gc_idle_and_limit_settings_are_read_from_the_environment() {
     let (child, ports, _) = start_binary(
         &data_dir,
         &[
-            ("TURSO_MAX_NAMESPACES", "1"),
+            ("TURSO_MAX_NAMESPACES", "2"),
+            ("TURSO_MAX_CHILDREN", "1"),
             ("TURSO_CHILD_IDLE_TIMEOUT", "500ms"),
             ("TURSO_GC_INTERVAL", "300ms"),
             ("TURSO_AUTO_IDLE_DURATION", "2s"),
@@ -274,24 +275,29 @@ async fn the_gc_idle_and_limit_settings_are_read_from_the_environment() {
     let data = ports["data_addr"].as_str().expect("data").to_owned();
     let (status, _) = pipeline(&format!("http://{data}/first"), None, "SELECT 1").await;
     assert_eq!(status, 200);
-    // TURSO_MAX_NAMESPACES=1: a second running child is refused ...
+    // TURSO_MAX_CHILDREN=1: a second namespace stops the first's child ...
     let (status, body) = pipeline(&format!("http://{data}/second"), None, "SELECT 1").await;
+    assert_eq!(status, 200, "{body}");
+    assert!(
+        crate::support::wait_no_child(&data_dir, "first")
+            .await
+            .is_empty(),
+        "the idle child was not stopped to make room"
+    );
+    // ... TURSO_MAX_NAMESPACES=2: a third namespace is refused ...
+    let (status, body) = pipeline(&format!("http://{data}/third"), None, "SELECT 1").await;
     assert_eq!(
         (status, code(&body)),
         (507, "NAMESPACE_LIMIT_REACHED"),
         "{body}"
     );
-    // ... until TURSO_CHILD_IDLE_TIMEOUT stops the first one.
-    let mut served = false;
-    for _ in 0..40 {
-        tokio::time::sleep(Duration::from_millis(100)).await;
-        if crate::support::child_pids(&data_dir, "first").is_empty() {
-            let (status, _) = pipeline(&format!("http://{data}/second"), None, "SELECT 1").await;
-            served = status == 200;
-            break;
-        }
-    }
-    assert!(served, "the idle child was not stopped to make room");
+    // ... and TURSO_CHILD_IDLE_TIMEOUT stops the second's child.
+    assert!(
+        crate::support::wait_no_child(&data_dir, "second")
+            .await
+            .is_empty(),
+        "the idle child was not stopped"
+    );
     // TURSO_ACCESS_FLUSH_INTERVAL: the access time reaches the disk while running.
     let state = data_dir.join("_state/namespaces.json");
     let mut flushed = false;

@@ -482,3 +482,58 @@ pub(crate) fn output_within(
     let status = wait_exit(&mut child, limit);
     (status.code(), reader.join().unwrap_or_default())
 }
+
+/// The descriptor number, in process `pid`, of its TCP socket listening
+/// on 127.0.0.1:`port` (read from `/proc`).
+pub(crate) fn listening_fd(pid: u32, port: u16) -> Option<i32> {
+    let tcp = std::fs::read_to_string(format!("/proc/{pid}/net/tcp")).ok()?;
+    // Columns: sl local_address rem_address st ... inode (the 10th);
+    // state 0A is LISTEN.
+    let inode = tcp.lines().skip(1).find_map(|line| {
+        let fields: Vec<&str> = line.split_whitespace().collect();
+        let local_port = u16::from_str_radix(fields.get(1)?.rsplit(':').next()?, 16).ok()?;
+        (local_port == port && *fields.get(3)? == "0A").then(|| fields.get(9).copied())?
+    })?;
+    let target = format!("socket:[{inode}]");
+    std::fs::read_dir(format!("/proc/{pid}/fd"))
+        .ok()?
+        .flatten()
+        .find(|entry| {
+            std::fs::read_link(entry.path())
+                .ok()
+                .is_some_and(|link| link.to_str() == Some(target.as_str()))
+        })
+        .and_then(|entry| entry.file_name().to_str()?.parse().ok())
+}
+
+/// Breaks the socket of process `pid` that listens on 127.0.0.1:`port`,
+/// for real: `shutdown(2)` for reading takes it out of the listening
+/// state, so every later `accept(2)` on it fails (EINVAL). Another
+/// process's socket is reached through a copy of its descriptor
+/// (`pidfd_getfd`, Linux 5.6+; allowed for a parent, or for root).
+pub(crate) fn break_listener(pid: u32, port: u16) {
+    let fd = listening_fd(pid, port)
+        .unwrap_or_else(|| panic!("no socket of process {pid} listens on port {port}"));
+    let last_error = || std::io::Error::last_os_error();
+    if pid == std::process::id() {
+        // SAFETY: shutdown(2) on a descriptor of this process; it stays
+        // open (its owner closes it).
+        let rc = unsafe { libc::shutdown(fd, libc::SHUT_RD) };
+        assert_eq!(rc, 0, "shutdown: {}", last_error());
+        return;
+    }
+    // SAFETY: pidfd_open(2) and pidfd_getfd(2) return new descriptors we
+    // own (closed below); shutdown(2) acts on the socket they share.
+    unsafe {
+        let pidfd = libc::syscall(libc::SYS_pidfd_open, pid as libc::pid_t, 0);
+        assert!(pidfd >= 0, "pidfd_open: {}", last_error());
+        let copy = libc::syscall(libc::SYS_pidfd_getfd, pidfd as libc::c_int, fd, 0);
+        let copy_error = last_error();
+        libc::close(pidfd as libc::c_int);
+        assert!(copy >= 0, "pidfd_getfd: {copy_error}");
+        let rc = libc::shutdown(copy as libc::c_int, libc::SHUT_RD);
+        let shutdown_error = last_error();
+        libc::close(copy as libc::c_int);
+        assert_eq!(rc, 0, "shutdown: {shutdown_error}");
+    }
+}

@@ -6,7 +6,7 @@ use std::future::Future;
 use serde::de::DeserializeOwned;
 
 use super::Statement;
-use crate::{Result, Row, RunResult, Value};
+use crate::{FromValue, Result, Row, RunResult, Value};
 
 /// Something SQL runs on: a [`super::Database`] or a
 /// [`super::Transaction`].
@@ -101,6 +101,44 @@ pub trait Queryable: Send + Sync {
             rows.iter().map(Row::deserialize).collect()
         }
     }
+
+    /// Prepares `sql` and reads the first row it yields for `params` as
+    /// `T` (see [`Queryable::query_as`]), if any.
+    ///
+    /// # Errors
+    ///
+    /// As [`Queryable::query_as`].
+    fn get_as<T: DeserializeOwned + Send>(
+        &self,
+        sql: &str,
+        params: Vec<Value>,
+    ) -> impl Future<Output = Result<Option<T>>> + Send {
+        async move { self.prepare(sql).await?.get_as(params).await }
+    }
+
+    /// Prepares `sql` and reads the first column of its first row as `T`
+    /// (any [`FromValue`]); `None` when there is no row.
+    ///
+    /// ```no_run
+    /// # async fn demo(db: plugin_api::Database) -> plugin_api::Result<()> {
+    /// let notes: u32 = db
+    ///     .scalar("SELECT count(*) FROM notes", plugin_api::params![])
+    ///     .await?
+    ///     .unwrap_or(0);
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// As [`Queryable::query`]; `TURSO_TYPE_MISMATCH` when the value does
+    /// not fit `T`.
+    fn scalar<T: FromValue + Send>(
+        &self,
+        sql: &str,
+        params: Vec<Value>,
+    ) -> impl Future<Output = Result<Option<T>>> + Send {
+        async move { self.prepare(sql).await?.scalar(params).await }
+    }
 }
 
 /// Inherent forwards of the trait's provided methods, so callers need not
@@ -145,6 +183,32 @@ macro_rules! forward_queries {
             params: Vec<Value>,
         ) -> Result<Vec<T>> {
             Queryable::query_as(self, sql, params).await
+        }
+
+        /// See [`Queryable::get_as`].
+        ///
+        /// # Errors
+        ///
+        /// As [`Queryable::query_as`].
+        pub async fn get_as<T: serde::de::DeserializeOwned + Send>(
+            &self,
+            sql: &str,
+            params: Vec<Value>,
+        ) -> Result<Option<T>> {
+            Queryable::get_as(self, sql, params).await
+        }
+
+        /// See [`Queryable::scalar`].
+        ///
+        /// # Errors
+        ///
+        /// As [`Queryable::scalar`].
+        pub async fn scalar<T: crate::FromValue + Send>(
+            &self,
+            sql: &str,
+            params: Vec<Value>,
+        ) -> Result<Option<T>> {
+            Queryable::scalar(self, sql, params).await
         }
     };
 }

@@ -10,7 +10,9 @@ use crate::abi::{
     from_ffi_result, values_from_ffi, values_to_ffi, FfiNow, FfiRowSink, FfiRowSink_TO,
     FfiRowValues, FfiStatementBox, FfiValue, FfiValueRef,
 };
-use crate::{Result, Row, RunResult, Value};
+use serde::de::DeserializeOwned;
+
+use crate::{FromValue, Result, Row, RunResult, Value};
 
 /// At most this many bound values are lent to the provider in place (a
 /// stack array) by [`Statement::get`]; more take the async path.
@@ -206,6 +208,64 @@ impl Statement {
                 row.clear();
                 other
             }
+        }
+    }
+
+    /// [`Statement::all`], each row read as `T` with [`Row::deserialize`]
+    /// (struct fields by column name, tuples by position).
+    ///
+    /// ```no_run
+    /// # async fn example(stmt: plugin_api::Statement) -> plugin_api::Result<()> {
+    /// #[derive(serde::Deserialize)]
+    /// struct Note { id: i64, title: String }
+    /// let notes: Vec<Note> = stmt.all_as(plugin_api::params![10]).await?;
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// As [`Statement::all`], plus `TURSO_NO_SUCH_COLUMN` when a field has
+    /// no column and `TURSO_TYPE_MISMATCH` when a value does not fit its
+    /// field.
+    pub async fn all_as<T: DeserializeOwned>(&self, params: Vec<Value>) -> Result<Vec<T>> {
+        self.all(params)
+            .await?
+            .iter()
+            .map(Row::deserialize)
+            .collect()
+    }
+
+    /// [`Statement::get`], the row read as `T` (see [`Statement::all_as`]).
+    ///
+    /// # Errors
+    ///
+    /// As [`Statement::all_as`].
+    pub async fn get_as<T: DeserializeOwned>(&self, params: Vec<Value>) -> Result<Option<T>> {
+        self.get(params)
+            .await?
+            .as_ref()
+            .map(Row::deserialize)
+            .transpose()
+    }
+
+    /// The first column of the first row, read as `T` (any [`FromValue`]:
+    /// every integer width, `f32`/`f64`, `bool`, `String`, `Vec<u8>`,
+    /// `Option<_>`); `None` when there is no row.
+    ///
+    /// ```no_run
+    /// # async fn example(stmt: plugin_api::Statement) -> plugin_api::Result<()> {
+    /// let count: Option<u32> = stmt.scalar(plugin_api::params![]).await?;
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// As [`Statement::all`]; `TURSO_TYPE_MISMATCH` when the value does not
+    /// fit `T`; `TURSO_NO_SUCH_COLUMN` when the statement yields no column.
+    pub async fn scalar<T: FromValue>(&self, params: Vec<Value>) -> Result<Option<T>> {
+        match self.get(params).await? {
+            Some(row) => row.get::<T>(0).map(Some),
+            None => Ok(None),
         }
     }
 

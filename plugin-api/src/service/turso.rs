@@ -10,7 +10,22 @@ use crate::abi::{from_ffi_result, FfiDatabaseBox, FfiTransactionBox, FfiTursoSer
 use crate::health::Health;
 use crate::options::TransactionOptions;
 use crate::retry::RetryBudget;
-use crate::Result;
+use crate::{Error, Result};
+
+/// An error type a transaction body may return: it wraps the service's
+/// [`Error`] (`From`), and says which of its values is one, so that
+/// [`TursoService::transaction_with_error`] retries only the service's
+/// retryable failures.
+pub trait TransactionError: From<Error> {
+    /// The service error this value carries, if it is one.
+    fn as_service_error(&self) -> Option<&Error>;
+}
+
+impl TransactionError for Error {
+    fn as_service_error(&self) -> Option<&Error> {
+        Some(self)
+    }
+}
 
 /// The Turso service another plugin provides, fetched with
 /// [`crate::PluginContext::get_turso`].
@@ -115,14 +130,76 @@ impl TursoService {
     /// The error of the last attempt: `body`'s own, or the commit's. When
     /// retries or the wait budget run out it is `TURSO_BUSY` or
     /// `TURSO_CONFLICT`, and the transaction was rolled back.
-    pub async fn transaction<T, F, Fut>(
-        &self,
-        options: TransactionOptions,
-        mut body: F,
-    ) -> Result<T>
+    pub async fn transaction<T, F, Fut>(&self, options: TransactionOptions, body: F) -> Result<T>
     where
         F: FnMut(Transaction) -> Fut,
         Fut: Future<Output = Result<T>>,
+    {
+        self.transaction_with_error(options, body).await
+    }
+
+    /// [`TursoService::transaction`] for a body that returns the caller's
+    /// own error type `E`, which wraps the service's [`Error`] (see
+    /// [`TransactionError`]). Only a service error that is retryable
+    /// (`TURSO_BUSY`, `TURSO_CONFLICT`) runs the body again; any other
+    /// error, the caller's own included, rolls back and is returned as it
+    /// is. The body can run more than once: capture by reference what it
+    /// reads, and return what it makes.
+    ///
+    /// ```no_run
+    /// # async fn demo(turso: plugin_api::TursoService) {
+    /// use plugin_api::{params, Error, TransactionError, TransactionOptions};
+    ///
+    /// #[derive(Debug)]
+    /// enum NotesError {
+    ///     NotFound(i64),
+    ///     Db(Error),
+    /// }
+    /// impl From<Error> for NotesError {
+    ///     fn from(e: Error) -> Self {
+    ///         Self::Db(e)
+    ///     }
+    /// }
+    /// impl TransactionError for NotesError {
+    ///     fn as_service_error(&self) -> Option<&Error> {
+    ///         match self {
+    ///             Self::Db(e) => Some(e),
+    ///             Self::NotFound(_) => None,
+    ///         }
+    ///     }
+    /// }
+    ///
+    /// let title = String::from("renamed");
+    /// let title = &title; // the body may run again: borrow, do not move
+    /// let outcome: Result<(), NotesError> = turso
+    ///     .transaction_with_error(TransactionOptions::default(), |tx| async move {
+    ///         let changed = tx
+    ///             .run("UPDATE notes SET title = ?1 WHERE id = ?2", params![title.as_str(), 7])
+    ///             .await?
+    ///             .changes;
+    ///         if changed == 0 {
+    ///             return Err(NotesError::NotFound(7));
+    ///         }
+    ///         Ok(())
+    ///     })
+    ///     .await;
+    /// # let _ = outcome;
+    /// # }
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// As [`TursoService::transaction`], each service error turned into
+    /// `E` with `From`, and the body's own errors.
+    pub async fn transaction_with_error<T, E, F, Fut>(
+        &self,
+        options: TransactionOptions,
+        mut body: F,
+    ) -> std::result::Result<T, E>
+    where
+        E: TransactionError,
+        F: FnMut(Transaction) -> Fut,
+        Fut: Future<Output = std::result::Result<T, E>>,
     {
         options.validate()?;
         let budget = RetryBudget::new(&options);
@@ -132,7 +209,10 @@ impl TursoService {
                 .attempt(&options, attempt, budget.wait(), &mut body)
                 .await;
             match outcome {
-                Err(err) if err.is_retryable() && budget.allows(attempt + 1) => {
+                Err(err)
+                    if err.as_service_error().is_some_and(Error::is_retryable)
+                        && budget.allows(attempt + 1) =>
+                {
                     attempt += 1;
                     let sleep = budget.sleep_before(attempt);
                     if !sleep.is_zero() {
@@ -145,16 +225,17 @@ impl TursoService {
         }
     }
 
-    async fn attempt<T, F, Fut>(
+    async fn attempt<T, E, F, Fut>(
         &self,
         options: &TransactionOptions,
         attempt: u32,
         max_wait: Duration,
         body: &mut F,
-    ) -> Result<T>
+    ) -> std::result::Result<T, E>
     where
+        E: TransactionError,
         F: FnMut(Transaction) -> Fut,
-        Fut: Future<Output = Result<T>>,
+        Fut: Future<Output = std::result::Result<T, E>>,
     {
         let tx = self.begin_attempt(options, attempt, max_wait).await?;
         match body(tx.clone()).await {
@@ -164,7 +245,7 @@ impl TursoService {
                     if let Err(rollback) = tx.rollback().await {
                         tracing::debug!(error = %rollback, "rollback after a failed commit failed");
                     }
-                    Err(err)
+                    Err(E::from(err))
                 }
             },
             Err(err) => {
