@@ -24,6 +24,7 @@ pub mod exit;
 pub mod library;
 mod loader;
 pub mod manifest;
+pub mod plugin_log;
 mod registry;
 pub mod testing;
 pub mod worker;

@@ -12,8 +12,10 @@ use abi_stable::{
 };
 
 use plugin_api::abi::{
-    from_ffi_result, FfiHost, FfiHostArc, FfiHost_TO, FfiPluginBox, FfiProvided, PluginModuleRef,
+    from_ffi_result, level_from_code, FfiHost, FfiHostArc, FfiHost_TO, FfiLogEvent, FfiPluginBox,
+    FfiProvided, PluginModuleRef,
 };
+use plugin_api::logs::LogEvent;
 use plugin_api::{Provided, Result, INTERFACE_VERSION};
 
 /// What the host offers a plugin: its identity, configuration, logging and
@@ -23,10 +25,24 @@ pub trait HostServices: Send + Sync + 'static {
     fn plugin_name(&self) -> String;
     /// The plugin's configuration, a JSON object.
     fn config(&self) -> serde_json::Value;
-    /// Logs a record the plugin emitted.
+    /// Logs a record the plugin emitted: its level, its own target and
+    /// its message (with any fields written into it).
     fn log(&self, level: tracing::Level, target: &str, message: &str);
     /// What the plugin called `name` provides, if loaded.
     fn get_plugin(&self, name: &str) -> Option<Provided>;
+    /// Whether an event the plugin logs at `level` under its own `target`
+    /// would be recorded. The plugin asks once per callsite and does not
+    /// even format an event answered `false`. Every event by default.
+    fn log_enabled(&self, level: tracing::Level, target: &str) -> bool {
+        let _ = (level, target);
+        true
+    }
+    /// Logs an event the plugin emitted, with its fields as fields. By
+    /// default it goes to [`HostServices::log`], the fields written into
+    /// the message.
+    fn log_event(&self, event: &LogEvent<'_>) {
+        self.log(event.level, event.target, &event.flattened_message());
+    }
 }
 
 struct HostAdapter<H>(Arc<H>);
@@ -41,14 +57,8 @@ impl<H: HostServices> FfiHost for HostAdapter<H> {
     }
 
     fn log(&self, level: u8, target: RStr<'_>, message: RStr<'_>) {
-        let level = match level {
-            0 => tracing::Level::TRACE,
-            1 => tracing::Level::DEBUG,
-            2 => tracing::Level::INFO,
-            3 => tracing::Level::WARN,
-            _ => tracing::Level::ERROR,
-        };
-        self.0.log(level, target.as_str(), message.as_str());
+        self.0
+            .log(level_from_code(level), target.as_str(), message.as_str());
     }
 
     fn get_plugin(&self, name: RStr<'_>) -> ROption<FfiProvided> {
@@ -56,6 +66,14 @@ impl<H: HostServices> FfiHost for HostAdapter<H> {
             .get_plugin(name.as_str())
             .map(Provided::into_ffi)
             .into()
+    }
+
+    fn log_enabled(&self, level: u8, target: RStr<'_>) -> bool {
+        self.0.log_enabled(level_from_code(level), target.as_str())
+    }
+
+    fn log_event(&self, event: FfiLogEvent<'_>) {
+        self.0.log_event(&event.to_event());
     }
 }
 

@@ -5,9 +5,12 @@
 //! authors implement the plain traits of [`crate::provider`]; callers use the
 //! plain types of [`crate::service`]; both convert here, once.
 //!
-//! Every `#[sabi_trait]` marks its last method `last_prefix_field`, so a
-//! later minor version may append methods without breaking plugins built
-//! against this one.
+//! Every `#[sabi_trait]` marks its last method `last_prefix_field`. That
+//! does not make appending a method a minor change here: `abi_stable`'s
+//! load-time check refuses a library whose vtables have fewer methods than
+//! the host expects ("too many fields"), and a host loads plugins built
+//! against its own or an *older* minor version. Any method added to any of
+//! these traits, the host's [`FfiHost`] included, is a major version.
 
 #![allow(
     non_camel_case_types,
@@ -26,7 +29,8 @@ use abi_stable::{
 };
 pub use async_ffi::FfiFuture;
 
-use crate::health::{Diverged, Health, SyncHealth, SyncStats};
+use crate::health::{Diverged, Health, ServiceMetrics, SyncCallMetrics, SyncHealth, SyncStats};
+use crate::logs::{LogEvent, LogValue};
 use crate::options::{Mode, TransactionKind};
 use crate::{Error, ErrorCode, RunResult, Value};
 
@@ -309,6 +313,50 @@ impl From<FfiSyncStats> for SyncStats {
     }
 }
 
+/// [`ServiceMetrics`] as it crosses the boundary.
+#[repr(C)]
+#[derive(StableAbi, Debug, Clone)]
+pub struct FfiServiceMetrics {
+    pub transactions_committed: u64,
+    pub transactions_retried: u64,
+    pub transactions_conflicted: u64,
+    pub transactions_busy: u64,
+    pub statements_run: u64,
+    pub pushes: ROption<SyncCallMetrics>,
+    pub pulls: ROption<SyncCallMetrics>,
+    pub confirmed_writes: ROption<SyncCallMetrics>,
+}
+
+impl From<ServiceMetrics> for FfiServiceMetrics {
+    fn from(m: ServiceMetrics) -> Self {
+        Self {
+            transactions_committed: m.transactions_committed,
+            transactions_retried: m.transactions_retried,
+            transactions_conflicted: m.transactions_conflicted,
+            transactions_busy: m.transactions_busy,
+            statements_run: m.statements_run,
+            pushes: m.pushes.into(),
+            pulls: m.pulls.into(),
+            confirmed_writes: m.confirmed_writes.into(),
+        }
+    }
+}
+
+impl From<FfiServiceMetrics> for ServiceMetrics {
+    fn from(m: FfiServiceMetrics) -> Self {
+        Self {
+            transactions_committed: m.transactions_committed,
+            transactions_retried: m.transactions_retried,
+            transactions_conflicted: m.transactions_conflicted,
+            transactions_busy: m.transactions_busy,
+            statements_run: m.statements_run,
+            pushes: m.pushes.into_option(),
+            pulls: m.pulls.into_option(),
+            confirmed_writes: m.confirmed_writes.into_option(),
+        }
+    }
+}
+
 /// [`SyncHealth`] as it crosses the boundary.
 #[repr(C)]
 #[derive(StableAbi, Debug, Clone)]
@@ -402,6 +450,7 @@ pub struct FfiHealth {
     pub mode: ROption<FfiMode>,
     pub namespaces: RVec<RString>,
     pub sync: FfiSyncHealth,
+    pub metrics: FfiServiceMetrics,
 }
 
 impl From<Health> for FfiHealth {
@@ -414,6 +463,7 @@ impl From<Health> for FfiHealth {
             mode: h.mode.map(FfiMode::from).into(),
             namespaces: h.namespaces.into_iter().map(RString::from).collect(),
             sync: h.sync.into(),
+            metrics: h.metrics.into(),
         }
     }
 }
@@ -428,6 +478,7 @@ impl From<FfiHealth> for Health {
             mode: h.mode.into_option().map(Mode::from),
             namespaces: h.namespaces.into_iter().map(RString::into_string).collect(),
             sync: h.sync.into(),
+            metrics: h.metrics.into(),
         }
     }
 }
@@ -543,8 +594,119 @@ pub trait FfiHost: Send + Sync {
     /// Emits a log record through the host's `tracing` (levels 0 = trace to
     /// 4 = error).
     fn log(&self, level: u8, target: RStr<'_>, message: RStr<'_>);
-    #[sabi(last_prefix_field)]
     fn get_plugin(&self, name: RStr<'_>) -> ROption<FfiProvided>;
+    /// Whether the host would record an event at `level` (as in
+    /// [`FfiHost::log`]) under `target`, the plugin's own target. The
+    /// plugin asks once per callsite and does not format an event the
+    /// host would drop.
+    fn log_enabled(&self, level: u8, target: RStr<'_>) -> bool;
+    /// Emits a plugin event under its own target, with its fields as
+    /// fields.
+    #[sabi(last_prefix_field)]
+    fn log_event(&self, event: FfiLogEvent<'_>);
+}
+
+/// One plugin event as it crosses the boundary, borrowed for the call.
+#[repr(C)]
+#[derive(StableAbi, Debug, Clone, Copy)]
+pub struct FfiLogEvent<'a> {
+    /// 0 = trace to 4 = error.
+    pub level: u8,
+    /// The plugin's own target (its module path unless the event named one).
+    pub target: RStr<'a>,
+    /// The `message` field, rendered; empty when the event had none.
+    pub message: RStr<'a>,
+    /// Every other field, in the order the event recorded them.
+    pub fields: RSlice<'a, FfiLogField<'a>>,
+}
+
+impl<'a> FfiLogEvent<'a> {
+    /// The event as the host reads it.
+    pub fn to_event(&self) -> LogEvent<'a> {
+        LogEvent {
+            level: level_from_code(self.level),
+            target: self.target.as_str(),
+            message: self.message.as_str(),
+            fields: self
+                .fields
+                .as_slice()
+                .iter()
+                .map(|f| (f.name.as_str(), f.value.into()))
+                .collect(),
+        }
+    }
+}
+
+/// A level as it crosses the boundary: 0 = trace to 4 = error.
+pub fn level_code(level: tracing::Level) -> u8 {
+    match level {
+        tracing::Level::TRACE => 0,
+        tracing::Level::DEBUG => 1,
+        tracing::Level::INFO => 2,
+        tracing::Level::WARN => 3,
+        tracing::Level::ERROR => 4,
+    }
+}
+
+/// A level back from the boundary; anything above 4 reads as error.
+pub fn level_from_code(code: u8) -> tracing::Level {
+    match code {
+        0 => tracing::Level::TRACE,
+        1 => tracing::Level::DEBUG,
+        2 => tracing::Level::INFO,
+        3 => tracing::Level::WARN,
+        _ => tracing::Level::ERROR,
+    }
+}
+
+/// One field of a plugin event: its name and value.
+#[repr(C)]
+#[derive(StableAbi, Debug, Clone, Copy)]
+pub struct FfiLogField<'a> {
+    pub name: RStr<'a>,
+    pub value: FfiLogValue<'a>,
+}
+
+/// A field value, in the kinds `tracing` records: numbers and booleans
+/// stay typed (a JSON log keeps `7`, not `"7"`), anything recorded with
+/// `Debug` or `Display` arrives rendered.
+#[repr(C, u8)]
+#[derive(StableAbi, Debug, Clone, Copy, PartialEq)]
+pub enum FfiLogValue<'a> {
+    /// Recorded as `&str`.
+    Str(RStr<'a>),
+    /// Recorded through `Debug` (`?x`) or `Display` (`%x`), rendered.
+    Rendered(RStr<'a>),
+    I64(i64),
+    U64(u64),
+    F64(f64),
+    Bool(bool),
+}
+
+impl<'a> From<FfiLogValue<'a>> for LogValue<'a> {
+    fn from(value: FfiLogValue<'a>) -> Self {
+        match value {
+            FfiLogValue::Str(s) => Self::Str(s.as_str()),
+            FfiLogValue::Rendered(s) => Self::Rendered(s.as_str()),
+            FfiLogValue::I64(v) => Self::I64(v),
+            FfiLogValue::U64(v) => Self::U64(v),
+            FfiLogValue::F64(v) => Self::F64(v),
+            FfiLogValue::Bool(v) => Self::Bool(v),
+        }
+    }
+}
+
+impl<'a> From<LogValue<'a>> for FfiLogValue<'a> {
+    fn from(value: LogValue<'a>) -> Self {
+        match value {
+            LogValue::Str(s) => Self::Str(RStr::from_str(s)),
+            LogValue::Rendered(s) => Self::Rendered(RStr::from_str(s)),
+            LogValue::I64(v) => Self::I64(v),
+            LogValue::U64(v) => Self::U64(v),
+            LogValue::F64(v) => Self::F64(v),
+            LogValue::Bool(v) => Self::Bool(v),
+        }
+    }
 }
 
 /// A shared [`FfiHost`].

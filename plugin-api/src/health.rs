@@ -7,7 +7,9 @@ use crate::Mode;
 /// The service's health. Never contains a token.
 ///
 /// As JSON (`serde`), `mode` reads `local` or `sync` as the original
-/// reports it, and `tenancy` `single` or `multi` (see [`Health::tenancy`]).
+/// reports it, `tenancy` `single` or `multi` (see [`Health::tenancy`]),
+/// and `namespaceRule` `shared` or `separate` (see
+/// [`Health::namespace_rule`]).
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Health {
     /// True when the last check (`SELECT 1` and, in sync mode, the stats)
@@ -26,6 +28,8 @@ pub struct Health {
     pub namespaces: Vec<String>,
     /// Sync state.
     pub sync: SyncHealth,
+    /// What the service counted since it started.
+    pub metrics: ServiceMetrics,
 }
 
 impl Health {
@@ -35,6 +39,60 @@ impl Health {
     pub fn tenancy(&self) -> Option<&'static str> {
         self.mode.map(Mode::tenancy)
     }
+
+    /// What a namespace is (see [`Mode::namespace_rule`]); `None` when the
+    /// mode is unknown.
+    pub fn namespace_rule(&self) -> Option<&'static str> {
+        self.mode.map(Mode::namespace_rule)
+    }
+}
+
+/// What the service counted since it started, as health reports it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Default)]
+#[serde(rename_all = "camelCase")]
+pub struct ServiceMetrics {
+    /// Transactions that committed.
+    pub transactions_committed: u64,
+    /// Transaction attempts after the first (a retry after busy/conflict).
+    pub transactions_retried: u64,
+    /// Transaction attempts that ended on `TURSO_CONFLICT`.
+    pub transactions_conflicted: u64,
+    /// Transaction attempts that ended on `TURSO_BUSY` (or could not begin
+    /// for it).
+    pub transactions_busy: u64,
+    /// Statements run (each statement of an `exec` script counts).
+    pub statements_run: u64,
+    /// The engine's pushes; sync modes only.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pushes: Option<SyncCallMetrics>,
+    /// Pulls; sync modes only.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pulls: Option<SyncCallMetrics>,
+    /// Server-confirmed write requests (one per group of transactions);
+    /// sync modes only.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub confirmed_writes: Option<SyncCallMetrics>,
+}
+
+/// One kind of sync call: how many, how many failed, and the latency
+/// percentiles of the latest (up to 1,024) calls, in microseconds. It
+/// crosses the plugin boundary as it is.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Default, abi_stable::StableAbi)]
+#[serde(rename_all = "camelCase")]
+pub struct SyncCallMetrics {
+    /// Calls made.
+    pub calls: u64,
+    /// Calls that failed.
+    pub failed: u64,
+    /// Median latency.
+    pub p50_us: u64,
+    /// 95th percentile latency.
+    pub p95_us: u64,
+    /// 99th percentile latency.
+    pub p99_us: u64,
+    /// The slowest of the latest calls.
+    pub max_us: u64,
 }
 
 /// The JSON shape of [`Health`]: the original's `mode` string plus
@@ -49,8 +107,10 @@ struct HealthJson<'a> {
     local_path: &'a str,
     mode: &'static str,
     tenancy: &'static str,
+    namespace_rule: &'static str,
     namespaces: &'a [String],
     sync: &'a SyncHealth,
+    metrics: &'a ServiceMetrics,
 }
 
 impl Serialize for Health {
@@ -62,8 +122,10 @@ impl Serialize for Health {
             local_path: &self.local_path,
             mode: self.mode.map_or("", Mode::health_mode),
             tenancy: self.tenancy().unwrap_or(""),
+            namespace_rule: self.namespace_rule().unwrap_or(""),
             namespaces: &self.namespaces,
             sync: &self.sync,
+            metrics: &self.metrics,
         }
         .serialize(serializer)
     }
@@ -110,7 +172,7 @@ pub struct SyncHealth {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Default)]
 #[serde(rename_all = "camelCase")]
 pub struct Diverged {
-    /// The code of the refusal (e.g. `TURSO_CONSTRAINT`).
+    /// The code of the refusal (e.g. `TURSO_CONSTRAINT_UNIQUE`).
     pub code: String,
     /// The refusal, without credentials.
     pub message: String,

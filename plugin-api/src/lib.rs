@@ -51,19 +51,23 @@ pub mod abi;
 pub mod export;
 mod guard;
 mod health;
+pub mod logs;
 mod options;
 pub mod provider;
 mod retry;
 pub mod service;
 
-pub use export::{Plugin, PluginContext};
-pub use health::{Diverged, Health, SyncHealth, SyncStats};
+pub use export::{Plugin, PluginContext, StatefulPlugin};
+pub use health::{Diverged, Health, ServiceMetrics, SyncCallMetrics, SyncHealth, SyncStats};
 pub use options::{Mode, TransactionKind, TransactionOptions};
 pub use provider::Provided;
-pub use service::{Database, Queryable, Statement, Transaction, TransactionError, TursoService};
+pub use service::{
+    Database, Queryable, Statement, Transaction, TransactionError, TursoService,
+    DEFAULT_STATEMENT_CACHE_CAPACITY,
+};
 pub use turso_common::{
-    params, try_params, validate_namespace, ColumnIndex, Error, ErrorCode, FromValue,
-    NamespaceError, Result, Row, RunResult, Value, DEFAULT_NAMESPACE,
+    named_params, params, try_params, validate_namespace, ColumnIndex, Error, ErrorCode, FromValue,
+    NamespaceError, Params, Result, Row, RunResult, Value, DEFAULT_NAMESPACE,
 };
 
 /// The interface version: the version of this crate. A host refuses a

@@ -32,10 +32,10 @@ pub(crate) struct RetryBudget {
 }
 
 impl RetryBudget {
-    /// The budget of a call with `options` (already validated).
+    /// The budget of a call with `options`.
     pub(crate) fn new(options: &TransactionOptions) -> Self {
-        let max_retries = u32::try_from(options.max_retries).unwrap_or(u32::MAX);
-        let base = Duration::from_millis(u64::try_from(options.retry_delay_ms).unwrap_or(0));
+        let max_retries = options.max_retries;
+        let base = options.retry_delay;
         Self {
             max_retries,
             base,

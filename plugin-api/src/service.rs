@@ -7,12 +7,14 @@
 //! - [`Queryable`]: the query calls `Database` and `Transaction` share, so
 //!   code that runs SQL can take either.
 
+mod cache;
 mod database;
 mod query;
 mod statement;
 mod transaction;
 mod turso;
 
+pub use cache::DEFAULT_STATEMENT_CACHE_CAPACITY;
 pub use database::Database;
 pub use query::Queryable;
 pub use statement::Statement;

@@ -151,7 +151,13 @@ pub(crate) async fn send(
             "a confirmed write was sent from a store without a replica",
         ));
     };
-    match confirm(&StoreTarget { store, replica }, base, grain, statements).await {
+    let started = Instant::now();
+    let confirmed = confirm(&StoreTarget { store, replica }, base, grain, statements).await;
+    store
+        .metrics()
+        .confirmed
+        .record(started.elapsed(), confirmed.is_ok());
+    match confirmed {
         Ok(()) => {
             let asked = Instant::now();
             replica.confirmed();

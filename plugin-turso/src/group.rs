@@ -36,8 +36,9 @@ use tokio::sync::{watch, OwnedMutexGuard};
 use turso_common::pipeline::{Grain, Recorded, ANY_TABLE};
 
 use crate::confirmed;
+use crate::connection::rollback_if_open;
 use crate::gate::Admission;
-use crate::lease::{rollback_if_open, Lease};
+use crate::lease::Lease;
 use crate::store::Store;
 use crate::tx_state::Access;
 

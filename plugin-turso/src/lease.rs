@@ -12,13 +12,16 @@
 //! on every share fail with `TURSO_CLOSED`.
 
 use std::cell::UnsafeCell;
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use plugin_api::Result;
 
+use crate::connection::rollback_if_open;
 use crate::lifecycle::{closed, CallRef};
-use crate::store::Store;
+use crate::store::{Closable, Store};
 use crate::turns::{Turn, Turns};
 
 /// A share of one pooled connection.
@@ -83,7 +86,8 @@ impl Lease {
             conn: Turns::new(Some(conn)),
             closed: AtomicBool::new(false),
         });
-        store.track(&lease);
+        let tracked: Arc<dyn Closable> = lease.clone();
+        store.track(Arc::downgrade(&tracked));
         Ok(lease)
     }
 
@@ -187,28 +191,18 @@ impl<T> TurnCell<T> {
     }
 }
 
+impl Closable for Lease {
+    fn close(&self) -> Pin<Box<dyn Future<Output = ()> + Send + '_>> {
+        Box::pin(Lease::close(self))
+    }
+}
+
 impl Drop for Lease {
     fn drop(&mut self) {
         if let Some(conn) = self.conn.get_mut().take() {
             self.store.release(conn);
         }
     }
-}
-
-/// Rolls back if the engine still has a transaction open on `conn` (a
-/// conflict, or a raw `COMMIT`, may already have ended it).
-///
-/// # Errors
-///
-/// The engine's error when `ROLLBACK` fails.
-pub(crate) async fn rollback_if_open(conn: &turso::Connection) -> Result<()> {
-    if conn.is_autocommit().unwrap_or(true) {
-        return Ok(());
-    }
-    conn.execute("ROLLBACK", ())
-        .await
-        .map(drop)
-        .map_err(turso_common::engine_error)
 }
 
 #[cfg(test)]
@@ -225,6 +219,7 @@ mod tests {
             PlainDatabase::Refuse,
             crate::index_method::IndexMethods::new(false),
             Lifecycle::new(),
+            Arc::default(),
         )
         .await
         .unwrap();

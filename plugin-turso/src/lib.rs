@@ -19,12 +19,14 @@
 
 pub mod config;
 mod confirmed;
+mod connection;
 mod database;
 mod gate;
 mod group;
 mod index_method;
 mod lease;
 mod lifecycle;
+mod metrics;
 mod plugin;
 mod replica;
 mod service;

@@ -27,6 +27,7 @@ use plugin_api::{Error, ErrorCode, Result, SyncStats};
 use crate::config::{SyncSettings, SyncWrites};
 use crate::gate::Gate;
 use crate::group::Chain;
+use crate::metrics::Metrics;
 use turso_common::pipeline::{PipelineClient, Sent};
 use turso_common::{redact_url, sync_builder_with, sync_error, EngineOptions, Secret};
 
@@ -81,6 +82,11 @@ pub(crate) struct Replica {
     quiet: AtomicBool,
     /// Whether the last pull brought changes.
     last_pull_changed: AtomicBool,
+    /// How many pulls brought changes (any of which may have changed the
+    /// schema: see `Store::schema_generation`).
+    changed_pulls: AtomicU64,
+    /// The service's counters (pushes and pulls).
+    metrics: Arc<Metrics>,
     /// The turn and open group of confirmed writes ([`crate::group`]).
     chain: Arc<Chain>,
 }
@@ -119,6 +125,7 @@ impl Replica {
         settings: SyncSettings,
         options: EngineOptions,
         gate: Gate,
+        metrics: Arc<Metrics>,
     ) -> Result<Self> {
         let shown = redact_url(url);
         check_made_for(path, url, &shown)?;
@@ -153,6 +160,8 @@ impl Replica {
             pipeline,
             quiet: AtomicBool::new(false),
             last_pull_changed: AtomicBool::new(true),
+            changed_pulls: AtomicU64::new(0),
+            metrics,
             chain: Arc::new(Chain::default()),
         })
     }
@@ -272,7 +281,8 @@ impl Replica {
         };
         let (db, op, timeout) = (self.db.clone(), Arc::clone(&self.op), self.settings.timeout);
         let (url, token) = (self.url.clone(), self.token.clone());
-        on_plugin_runtime(async move {
+        let started = Instant::now();
+        let result = on_plugin_runtime(async move {
             let bounded = tokio::time::timeout(timeout, async move {
                 let _alone = op.lock_owned().await;
                 call(db).await
@@ -283,7 +293,16 @@ impl Replica {
                 Err(_) => Err(timeout_error(what, &url, timeout)),
             }
         })
-        .await
+        .await;
+        let calls = match what {
+            "push" => Some(&self.metrics.pushes),
+            "pull" => Some(&self.metrics.pulls),
+            _ => None,
+        };
+        if let Some(calls) = calls {
+            calls.record(started.elapsed(), result.is_ok());
+        }
+        result
     }
 
     fn record<T>(&self, result: &Result<T>) {
@@ -409,6 +428,11 @@ impl Replica {
         result
     }
 
+    /// How many pulls brought changes so far.
+    pub(crate) fn changed_pulls(&self) -> u64 {
+        self.changed_pulls.load(Ordering::Acquire)
+    }
+
     /// Pulls remote changes; true when something new arrived.
     ///
     /// # Errors
@@ -419,6 +443,9 @@ impl Replica {
         let result = self.run("pull", |db| async move { db.pull().await }).await;
         if let Ok(changed) = &result {
             self.last_pull_changed.store(*changed, Ordering::Release);
+            if *changed {
+                self.changed_pulls.fetch_add(1, Ordering::AcqRel);
+            }
         }
         if let Ok(mut status) = self.status.lock() {
             match &result {
@@ -518,8 +545,8 @@ impl Replica {
 fn refusal(err: &Error) -> Option<Error> {
     let code = turso_common::pipeline::code_of(err.message());
     let refused = err.code() == &ErrorCode::Sync
-        && matches!(code, ErrorCode::Constraint | ErrorCode::TypeMismatch)
-        || err.code() == &ErrorCode::Constraint;
+        && (code.is_constraint() || code == ErrorCode::TypeMismatch)
+        || err.code().is_constraint();
     refused.then(|| Error::new(code, err.message()))
 }
 

@@ -19,6 +19,7 @@ use crate::database::EngineDatabase;
 use crate::index_method::IndexMethods;
 use crate::lifecycle::closed;
 use crate::lifecycle::Lifecycle;
+use crate::metrics::Metrics;
 use crate::replica::{Replica, WriterGuard};
 use crate::store::{PlainDatabase, Store};
 use crate::stores::StoreMap;
@@ -54,96 +55,13 @@ pub(crate) struct TursoEngine {
     stores: Arc<StoreMap>,
     namespaces: Mutex<BTreeSet<String>>,
     lifecycle: Arc<Lifecycle>,
+    /// What the service counts for health.
+    metrics: Arc<Metrics>,
 }
 
 impl TursoEngine {
-    /// A service for `config`; nothing is opened yet.
-    pub(crate) fn new(config: TursoConfig) -> Self {
-        let evicts = config.mode == Mode::MultiTenant;
-        Self {
-            stores: StoreMap::new(config.sync_settings, evicts),
-            config,
-            namespaces: Mutex::new(BTreeSet::new()),
-            lifecycle: Lifecycle::new(),
-        }
-    }
-
-    /// The resolved configuration.
-    pub(crate) fn config(&self) -> &TursoConfig {
-        &self.config
-    }
-
-    /// Which store serves `namespace`: one per namespace in multi-tenant
-    /// mode, one for everything otherwise.
-    fn store_key(&self, namespace: &str) -> String {
-        match self.config.mode {
-            Mode::MultiTenant => namespace.to_owned(),
-            _ => String::new(),
-        }
-    }
-
-    /// The store of `namespace`, opened on first use. Concurrent first
-    /// uses share one open.
-    async fn store(&self, namespace: &str) -> Result<Arc<Store>> {
-        if self.lifecycle.is_closed() {
-            return Err(closed());
-        }
-        validate_namespace(namespace)?;
-        if let Ok(mut seen) = self.namespaces.lock() {
-            seen.insert(namespace.to_owned());
-        }
-        self.stores
-            .get_or_open(self.store_key(namespace), || self.open_store(namespace))
-            .await
-    }
-
-    async fn open_store(&self, namespace: &str) -> Result<Store> {
-        let local_path = &self.config.local_path;
-        let lifecycle = Arc::clone(&self.lifecycle);
-        let settings = self.config.sync_settings;
-        let methods = IndexMethods::new(self.config.experimental_index_method);
-        match (&self.config.mode, &self.config.sync) {
-            (Mode::Sync, Some(target)) => {
-                let token = target.auth_token.as_ref();
-                let url = &target.url;
-                Store::open_synced(local_path, url, token, settings, methods, lifecycle).await
-            }
-            (Mode::MultiTenant, Some(target)) => {
-                let dir = local_path.parent().unwrap_or_else(|| Path::new("."));
-                let path = dir.join(format!("{namespace}.db"));
-                let url = format!("{}/{namespace}", target.url);
-                let token = target.auth_token.as_ref();
-                Store::open_synced(&path, &url, token, settings, methods, lifecycle).await
-            }
-            _ => {
-                let plain = if self.config.convert_to_mvcc {
-                    PlainDatabase::Convert
-                } else {
-                    PlainDatabase::Refuse
-                };
-                Store::open_local(local_path, plain, methods, lifecycle).await
-            }
-        }
-    }
-
-    /// The first open store, preferring the default namespace's.
-    fn any_open_store(&self) -> Option<Arc<Store>> {
-        self.stores
-            .get(&self.store_key(DEFAULT_NAMESPACE))
-            .or_else(|| self.stores.all().into_iter().next())
-    }
-}
-
-impl TursoProvider for TursoEngine {
-    type Database = EngineDatabase;
-    type Transaction = EngineTransaction;
-
-    async fn connect(&self, namespace: String) -> Result<EngineDatabase> {
-        let store = self.store(&namespace).await?;
-        EngineDatabase::new(store, self.config.mode, namespace).await
-    }
-
-    async fn begin(
+    /// One attempt to begin a transaction (see `TursoProvider::begin`).
+    async fn begin_attempt(
         &self,
         kind: TransactionKind,
         namespace: String,
@@ -183,8 +101,117 @@ impl TursoProvider for TursoEngine {
         EngineTransaction::begin(store, begin).await
     }
 
+    /// A service for `config`; nothing is opened yet.
+    pub(crate) fn new(config: TursoConfig) -> Self {
+        let evicts = config.mode == Mode::MultiTenant;
+        Self {
+            stores: StoreMap::new(config.sync_settings, evicts),
+            config,
+            namespaces: Mutex::new(BTreeSet::new()),
+            lifecycle: Lifecycle::new(),
+            metrics: Arc::default(),
+        }
+    }
+
+    /// The resolved configuration.
+    pub(crate) fn config(&self) -> &TursoConfig {
+        &self.config
+    }
+
+    /// Which store serves `namespace`: one per namespace in multi-tenant
+    /// mode, one for everything otherwise.
+    fn store_key(&self, namespace: &str) -> String {
+        match self.config.mode {
+            Mode::MultiTenant => namespace.to_owned(),
+            _ => String::new(),
+        }
+    }
+
+    /// The store of `namespace`, opened on first use. Concurrent first
+    /// uses share one open.
+    async fn store(&self, namespace: &str) -> Result<Arc<Store>> {
+        if self.lifecycle.is_closed() {
+            return Err(closed());
+        }
+        validate_namespace(namespace)?;
+        if let Ok(mut seen) = self.namespaces.lock() {
+            seen.insert(namespace.to_owned());
+        }
+        self.stores
+            .get_or_open(self.store_key(namespace), || self.open_store(namespace))
+            .await
+    }
+
+    async fn open_store(&self, namespace: &str) -> Result<Store> {
+        let local_path = &self.config.local_path;
+        let lifecycle = Arc::clone(&self.lifecycle);
+        let metrics = Arc::clone(&self.metrics);
+        let settings = self.config.sync_settings;
+        let methods = IndexMethods::new(self.config.experimental_index_method);
+        match (&self.config.mode, &self.config.sync) {
+            (Mode::Sync, Some(target)) => {
+                let token = target.auth_token.as_ref();
+                let url = &target.url;
+                Store::open_synced(
+                    local_path, url, token, settings, methods, lifecycle, metrics,
+                )
+                .await
+            }
+            (Mode::MultiTenant, Some(target)) => {
+                let dir = local_path.parent().unwrap_or_else(|| Path::new("."));
+                let path = dir.join(format!("{namespace}.db"));
+                let url = format!("{}/{namespace}", target.url);
+                let token = target.auth_token.as_ref();
+                Store::open_synced(&path, &url, token, settings, methods, lifecycle, metrics).await
+            }
+            _ => {
+                let plain = if self.config.convert_to_mvcc {
+                    PlainDatabase::Convert
+                } else {
+                    PlainDatabase::Refuse
+                };
+                Store::open_local(local_path, plain, methods, lifecycle, metrics).await
+            }
+        }
+    }
+
+    /// The first open store, preferring the default namespace's.
+    fn any_open_store(&self) -> Option<Arc<Store>> {
+        self.stores
+            .get(&self.store_key(DEFAULT_NAMESPACE))
+            .or_else(|| self.stores.all().into_iter().next())
+    }
+}
+
+impl TursoProvider for TursoEngine {
+    type Database = EngineDatabase;
+    type Transaction = EngineTransaction;
+
+    async fn connect(&self, namespace: String) -> Result<EngineDatabase> {
+        let store = self.store(&namespace).await?;
+        EngineDatabase::new(store, self.config.mode, namespace).await
+    }
+
+    async fn begin(
+        &self,
+        kind: TransactionKind,
+        namespace: String,
+        attempt: u32,
+        max_wait: Duration,
+    ) -> Result<EngineTransaction> {
+        if attempt > 0 {
+            self.metrics.retried();
+        }
+        let begun = self.begin_attempt(kind, namespace, attempt, max_wait).await;
+        if let Err(err) = &begun {
+            self.metrics.ended_on(err.code());
+        }
+        begun
+    }
+
     async fn health(&self) -> Health {
         let mut health = Health {
+            metrics: self.metrics.snapshot(self.config.mode.is_sync()),
             local_path: self.config.local_path.display().to_string(),
             mode: Some(self.config.mode),
             namespaces: self

@@ -6,6 +6,7 @@
 
 use std::future::Future;
 use std::pin::{pin, Pin};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
@@ -86,6 +87,14 @@ fn wrong_turn() -> Error {
     Error::new(
         ErrorCode::Internal,
         "the statement was reached during a turn on another connection",
+    )
+}
+
+/// A statement whose result columns changed with the schema.
+fn schema_changed(text: &str) -> Error {
+    Error::new(
+        ErrorCode::SchemaChanged,
+        format!("the schema changed since this statement was prepared, and its result columns with it: prepare it again ({text})"),
     )
 }
 
@@ -210,6 +219,19 @@ impl Scope {
         }
     }
 
+    /// Tells a primary-key violation from a unique one (see
+    /// [`turso_common::refine_primary_key`]) on this scope's connection.
+    /// Any other error is returned as it is.
+    pub(crate) async fn refine(&self, err: Error) -> Error {
+        if err.code() != &ErrorCode::ConstraintUnique {
+            return err;
+        }
+        match self.lease.lock().await {
+            Ok(conn) => turso_common::refine_primary_key(&conn, err).await,
+            Err(_) => err,
+        }
+    }
+
     /// Maps an engine error of a statement of `kind`.
     fn error(&self, kind: StatementKind, err: turso::Error) -> Error {
         let mapped = self.lease.store().engine_error(err);
@@ -252,16 +274,20 @@ impl Scope {
         {
             self.lease.store().admit_index_method(statement.text)?;
         }
-        if self.confirms_alone() && statements.iter().any(|s| records(s.kind)) {
+        let ran = if self.confirms_alone() && statements.iter().any(|s| records(s.kind)) {
             let script = script.to_owned();
-            return self
-                .alone(|scope| {
-                    let script = script.clone();
-                    Box::pin(async move { scope.run_script(&script).await })
-                })
-                .await;
+            self.alone(|scope| {
+                let script = script.clone();
+                Box::pin(async move { scope.run_script(&script).await })
+            })
+            .await
+        } else {
+            self.run_script(script).await
+        };
+        match ran {
+            Ok(()) => Ok(()),
+            Err(err) => Err(self.refine(err).await),
         }
-        self.run_script(script).await
     }
 
     /// Runs every statement of `script` here (checked by `exec`),
@@ -284,12 +310,16 @@ impl Scope {
                 .await
                 .map_err(|e| self.error(kind, e))?;
             let mut rows = stmt.query(()).await.map_err(|e| self.error(kind, e))?;
+            self.lease.store().metrics().statements(1);
             while rows
                 .next()
                 .await
                 .map_err(|e| self.error(kind, e))?
                 .is_some()
             {}
+            if kind == StatementKind::Schema {
+                self.lease.store().note_schema_change();
+            }
             match (rehearsal, recorded) {
                 (_, Some(tx)) => tx.record(
                     statement.text,
@@ -320,6 +350,7 @@ impl Scope {
             self.lease.store().admit_index_method(statement.text)?;
         }
         let conn = self.turn().await?;
+        let generation = self.lease.store().schema_generation();
         let stmt = conn
             .prepare(statement.text)
             .await
@@ -330,6 +361,7 @@ impl Scope {
         Ok(EngineStatement {
             scope: self.clone(),
             stmt: TurnCell::new(&self.lease, stmt),
+            generation: AtomicU64::new(generation),
             kind: statement.kind,
             columns,
             parameter_count: statement.parameter_count,
@@ -349,6 +381,9 @@ pub(crate) struct EngineStatement {
     scope: Scope,
     /// The engine's statement, reached only during a turn on the lease.
     stmt: TurnCell<turso::Statement>,
+    /// The store's schema generation the engine's statement was prepared
+    /// at (see [`crate::store::Store::schema_generation`]).
+    generation: AtomicU64,
     kind: StatementKind,
     columns: Vec<String>,
     parameter_count: usize,
@@ -382,12 +417,41 @@ impl EngineStatement {
     }
 
     /// The engine's statement, during `turn` (a turn on this statement's
-    /// lease, which every caller here takes from `self.scope`).
-    fn engine_statement<'t>(
+    /// lease, which every caller here takes from `self.scope`), prepared
+    /// again first when the schema may have changed since it was.
+    ///
+    /// # Errors
+    ///
+    /// `TURSO_SCHEMA_CHANGED` when the statement prepared again has other
+    /// result columns (the caller's column names would be wrong), and the
+    /// engine's codes when it no longer prepares (a dropped table).
+    async fn engine_statement<'t>(
         &'t self,
         turn: &'t mut LeaseGuard<'_>,
     ) -> Result<&'t mut turso::Statement> {
+        let now = self.scope.lease.store().schema_generation();
+        if self.generation.load(Ordering::Acquire) != now {
+            let fresh = turn.prepare(&self.text).await.map_err(|e| self.error(e))?;
+            if fresh.column_names() != self.columns {
+                return Err(schema_changed(&self.text));
+            }
+            *self.stmt.get(turn).ok_or_else(wrong_turn)? = fresh;
+            self.generation.store(now, Ordering::Release);
+        }
         self.stmt.get(turn).ok_or_else(wrong_turn)
+    }
+
+    /// Counts one run of the statement.
+    fn count_run(&self) {
+        self.scope.lease.store().metrics().statements(1);
+    }
+
+    /// Notes a schema statement that ran (see
+    /// [`crate::store::Store::schema_generation`]).
+    fn note_if_schema(&self) {
+        if self.kind == StatementKind::Schema {
+            self.scope.lease.store().note_schema_change();
+        }
     }
 
     fn error(&self, err: turso::Error) -> Error {
@@ -466,14 +530,40 @@ impl EngineStatement {
     async fn rows(&self, values: Vec<turso::Value>) -> Result<Vec<RowValues>> {
         let recorded = self.to_record(&values)?;
         let mut turn = self.scope.turn().await?;
-        let stmt = self.engine_statement(&mut turn)?;
+        let stmt = self.engine_statement(&mut turn).await?;
+        let out = self.all_rows(stmt, values).await;
+        let out = self.reset_after_failure(stmt, out)?;
+        self.note_if_schema();
+        self.record(recorded);
+        Ok(out)
+    }
+
+    /// Starts the statement and reads every row.
+    async fn all_rows(
+        &self,
+        stmt: &mut turso::Statement,
+        values: Vec<turso::Value>,
+    ) -> Result<Vec<RowValues>> {
         let mut rows = self.start(stmt, values).await?;
+        self.count_run();
         let mut out = Vec::new();
         while let Some(row) = rows.next().await.map_err(|e| self.error(e))? {
             out.push(self.row_values(&row)?);
         }
-        self.record(recorded);
         Ok(out)
+    }
+
+    /// `result`, the statement reset first when it failed: a statement
+    /// left half-run keeps its implicit transaction open on the
+    /// connection, and the next statement there would run inside it (and
+    /// never commit).
+    fn reset_after_failure<T>(&self, stmt: &turso::Statement, result: Result<T>) -> Result<T> {
+        if result.is_err() {
+            if let Err(err) = stmt.reset() {
+                tracing::debug!(error = %err, "resetting a failed statement failed");
+            }
+        }
+        result
     }
 
     /// The first row only: no list of rows is built, and the statement is
@@ -481,36 +571,62 @@ impl EngineStatement {
     async fn first_row(&self, values: Vec<turso::Value>) -> Result<Option<RowValues>> {
         let recorded = self.to_record(&values)?;
         let mut turn = self.scope.turn().await?;
-        let stmt = self.engine_statement(&mut turn)?;
+        let stmt = self.engine_statement(&mut turn).await?;
+        let row = self.read_first_row(stmt, values, recorded.is_some()).await;
+        let row = self.reset_after_failure(stmt, row)?;
+        stmt.reset().map_err(|e| self.error(e))?;
+        self.note_if_schema();
+        self.record(recorded);
+        Ok(row)
+    }
+
+    /// Starts the statement and reads its first row (and, for a write
+    /// that is `to_end`, the rest).
+    async fn read_first_row(
+        &self,
+        stmt: &mut turso::Statement,
+        values: Vec<turso::Value>,
+        to_end: bool,
+    ) -> Result<Option<RowValues>> {
         let mut rows = self.start(stmt, values).await?;
+        self.count_run();
         let row = match rows.next().await.map_err(|e| self.error(e))? {
             Some(row) => Some(self.row_values(&row)?),
             None => None,
         };
-        if recorded.is_some() {
+        if to_end {
             while rows.next().await.map_err(|e| self.error(e))?.is_some() {}
         }
-        drop(rows);
-        stmt.reset().map_err(|e| self.error(e))?;
-        self.record(recorded);
         Ok(row)
     }
 
     async fn run_values(&self, values: Vec<turso::Value>) -> Result<RunResult> {
         let recorded = self.to_record(&values)?;
         let mut turn = self.scope.turn().await?;
-        let stmt = self.engine_statement(&mut turn)?;
-        let mut rows = self.start(stmt, values).await?;
-        while rows.next().await.map_err(|e| self.error(e))?.is_some() {}
-        drop(rows);
-        let changes = stmt.n_change();
+        let stmt = self.engine_statement(&mut turn).await?;
+        let ran = self.run_to_end(stmt, values).await;
+        let ran = self.reset_after_failure(stmt, ran);
+        let changes = ran.map(|()| stmt.n_change())?;
         let last_insert_rowid = turn.last_insert_rowid();
         drop(turn);
+        self.note_if_schema();
         self.record(recorded);
         Ok(RunResult {
             changes,
             last_insert_rowid,
         })
+    }
+
+    /// Starts the statement and steps it to its end.
+    async fn run_to_end(
+        &self,
+        stmt: &mut turso::Statement,
+        values: Vec<turso::Value>,
+    ) -> Result<()> {
+        let mut rows = self.start(stmt, values).await?;
+        self.count_run();
+        while rows.next().await.map_err(|e| self.error(e))?.is_some() {}
+        Ok(())
     }
 
     /// The first row, found without waiting and written into `out`:
@@ -528,16 +644,23 @@ impl EngineStatement {
             Some(Err(err)) => return Now::Done(Err(err)),
             Some(Ok(turn)) => turn,
         };
-        let stmt = match self.engine_statement(&mut turn) {
-            Ok(stmt) => stmt,
-            Err(err) => return Now::Done(Err(err)),
+        if self.generation.load(Ordering::Acquire) != self.scope.lease.store().schema_generation() {
+            // Preparing again takes the async path.
+            return Now::Later;
+        }
+        let stmt = match self.stmt.get(&mut turn) {
+            Some(stmt) => stmt,
+            None => return Now::Done(Err(wrong_turn())),
         };
         let mut cx = Context::from_waker(Waker::noop());
         // Binding does no I/O: the engine's `query` finishes on its first poll.
         let values = params.to_values().map(to_engine).collect();
         let started = pin!(stmt.query(bound(values))).poll(&mut cx);
         let mut rows = match started {
-            Poll::Ready(Ok(rows)) => rows,
+            Poll::Ready(Ok(rows)) => {
+                self.count_run();
+                rows
+            }
             Poll::Ready(Err(err)) => return Now::Done(Err(self.error(err))),
             Poll::Pending => return self.hand_back(stmt),
         };
@@ -556,7 +679,11 @@ impl EngineStatement {
                     drop(rows);
                     return Now::Done(stmt.reset().map_err(|e| self.error(e)).and(found));
                 }
-                Poll::Ready(Err(err)) => return Now::Done(Err(self.error(err))),
+                Poll::Ready(Err(err)) => {
+                    drop(rows);
+                    let failed = Err(self.error(err));
+                    return Now::Done(self.reset_after_failure(stmt, failed));
+                }
                 Poll::Pending => {}
             }
         }
@@ -598,18 +725,22 @@ impl StatementProvider for EngineStatement {
 
     async fn all(&self, params: Params) -> Result<Vec<RowValues>> {
         let values = self.values(params)?;
-        if self.confirms_alone() {
-            return self.alone(values, |s, v| Box::pin(s.rows(v))).await;
-        }
-        self.rows(values).await
+        let rows = if self.confirms_alone() {
+            self.alone(values, |s, v| Box::pin(s.rows(v))).await
+        } else {
+            self.rows(values).await
+        };
+        self.refined(rows).await
     }
 
     async fn get(&self, params: Params) -> Result<Option<RowValues>> {
         let values = self.values(params)?;
-        if self.confirms_alone() {
-            return self.alone(values, |s, v| Box::pin(s.first_row(v))).await;
-        }
-        self.first_row(values).await
+        let row = if self.confirms_alone() {
+            self.alone(values, |s, v| Box::pin(s.first_row(v))).await
+        } else {
+            self.first_row(values).await
+        };
+        self.refined(row).await
     }
 
     fn get_now(&self, params: ParamsRef<'_>, row: &mut RowSink<'_>) -> Now<Result<bool>> {
@@ -618,6 +749,24 @@ impl StatementProvider for EngineStatement {
 
     async fn run(&self, params: Params) -> Result<RunResult> {
         let values = self.values(params)?;
+        let ran = self.run_waiting(values).await;
+        self.refined(ran).await
+    }
+}
+
+impl EngineStatement {
+    /// `result`, a constraint failure in it refined (see [`Scope::refine`]).
+    async fn refined<T>(&self, result: Result<T>) -> Result<T> {
+        match result {
+            Ok(value) => Ok(value),
+            Err(err) => Err(self.scope.refine(err).await),
+        }
+    }
+
+    /// Runs the statement for its effect: as a confirmed write of its own
+    /// when the server confirms writes, and outside a transaction waiting
+    /// for the write lock as `transaction()` does.
+    async fn run_waiting(&self, values: Vec<turso::Value>) -> Result<RunResult> {
         if self.confirms_alone() {
             return self.alone(values, |s, v| Box::pin(s.run_values(v))).await;
         }

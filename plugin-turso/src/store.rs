@@ -6,7 +6,10 @@
 //! exactly one `Store` per file; callers get connections through leases
 //! ([`crate::lease`]).
 
+use std::future::Future;
 use std::path::{Path, PathBuf};
+use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 use std::time::Instant;
 
@@ -17,10 +20,11 @@ pub(crate) use turso_common::PlainDatabase;
 use turso_common::Secret;
 
 use crate::config::SyncSettings;
+use crate::connection::rollback_if_open;
 use crate::gate::Gate;
 use crate::index_method::IndexMethods;
-use crate::lease::{rollback_if_open, Lease};
 use crate::lifecycle::Lifecycle;
+use crate::metrics::Metrics;
 use crate::replica::Replica;
 use turso_common::engine_error;
 
@@ -38,6 +42,14 @@ pub(crate) enum Engine {
     Synced(Box<Replica>),
 }
 
+/// What a store hands out on one of its connections and must close at
+/// shutdown (a lease), known here only by this trait.
+pub(crate) trait Closable: Send + Sync {
+    /// Rolls back what is open and gives the connection back; later calls
+    /// fail with `TURSO_CLOSED`.
+    fn close(&self) -> Pin<Box<dyn Future<Output = ()> + Send + '_>>;
+}
+
 /// One open database file and its idle connections.
 pub(crate) struct Store {
     path: PathBuf,
@@ -45,7 +57,7 @@ pub(crate) struct Store {
     lifecycle: Arc<Lifecycle>,
     idle: Mutex<Vec<turso::Connection>>,
     gate: Gate,
-    leases: Mutex<Vec<Weak<Lease>>>,
+    leases: Mutex<Vec<Weak<dyn Closable>>>,
     /// The last corruption or I/O failure the engine reported; sticky
     /// until the store is opened again.
     fault: Mutex<Option<String>>,
@@ -55,6 +67,10 @@ pub(crate) struct Store {
     sql: SqlCache,
     /// The engine's experimental index methods on this store.
     index_methods: IndexMethods,
+    /// How many schema changes ran here (see [`Store::schema_generation`]).
+    schema_changes: AtomicU64,
+    /// The service's counters.
+    metrics: Arc<Metrics>,
 }
 
 impl Store {
@@ -64,8 +80,10 @@ impl Store {
         gate: Gate,
         index_methods: IndexMethods,
         lifecycle: Arc<Lifecycle>,
+        metrics: Arc<Metrics>,
     ) -> Self {
         Self {
+            metrics,
             path: path.to_owned(),
             engine,
             lifecycle,
@@ -76,7 +94,22 @@ impl Store {
             last_used: Mutex::new(Instant::now()),
             sql: SqlCache::new(SQL_FACTS_KEPT),
             index_methods,
+            schema_changes: AtomicU64::new(0),
         }
+    }
+
+    /// A number that grows whenever the schema may have changed: a schema
+    /// statement ran on one of this store's connections, or a pull brought
+    /// changes. A statement prepared at another number is prepared again
+    /// before it runs (the engine does not always notice by itself).
+    pub(crate) fn schema_generation(&self) -> u64 {
+        let pulled = self.replica().map_or(0, Replica::changed_pulls);
+        self.schema_changes.load(Ordering::Acquire) + pulled
+    }
+
+    /// Notes that a schema statement ran (see [`Store::schema_generation`]).
+    pub(crate) fn note_schema_change(&self) {
+        self.schema_changes.fetch_add(1, Ordering::AcqRel);
     }
 
     /// Opens the local database at `path` (creating its directory) and
@@ -95,11 +128,18 @@ impl Store {
         plain: PlainDatabase,
         index_methods: IndexMethods,
         lifecycle: Arc<Lifecycle>,
+        metrics: Arc<Metrics>,
     ) -> Result<Self> {
         let options = index_methods.engine_options();
         let (db, conn) = turso_common::open_local_with(path, plain, options).await?;
-        let engine = Engine::Local(db);
-        let store = Self::with_engine(path, engine, Gate::default(), index_methods, lifecycle);
+        let store = Self::with_engine(
+            path,
+            Engine::Local(db),
+            Gate::default(),
+            index_methods,
+            lifecycle,
+            metrics,
+        );
         store.give_back(conn);
         Ok(store)
     }
@@ -119,15 +159,36 @@ impl Store {
         settings: SyncSettings,
         index_methods: IndexMethods,
         lifecycle: Arc<Lifecycle>,
+        metrics: Arc<Metrics>,
     ) -> Result<Self> {
         let gate = Gate::default();
         let options = index_methods.engine_options();
-        let replica = Replica::open(path, url, auth_token, settings, options, gate.clone()).await?;
+        let replica = Replica::open(
+            path,
+            url,
+            auth_token,
+            settings,
+            options,
+            gate.clone(),
+            Arc::clone(&metrics),
+        )
+        .await?;
         let conn = replica.connect().await?;
-        let engine = Engine::Synced(Box::new(replica));
-        let store = Self::with_engine(path, engine, gate, index_methods, lifecycle);
+        let store = Self::with_engine(
+            path,
+            Engine::Synced(Box::new(replica)),
+            gate,
+            index_methods,
+            lifecycle,
+            metrics,
+        );
         store.give_back(conn);
         Ok(store)
+    }
+
+    /// The service's counters.
+    pub(crate) fn metrics(&self) -> &Metrics {
+        &self.metrics
     }
 
     /// The replica, in the sync modes.
@@ -235,10 +296,10 @@ impl Store {
     }
 
     /// Remembers a lease so that shutdown can close it.
-    pub(crate) fn track(&self, lease: &Arc<Lease>) {
+    pub(crate) fn track(&self, lease: Weak<dyn Closable>) {
         if let Ok(mut leases) = self.leases.lock() {
             leases.retain(|l| l.strong_count() > 0);
-            leases.push(Arc::downgrade(lease));
+            leases.push(lease);
         }
     }
 
@@ -283,7 +344,7 @@ impl Store {
     /// Closes every lease handed out on this store (rolling back open
     /// transactions) and drops the idle connections.
     pub(crate) async fn close(&self) {
-        let leases: Vec<Arc<Lease>> = self
+        let leases: Vec<Arc<dyn Closable>> = self
             .leases
             .lock()
             .map(|mut l| l.drain(..).filter_map(|w| w.upgrade()).collect())

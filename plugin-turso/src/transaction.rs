@@ -13,9 +13,10 @@ use plugin_api::export::plugin_runtime;
 use plugin_api::provider::TransactionProvider;
 use plugin_api::{Error, ErrorCode, Result, TransactionKind};
 
+use crate::connection::rollback_if_open;
 use crate::gate::Admission;
 use crate::group::Member;
-use crate::lease::{rollback_if_open, Lease};
+use crate::lease::Lease;
 use crate::statement::{EngineStatement, Scope};
 use crate::store::Store;
 use crate::tx_state::{finished, TxState};
@@ -128,13 +129,56 @@ impl TransactionProvider for EngineTransaction {
     }
 
     async fn commit(&self) -> Result<()> {
+        let committed = self.commit_once().await;
+        let metrics = self.lease.store().metrics();
+        match &committed {
+            Ok(()) => metrics.committed(),
+            Err(err) => self.count_end(Some(err)),
+        }
+        committed
+    }
+
+    async fn rollback(&self) -> Result<()> {
+        let rolled_back = self.rollback_once().await;
+        self.count_end(rolled_back.as_ref().err());
+        rolled_back
+    }
+
+    fn namespace(&self) -> String {
+        self.namespace.clone()
+    }
+}
+
+impl EngineTransaction {
+    /// Counts a transaction attempt that ended without committing: on
+    /// `err` when that is busy or conflict, else on what its statements
+    /// met. Nothing for a call on an already finished transaction.
+    fn count_end(&self, err: Option<&Error>) {
+        let metrics = self.lease.store().metrics();
+        match err.map(Error::code) {
+            Some(ErrorCode::TransactionFinished) => {}
+            Some(code @ (ErrorCode::Busy | ErrorCode::Conflict)) => metrics.ended_on(code),
+            _ => {
+                if let Some(code) = self.state.met() {
+                    metrics.ended_on(&code);
+                }
+            }
+        }
+    }
+
+    async fn commit_once(&self) -> Result<()> {
         if let Some(member) = &self.member {
             if !self.state.finish() {
                 return Err(finished());
             }
-            return member
+            let committed = member
                 .commit(self.state.take_recorded(), self.state.take_access())
                 .await;
+            return match committed {
+                Ok(()) => Ok(()),
+                // The server words a primary-key violation as a unique one.
+                Err(err) => Err(self.scope.refine(err).await),
+            };
         }
         let conn = self.lease.lock().await?;
         if !self.state.finish() {
@@ -163,7 +207,7 @@ impl TransactionProvider for EngineTransaction {
         Ok(())
     }
 
-    async fn rollback(&self) -> Result<()> {
+    async fn rollback_once(&self) -> Result<()> {
         if let Some(member) = &self.member {
             if !self.state.finish() {
                 return Err(finished());
@@ -178,10 +222,6 @@ impl TransactionProvider for EngineTransaction {
         self.release_admission();
         result
     }
-
-    fn namespace(&self) -> String {
-        self.namespace.clone()
-    }
 }
 
 impl Drop for EngineTransaction {
@@ -190,6 +230,7 @@ impl Drop for EngineTransaction {
         if !self.state.finish() {
             return;
         }
+        self.count_end(None);
         if self.member.is_some() {
             // Its own drop discards the group on the plugin's runtime.
             return;

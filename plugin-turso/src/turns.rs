@@ -8,6 +8,7 @@
 use std::cell::UnsafeCell;
 use std::collections::VecDeque;
 use std::future::Future;
+use std::marker::PhantomData;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::{Mutex, MutexGuard};
@@ -42,8 +43,12 @@ struct Queue {
 }
 
 /// One held turn; dropping it gives the turn to the next caller.
+///
+/// Like `std::sync::MutexGuard`, it is `Sync` only when `T` is: sharing
+/// `&Turn` shares `&T`.
 pub(crate) struct Turn<'a, T> {
     turns: &'a Turns<T>,
+    _shares: PhantomData<&'a mut T>,
 }
 
 impl<T> Turns<T> {
@@ -61,7 +66,10 @@ impl<T> Turns<T> {
         self.state
             .compare_exchange(0, HELD, Ordering::Acquire, Ordering::Relaxed)
             .ok()
-            .map(|_| Turn { turns: self })
+            .map(|_| Turn {
+                turns: self,
+                _shares: PhantomData,
+            })
     }
 
     /// Waits for the turn. Cancel-safe: a caller dropped while queued
@@ -178,7 +186,10 @@ impl<'a, T> Future for Wait<'a, T> {
                     .is_ok()
                 {
                     if next == HELD {
-                        return Poll::Ready(Turn { turns });
+                        return Poll::Ready(Turn {
+                            turns,
+                            _shares: PhantomData,
+                        });
                     }
                     break;
                 }
@@ -192,7 +203,10 @@ impl<'a, T> Future for Wait<'a, T> {
         if queue.handed_to == Some(ticket) {
             queue.handed_to = None;
             self.ticket = None;
-            return Poll::Ready(Turn { turns });
+            return Poll::Ready(Turn {
+                turns,
+                _shares: PhantomData,
+            });
         }
         if let Some((_, waker)) = queue.waiting.iter_mut().find(|(t, _)| *t == ticket) {
             waker.clone_from(cx.waker());

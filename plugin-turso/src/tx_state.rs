@@ -11,6 +11,8 @@ use turso_common::Value;
 
 use plugin_api::{Error, ErrorCode, Result, TransactionKind};
 
+use crate::metrics::Met;
+
 use turso_common::ddl_in_concurrent;
 
 /// The state a transaction shares with its statements.
@@ -22,6 +24,8 @@ pub(crate) struct TxState {
     /// Set for a rehearsal: the transaction runs locally, is rolled back,
     /// and its writes are sent to the server.
     rehearsal: Option<Rehearsal>,
+    /// The busy or conflict failure its statements met, for the metrics.
+    met: Met,
 }
 
 /// What a rehearsal keeps: each write, in order, and what it touched.
@@ -57,6 +61,7 @@ impl TxState {
             kind,
             finished: AtomicBool::new(false),
             rehearsal: None,
+            met: Met::default(),
         }
     }
 
@@ -69,6 +74,12 @@ impl TxState {
             }),
             ..Self::new(kind)
         }
+    }
+
+    /// The busy or conflict failure a statement of the transaction met
+    /// last, if any.
+    pub(crate) fn met(&self) -> Option<ErrorCode> {
+        self.met.code()
     }
 
     /// Whether the transaction is a rehearsal (its writes are recorded).
@@ -142,6 +153,7 @@ impl TxState {
     /// Refines an error of a statement run inside this transaction: a
     /// schema change refused by `BEGIN CONCURRENT` gets its own code.
     pub(crate) fn refine(&self, err: Error, is_schema: bool) -> Error {
+        self.met.note(err.code());
         if err.code() == &ErrorCode::DdlInConcurrent {
             return err;
         }

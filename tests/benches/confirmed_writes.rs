@@ -49,7 +49,7 @@ const PODS: usize = 4;
 const WRITERS_PER_POD: usize = 4;
 
 /// Generous retries: writers of different pods conflict on purpose.
-const MAX_RETRIES: i64 = 100;
+const MAX_RETRIES: u32 = 100;
 
 /// The longest one multi-pod run may take before the bench gives up.
 const RUN_LIMIT: Duration = Duration::from_secs(900);

@@ -24,7 +24,7 @@
 //!   tables or in neither, every acknowledged pair is there, no failed one;
 //! - **unique values** (`uniq.u` UNIQUE, tried by every pod): each value is
 //!   there at most once, held by the one call acknowledged for it (never
-//!   two), never by a failed call; a value refused with `TURSO_CONSTRAINT`
+//!   two), never by a failed call; a value refused with a constraint code
 //!   is held by somebody;
 //! - every failed call has a code, one of the documented ones.
 //!
@@ -438,7 +438,7 @@ pub struct UniqueFigures {
     pub on_server: usize,
     /// Calls that returned `Ok`.
     pub granted: usize,
-    /// Calls refused with `TURSO_CONSTRAINT`.
+    /// Calls refused with a constraint code (`TURSO_CONSTRAINT_*`).
     pub refused: usize,
     /// Calls that failed with another code.
     pub failed_otherwise: usize,
@@ -453,7 +453,7 @@ pub struct UniqueFigures {
     /// Acknowledged calls whose row is not on the server (or is another
     /// call's).
     pub lost: usize,
-    /// Values refused with `TURSO_CONSTRAINT` that nobody holds.
+    /// Values refused with a constraint code that nobody holds.
     pub refused_without_holder: usize,
     /// Rows held by a call that failed.
     pub phantom: usize,
@@ -580,7 +580,7 @@ impl fmt::Display for Report {
         let u = &self.uniques;
         writeln!(
             f,
-            "  unique   values {:>3}  calls {:>4}  granted {:>3}  refused (TURSO_CONSTRAINT) {:>4}  failed otherwise {:>3}  unknown {:>2} + unresolved {:>2}  on server {:>3}  granted twice {:>3}  on server twice {:>2}  granted but lost {:>3}  refused with no holder {:>3}  held by a failed call {:>3}",
+            "  unique   values {:>3}  calls {:>4}  granted {:>3}  refused (constraint) {:>4}  failed otherwise {:>3}  unknown {:>2} + unresolved {:>2}  on server {:>3}  granted twice {:>3}  on server twice {:>2}  granted but lost {:>3}  refused with no holder {:>3}  held by a failed call {:>3}",
             u.values, u.calls, u.granted, u.refused, u.failed_otherwise, u.unknown, u.unresolved, u.on_server, u.double_granted, u.duplicated, u.lost, u.refused_without_holder, u.phantom
         )?;
         writeln!(
@@ -985,7 +985,9 @@ fn check_uniques(
             u.calls += 1;
             match &call.outcome {
                 Outcome::Ok => u.granted += 1,
-                Outcome::Failed(code) if code == "TURSO_CONSTRAINT" => u.refused += 1,
+                Outcome::Failed(code) if ErrorCode::from_code(code).is_constraint() => {
+                    u.refused += 1
+                }
                 Outcome::Failed(_) => u.failed_otherwise += 1,
                 Outcome::Unknown => u.unknown += 1,
                 Outcome::Unresolved => u.unresolved += 1,
@@ -1001,7 +1003,7 @@ fn check_uniques(
         }
         let refused = callers
             .iter()
-            .any(|c| c.outcome == Outcome::Failed("TURSO_CONSTRAINT".to_owned()));
+            .any(|c| matches!(&c.outcome, Outcome::Failed(code) if ErrorCode::from_code(code).is_constraint()));
         if refused && holders.is_empty() {
             no_holder.push((*value).to_owned());
         }
@@ -1041,7 +1043,7 @@ fn check_uniques(
         &lost,
     );
     report.violation(
-        "unique values refused with TURSO_CONSTRAINT that nobody holds",
+        "unique values refused with a constraint code that nobody holds",
         no_holder.len(),
         &no_holder,
     );
@@ -1130,7 +1132,8 @@ mod tests {
             .to_json(),
             Line {
                 u: Some("x0".into()),
-                ..serde_json::from_str(&failed("unique", "p2-w0-0", "TURSO_CONSTRAINT")).unwrap()
+                ..serde_json::from_str(&failed("unique", "p2-w0-0", "TURSO_CONSTRAINT_UNIQUE"))
+                    .unwrap()
             }
             .to_json(),
             start("insert", "p2-w0-1"),
@@ -1157,7 +1160,7 @@ mod tests {
         assert_eq!(report.inserts.unknown, 1);
         assert_eq!(report.inserts.unknown_present, 1);
         assert_eq!(report.uniques.refused, 1);
-        assert_eq!(report.refusals.get("TURSO_CONSTRAINT"), Some(&1));
+        assert_eq!(report.refusals.get("TURSO_CONSTRAINT_UNIQUE"), Some(&1));
         assert_eq!(report.retries, 2);
         assert_eq!(
             (report.lost(), report.duplicated(), report.half_pairs),

@@ -389,7 +389,7 @@ pub async fn create_notes(turso: &TursoService) {
 /// When the query fails, answers no row, or its first value is not an
 /// integer.
 pub async fn read_i64(db: &impl plugin_api::Queryable, sql: &str) -> i64 {
-    db.get(sql, Vec::new())
+    db.get(sql, ())
         .await
         .unwrap_or_else(|err| panic!("{sql}: {err}"))
         .unwrap_or_else(|| panic!("{sql}: no row"))

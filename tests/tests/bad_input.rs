@@ -27,10 +27,8 @@ enum Call {
     InConcurrent(&'static str),
     /// `tx.exec(sql)` inside an `exclusive` transaction.
     InExclusive(&'static str),
-    /// `transaction()` with these retry settings.
-    TransactionRetries(i64, i64),
-    /// `begin()` with these retry settings.
-    BeginRetries(i64, i64),
+    /// `TransactionOptions::from_json` of this configuration.
+    OptionsFromJson(&'static str),
     /// A query on a transaction after it committed.
     RunAfterCommit,
     /// A prepared statement of a transaction used after it committed.
@@ -67,21 +65,10 @@ async fn attempt(turso: &TursoService, call: &Call) -> plugin_api::Result<()> {
         Call::Prepare(sql) => db.prepare(sql).await.map(drop),
         Call::InConcurrent(sql) => in_tx(TransactionKind::Concurrent, sql).await,
         Call::InExclusive(sql) => in_tx(TransactionKind::Exclusive, sql).await,
-        Call::TransactionRetries(max_retries, retry_delay_ms) => {
-            let opts = TransactionOptions {
-                max_retries: *max_retries,
-                retry_delay_ms: *retry_delay_ms,
-                ..TransactionOptions::default()
-            };
-            turso.transaction(opts, |_tx| async { Ok(()) }).await
-        }
-        Call::BeginRetries(max_retries, retry_delay_ms) => {
-            let opts = TransactionOptions {
-                max_retries: *max_retries,
-                retry_delay_ms: *retry_delay_ms,
-                ..TransactionOptions::default()
-            };
-            turso.begin(&opts).await.map(drop)
+        Call::OptionsFromJson(json) => {
+            let options: serde_json::Value =
+                serde_json::from_str(json).expect("the test's JSON parses");
+            TransactionOptions::from_json(&options).map(drop)
         }
         Call::RunAfterCommit => {
             let tx = turso.begin(&TransactionOptions::default()).await?;
@@ -176,7 +163,7 @@ async fn every_caller_mistake_gets_its_code_and_the_service_keeps_working() {
         (
             "duplicate primary key",
             Run("INSERT INTO items(id) VALUES (1)", params![]),
-            E::Constraint,
+            E::ConstraintPrimaryKey,
         ),
         (
             "NOT NULL violated",
@@ -184,17 +171,17 @@ async fn every_caller_mistake_gets_its_code_and_the_service_keeps_working() {
                 "INSERT INTO items(id, name) VALUES (?1, ?2)",
                 params![5, None::<String>],
             ),
-            E::Constraint,
+            E::ConstraintNotNull,
         ),
         (
             "UNIQUE violated",
             Run("INSERT INTO items(id, code) VALUES (6, 'a')", params![]),
-            E::Constraint,
+            E::ConstraintUnique,
         ),
         (
             "CHECK violated",
             Run("INSERT INTO items(id, qty) VALUES (7, -1)", params![]),
-            E::Constraint,
+            E::ConstraintCheck,
         ),
         (
             "DDL in concurrent",
@@ -218,17 +205,17 @@ async fn every_caller_mistake_gets_its_code_and_the_service_keeps_working() {
         ),
         (
             "negative maxRetries",
-            TransactionRetries(-1, 5),
+            OptionsFromJson(r#"{"maxRetries": -1, "retryDelayMs": 5}"#),
             E::InvalidRetry,
         ),
         (
             "negative retryDelayMs",
-            TransactionRetries(5, -1),
+            OptionsFromJson(r#"{"maxRetries": 5, "retryDelayMs": -1}"#),
             E::InvalidRetry,
         ),
         (
-            "negative maxRetries in begin",
-            BeginRetries(-1, 5),
+            "fractional maxRetries",
+            OptionsFromJson(r#"{"maxRetries": 1.5}"#),
             E::InvalidRetry,
         ),
         ("query after commit", RunAfterCommit, E::TransactionFinished),

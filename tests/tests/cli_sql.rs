@@ -97,7 +97,7 @@ fn a_failing_statement_rolls_the_whole_script_back_and_names_its_position() {
         &dir,
         &["INSERT INTO t VALUES (1); INSERT INTO t VALUES (1); INSERT INTO t VALUES (2)"],
     );
-    let doc = assert_fails_with(&out, "TURSO_CONSTRAINT");
+    let doc = assert_fails_with(&out, "TURSO_CONSTRAINT_PRIMARY_KEY");
     assert_eq!(doc["error"]["statement"], 2);
     assert_eq!(count(&dir, "t"), 0, "the first INSERT was rolled back");
 

@@ -163,7 +163,7 @@ async fn a_unique_collision_commits_none_of_the_transaction_anywhere() {
         .transaction(TransactionOptions::default(), both)
         .await
         .unwrap_err();
-    assert_eq!(err.code(), &ErrorCode::Constraint, "{err}");
+    assert_eq!(err.code(), &ErrorCode::ConstraintUnique, "{err}");
     assert_eq!(on_server(&url, "SELECT count(*) FROM t").await, 1);
     assert_eq!(
         on_server(&url, "SELECT count(*) FROM t WHERE name = 'a1'").await,

@@ -4,7 +4,8 @@
 
 use host_harness::testing::TestTurso;
 use plugin_api::{
-    params, try_params, Database, ErrorCode, Queryable, TransactionKind, TransactionOptions, Value,
+    named_params, params, try_params, Database, ErrorCode, Queryable, TransactionKind,
+    TransactionOptions, Value,
 };
 use serde::Deserialize;
 
@@ -446,5 +447,253 @@ async fn a_body_returns_its_own_error_type_and_only_service_retries_run_it_again
         NotesError::Db(e) => assert_eq!(e.code(), &ErrorCode::Sql),
         other => panic!("{other:?}"),
     }
+    turso.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn values_bind_by_name_or_not_at_all_and_wrong_names_are_refused_with_code() {
+    let turso = started().await;
+    let db = notes_db(&turso).await;
+    db.run(
+        "INSERT INTO notes (id, body, stars, score, pinned, data, status) \
+         VALUES (:id, :body, @stars, 0.5, 0, x'', $status)",
+        named_params! { ":body" => "named", ":id" => 7, "$status" => "open", "@stars" => 3 },
+    )
+    .await
+    .unwrap();
+    let row: Option<(i64, String, i64, String)> = db
+        .get_as(
+            "SELECT id, body, stars, status FROM notes WHERE id = :id AND body = :body AND id = :id",
+            named_params! { ":id" => 7, ":body" => "named" },
+        )
+        .await
+        .unwrap();
+    assert_eq!(row, Some((7, "named".to_owned(), 3, "open".to_owned())));
+    // Nothing to bind: `()`.
+    let count: Option<i64> = db.scalar("SELECT count(*) FROM notes", ()).await.unwrap();
+    assert_eq!(count, Some(1));
+    let stmt = db
+        .prepare("SELECT body FROM notes WHERE id = :id")
+        .await
+        .unwrap();
+    let body: Option<String> = stmt.scalar(named_params! { ":id" => 7 }).await.unwrap();
+    assert_eq!(body.as_deref(), Some("named"));
+    // Names keep their prefix; a missing, unknown, repeated or positional
+    // parameter is a bind error before anything runs.
+    for wrong in [
+        named_params! { "id" => 7 },
+        named_params! { ":id" => 7, ":other" => 1 },
+        named_params! { ":id" => 7, ":id" => 8 },
+        named_params! {},
+    ] {
+        let err = stmt.get(wrong).await.unwrap_err();
+        assert_eq!(err.code(), &ErrorCode::Bind);
+    }
+    let err = db
+        .run(
+            "DELETE FROM notes WHERE id = ? OR id = :id",
+            named_params! { ":id" => 7 },
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), &ErrorCode::Bind);
+    let err = db
+        .run("DELETE FROM notes WHERE id = ?1", ())
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), &ErrorCode::Bind);
+    assert_eq!(
+        db.scalar::<i64>("SELECT count(*) FROM notes", ())
+            .await
+            .unwrap(),
+        Some(1),
+        "no refused call deleted anything"
+    );
+    turso.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn query_calls_prepare_a_text_once_and_the_cache_stays_bounded() {
+    let turso = started().await;
+    let db = notes_db(&turso).await;
+    assert_eq!(
+        db.statement_cache_capacity(),
+        plugin_api::DEFAULT_STATEMENT_CACHE_CAPACITY
+    );
+    let kept_before = db.cached_statements();
+    for id in 0..20i64 {
+        db.run(
+            "INSERT INTO notes (id, body, stars, score, pinned, data, status) \
+             VALUES (?1, 'n', 1, 0.5, 0, x'', 'open')",
+            params![id],
+        )
+        .await
+        .unwrap();
+        let body: Option<String> = db
+            .scalar("SELECT body FROM notes WHERE id = ?1", params![id])
+            .await
+            .unwrap();
+        assert_eq!(body.as_deref(), Some("n"));
+    }
+    assert_eq!(
+        db.cached_statements(),
+        kept_before + 2,
+        "two texts, kept once each"
+    );
+    // A clone shares the handle's statements.
+    let clone = db.clone();
+    clone.get("SELECT 1", ()).await.unwrap();
+    assert_eq!(db.cached_statements(), kept_before + 3);
+    // Bounded: distinct texts beyond the capacity push the oldest out.
+    db.set_statement_cache_capacity(4);
+    for n in 0..10 {
+        db.get(&format!("SELECT {n}"), ()).await.unwrap();
+    }
+    assert_eq!(db.cached_statements(), 4);
+    // A text that fails to prepare is not kept, and fails every time.
+    for _ in 0..2 {
+        let err = db.get("SELECT nope FROM nowhere", ()).await.unwrap_err();
+        assert_eq!(err.code(), &ErrorCode::Sql);
+    }
+    assert_eq!(db.cached_statements(), 4);
+    db.set_statement_cache_capacity(0);
+    assert_eq!(db.cached_statements(), 0);
+    db.get("SELECT 1", ()).await.unwrap();
+    assert_eq!(db.cached_statements(), 0);
+    turso.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_kept_statement_sees_the_schema_as_it_is_now() {
+    let turso = started().await;
+    let db = notes_db(&turso).await;
+    db.run(
+        "INSERT INTO notes (id, body, stars, score, pinned, data, status) \
+         VALUES (1, 'n', 1, 0.5, 0, x'', 'open')",
+        (),
+    )
+    .await
+    .unwrap();
+    let before = db.query("SELECT * FROM notes", ()).await.unwrap();
+    let width = before[0].columns().len();
+    let held_star = db.prepare("SELECT * FROM notes").await.unwrap();
+    let held_body = db
+        .prepare("SELECT body FROM notes WHERE id = 1")
+        .await
+        .unwrap();
+    let exclusive = TransactionOptions::kind(TransactionKind::Exclusive);
+    turso
+        .service()
+        .transaction(exclusive.clone(), |tx| async move {
+            tx.exec("ALTER TABLE notes ADD COLUMN extra TEXT DEFAULT 'x'")
+                .await
+        })
+        .await
+        .unwrap();
+    let after = db.query("SELECT * FROM notes", ()).await.unwrap();
+    assert_eq!(after[0].columns().len(), width + 1, "{:?}", after[0]);
+    assert_eq!(after[0].get::<String>("extra").unwrap(), "x");
+    // A statement the caller holds: its columns changed, so it says so
+    // (never rows under the old names); one whose columns did not is
+    // prepared again quietly.
+    let err = held_star.all(()).await.unwrap_err();
+    assert_eq!(err.code(), &ErrorCode::SchemaChanged);
+    assert_eq!(
+        held_body.scalar::<String>(()).await.unwrap().as_deref(),
+        Some("n")
+    );
+    turso
+        .service()
+        .transaction(
+            exclusive,
+            |tx| async move { tx.exec("DROP TABLE notes").await },
+        )
+        .await
+        .unwrap();
+    let err = db.query("SELECT * FROM notes", ()).await.unwrap_err();
+    assert_eq!(err.code(), &ErrorCode::Sql);
+    turso.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_kind_of_constraint_failure_has_its_own_code() {
+    let turso = started().await;
+    let service = turso.service();
+    service
+        .transaction(TransactionKind::Exclusive, |tx| async move {
+            tx.exec(
+                "CREATE TABLE owners (id INTEGER PRIMARY KEY, email TEXT UNIQUE);\
+                 CREATE TABLE pets (owner INTEGER NOT NULL REFERENCES owners(id), \
+                   name TEXT NOT NULL, legs INTEGER CHECK (legs >= 0), \
+                   PRIMARY KEY (owner, name));\
+                 CREATE UNIQUE INDEX pets_legs ON pets(name, legs);",
+            )
+            .await
+        })
+        .await
+        .unwrap();
+    let db = service.connect("runtime").await.unwrap();
+    db.exec("PRAGMA foreign_keys = ON").await.unwrap();
+    db.run("INSERT INTO owners VALUES (1, 'a@x'), (2, 'c@x')", ())
+        .await
+        .unwrap();
+    db.run("INSERT INTO pets VALUES (1, 'rex', 4)", ())
+        .await
+        .unwrap();
+    let cases = [
+        (
+            "INSERT INTO owners VALUES (1, 'b@x')",
+            ErrorCode::ConstraintPrimaryKey,
+        ),
+        (
+            "INSERT INTO owners VALUES (3, 'a@x')",
+            ErrorCode::ConstraintUnique,
+        ),
+        (
+            "INSERT INTO pets VALUES (1, 'rex', 3)",
+            ErrorCode::ConstraintPrimaryKey,
+        ),
+        // A unique index on other columns than the key.
+        (
+            "INSERT INTO pets VALUES (2, 'rex', 4)",
+            ErrorCode::ConstraintUnique,
+        ),
+        (
+            "INSERT INTO pets VALUES (1, NULL, 4)",
+            ErrorCode::ConstraintNotNull,
+        ),
+        (
+            "INSERT INTO pets VALUES (1, 'tom', -1)",
+            ErrorCode::ConstraintCheck,
+        ),
+        (
+            "INSERT INTO pets VALUES (9, 'tom', 4)",
+            ErrorCode::ConstraintForeignKey,
+        ),
+    ];
+    for (sql, code) in cases {
+        let err = db.run(sql, ()).await.unwrap_err();
+        assert_eq!(err.code(), &code, "{sql}: {err}");
+        assert!(err.code().is_constraint());
+        if code == ErrorCode::ConstraintForeignKey {
+            // `foreign_keys` is a connection's setting: the transactions'
+            // connections have it off.
+            continue;
+        }
+        // The same inside a transaction (and through exec).
+        let err = service
+            .transaction(TransactionOptions::default(), |tx| async move {
+                tx.exec(sql).await
+            })
+            .await
+            .unwrap_err();
+        assert_eq!(err.code(), &code, "{sql} in a transaction: {err}");
+    }
+    assert_eq!(
+        db.scalar::<i64>("SELECT count(*) FROM pets", ())
+            .await
+            .unwrap(),
+        Some(1)
+    );
     turso.shutdown().await;
 }

@@ -120,7 +120,7 @@ async fn when_retries_run_out_the_caller_gets_a_retryable_code_and_the_marker_is
 
     let opts = TransactionOptions {
         max_retries: 1,
-        retry_delay_ms: 1,
+        retry_delay: std::time::Duration::from_millis(1),
         ..TransactionOptions::default()
     };
     let attempts = AtomicU64::new(0);

@@ -158,14 +158,14 @@ async fn every_user_mistake_has_its_own_code_and_none_is_internal() {
             db.run("INSERT INTO t VALUES (2, 'a')", params![])
                 .await
                 .map(drop),
-            ErrorCode::Constraint,
+            ErrorCode::ConstraintUnique,
         ),
         (
             "not null",
             db.run("INSERT INTO t VALUES (3, NULL)", params![])
                 .await
                 .map(drop),
-            ErrorCode::Constraint,
+            ErrorCode::ConstraintNotNull,
         ),
         (
             "bind count",

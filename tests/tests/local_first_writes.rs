@@ -64,7 +64,7 @@ async fn a_refused_push_leaves_the_replica_diverged_in_health_and_drops_no_row()
     let health = b.turso.health().await;
     assert!(!health.ok, "{health:?}");
     let diverged = health.sync.diverged.expect("health shows the divergence");
-    assert_eq!(diverged.code, "TURSO_CONSTRAINT", "{diverged:?}");
+    assert_eq!(diverged.code, "TURSO_CONSTRAINT_UNIQUE", "{diverged:?}");
     assert!(diverged.unpushed > 0, "{diverged:?}");
 
     // No row was dropped: both stay on B's replica, none is on the server.

@@ -94,6 +94,7 @@ async fn namespaces_get_their_own_replicas_and_server_databases_and_never_mix() 
     let health = b.health().await;
     assert_eq!(health.mode, Some(plugin_api::Mode::MultiTenant));
     assert_eq!(health.tenancy(), Some("multi"));
+    assert_eq!(health.namespace_rule(), Some("separate"));
     assert_eq!(health.sync.url.as_deref(), Some(url.as_str()));
     assert!(!serde_json::to_string(&health).unwrap().contains(TOKEN));
 
@@ -190,6 +191,11 @@ async fn mode_precedence_holds_with_real_urls() {
     assert_eq!(out.code, 0, "{out:#?}");
     assert_eq!(out.json()[TURSO]["mode"], "sync");
     assert_eq!(out.json()[TURSO]["tenancy"], "multi");
+    assert_eq!(out.json()[TURSO]["namespaceRule"], "separate");
+    assert!(
+        out.json()[TURSO]["metrics"]["statementsRun"].is_u64(),
+        "the CLI prints the metrics"
+    );
     assert_eq!(out.json()[TURSO]["sync"]["url"], server_url);
     // A sync URL in the environment with no mode anywhere selects sync.
     let bare = PluginDir::new();

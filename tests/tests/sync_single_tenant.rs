@@ -73,6 +73,27 @@ async fn a_row_committed_by_one_pod_is_read_by_another_after_pull() {
         .unwrap()
         .expect("stats in sync mode");
     assert!(stats.last_pull_unix_time.is_some());
+    // B pulled twice by hand (and maybe before its reads); A confirmed
+    // its writes with the server (its create and its insert), each call
+    // with its latency.
+    let pulls = health
+        .metrics
+        .pulls
+        .expect("pulls are counted in sync mode");
+    assert!(pulls.calls >= 2 && pulls.failed == 0, "{pulls:?}");
+    assert!(
+        pulls.p50_us > 0 && pulls.p50_us <= pulls.max_us,
+        "{pulls:?}"
+    );
+    assert_eq!(health.namespace_rule(), Some("shared"));
+    let a_metrics = a.turso.health().await.metrics;
+    let confirmed = a_metrics.confirmed_writes.expect("counted in sync mode");
+    assert!(
+        confirmed.calls >= 2 && confirmed.failed == 0,
+        "{confirmed:?}"
+    );
+    assert!(a_metrics.transactions_committed >= 2, "{a_metrics:?}");
+    assert!(a_metrics.pushes.is_some());
     a.stop().await;
     b.stop().await;
 }

@@ -194,16 +194,89 @@ async fn a_dropped_transaction_rolls_back_and_a_finished_one_refuses_work() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn negative_retry_settings_are_refused_with_code() {
+async fn max_retries_counts_the_runs_after_the_first_and_a_kind_alone_is_options() {
     let (_dir, host, turso) = boot_turso().await;
-    let opts = TransactionOptions {
-        max_retries: -1,
-        ..TransactionOptions::default()
-    };
+    let runs = std::sync::atomic::AtomicU32::new(0);
+    let runs = &runs;
+    let options = TransactionOptions::default()
+        .max_retries(2)
+        .retry_delay(std::time::Duration::ZERO);
     let err = turso
-        .transaction(opts, |_tx| async move { Ok(()) })
+        .transaction(options, |_tx| async move {
+            runs.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            Err::<(), _>(plugin_api::Error::new(
+                ErrorCode::Busy,
+                "made busy by the test",
+            ))
+        })
         .await
         .unwrap_err();
-    assert_eq!(err.code(), &ErrorCode::InvalidRetry);
+    assert_eq!(err.code(), &ErrorCode::Busy);
+    assert_eq!(runs.load(std::sync::atomic::Ordering::SeqCst), 3);
+    // A kind converts into the default options of that kind, for
+    // `transaction` and `begin` alike.
+    turso
+        .transaction(TransactionKind::Exclusive, |tx| async move {
+            tx.exec("CREATE TABLE made_in_exclusive (a INTEGER)").await
+        })
+        .await
+        .unwrap();
+    let tx = turso.begin(TransactionKind::Exclusive).await.unwrap();
+    tx.exec("DROP TABLE made_in_exclusive").await.unwrap();
+    tx.commit().await.unwrap();
+    host.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn health_counts_transactions_and_statements_and_states_the_namespace_rule() {
+    let (_dir, host, turso) = boot_turso().await;
+    let start = turso.health().await;
+    assert_eq!(start.metrics, plugin_api::ServiceMetrics::default());
+    assert_eq!(start.namespace_rule(), Some("shared"));
+    exec_exclusive(&turso, "CREATE TABLE c (id INTEGER PRIMARY KEY, n INTEGER)").await;
+    let db = turso.connect("runtime").await.unwrap();
+    db.run("INSERT INTO c VALUES (1, 0)", ()).await.unwrap();
+    let a = turso.begin(TransactionOptions::default()).await.unwrap();
+    let b = turso.begin(TransactionOptions::default()).await.unwrap();
+    a.run("UPDATE c SET n = n + 1 WHERE id = 1", ())
+        .await
+        .unwrap();
+    let err = b
+        .run("UPDATE c SET n = n + 1 WHERE id = 1", ())
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), &ErrorCode::Conflict);
+    a.commit().await.unwrap();
+    b.rollback().await.unwrap();
+    assert_eq!(read_i64(&db, "SELECT n FROM c WHERE id = 1").await, 1);
+    // A body that fails retryably once: one retry, then a commit.
+    let runs = std::sync::atomic::AtomicU32::new(0);
+    let runs = &runs;
+    turso
+        .transaction(TransactionOptions::default(), |_tx| async move {
+            if runs.fetch_add(1, std::sync::atomic::Ordering::SeqCst) == 0 {
+                return Err(plugin_api::Error::new(ErrorCode::Busy, "once"));
+            }
+            Ok(())
+        })
+        .await
+        .unwrap();
+    let health = turso.health().await;
+    let m = &health.metrics;
+    assert_eq!(
+        (
+            m.transactions_committed,
+            m.transactions_retried,
+            m.transactions_conflicted,
+            m.transactions_busy,
+            m.statements_run
+        ),
+        (3, 1, 1, 0, 5),
+        "{m:?}"
+    );
+    assert!(m.pushes.is_none() && m.pulls.is_none() && m.confirmed_writes.is_none());
+    let json = serde_json::to_value(&health).unwrap();
+    assert_eq!(json["namespaceRule"], "shared");
+    assert_eq!(json["metrics"]["transactionsCommitted"], 3);
     host.shutdown().await;
 }

@@ -37,7 +37,7 @@ pub fn engine_error(err: turso::Error) -> Error {
         }
         // A full-text query that does not parse is the caller's SQL.
         _ if lower.contains("fts parse error") => ErrorCode::Sql,
-        turso::Error::Constraint(_) => ErrorCode::Constraint,
+        turso::Error::Constraint(_) => ErrorCode::constraint_from_message(&message),
         turso::Error::ToSqlConversionFailure(_) => ErrorCode::Bind,
         turso::Error::ConversionFailure(_) => ErrorCode::TypeMismatch,
         turso::Error::Misuse(_) if lower.contains("bind") || lower.contains("parameter") => {
@@ -101,7 +101,7 @@ mod tests {
             ),
             (
                 turso::Error::Constraint("UNIQUE constraint failed".into()),
-                ErrorCode::Constraint,
+                ErrorCode::ConstraintUnique,
             ),
             (
                 turso::Error::Error("Parse error: near x".into()),
@@ -136,6 +136,10 @@ mod tests {
                     results: Vec::new(),
                 },
                 ErrorCode::Constraint,
+            ),
+            (
+                turso::Error::Constraint("NOT NULL constraint failed: t.a".into()),
+                ErrorCode::ConstraintNotNull,
             ),
         ];
         for (err, code) in cases {

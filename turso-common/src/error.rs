@@ -21,7 +21,8 @@ pub enum ErrorCode {
     InvalidMode,
     /// Sync mode was asked for without `TURSO_SYNC_URL` / `sync.url`.
     SyncUrlRequired,
-    /// `maxRetries` or `retryDelayMs` is negative.
+    /// `maxRetries` or `retryDelayMs` in configuration is not a
+    /// non-negative integer.
     InvalidRetry,
     /// The plugin configuration has the wrong shape (e.g. a number where a
     /// string is expected).
@@ -30,7 +31,9 @@ pub enum ErrorCode {
     Sql,
     /// The number or kind of bound values does not fit the statement.
     Bind,
-    /// A constraint (unique, not null, check, foreign key) was violated.
+    /// A constraint was violated whose kind the engine did not say (a
+    /// trigger's `RAISE`, say). The kinds it names have codes of their own:
+    /// `ErrorCode::is_constraint()` covers them all.
     Constraint,
     /// The database is busy; the transaction may be retried.
     Busy,
@@ -75,6 +78,21 @@ pub enum ErrorCode {
     /// server could not be asked again within `syncTimeoutMs`: it may or
     /// may not have committed. Look for its effect before writing it again.
     OutcomeUnknown,
+    /// A `UNIQUE` constraint (a unique index or column) was violated.
+    ConstraintUnique,
+    /// A `PRIMARY KEY` was violated: a row with that key exists.
+    ConstraintPrimaryKey,
+    /// A `NOT NULL` column was given no value.
+    ConstraintNotNull,
+    /// A `CHECK` constraint was violated.
+    ConstraintCheck,
+    /// A `FOREIGN KEY` constraint was violated (with `PRAGMA foreign_keys`
+    /// on).
+    ConstraintForeignKey,
+    /// The schema changed since the statement was prepared, and the
+    /// statement's result columns with it: prepare it again. (A handle's
+    /// `query`/`get`/`run` do so by themselves.)
+    SchemaChanged,
     /// `CREATE INDEX … USING <method>` (e.g. `USING fts`) while the
     /// engine's experimental index methods are off: turn them on with the
     /// setting the message names (`experimentalIndexMethod` /
@@ -114,13 +132,18 @@ impl ErrorCode {
             Self::SyncTimeout => "TURSO_SYNC_TIMEOUT",
             Self::Internal => "TURSO_INTERNAL",
             Self::OutcomeUnknown => "TURSO_OUTCOME_UNKNOWN",
+            Self::ConstraintUnique => "TURSO_CONSTRAINT_UNIQUE",
+            Self::ConstraintPrimaryKey => "TURSO_CONSTRAINT_PRIMARY_KEY",
+            Self::ConstraintNotNull => "TURSO_CONSTRAINT_NOT_NULL",
+            Self::ConstraintCheck => "TURSO_CONSTRAINT_CHECK",
+            Self::ConstraintForeignKey => "TURSO_CONSTRAINT_FOREIGN_KEY",
+            Self::SchemaChanged => "TURSO_SCHEMA_CHANGED",
             Self::IndexMethodDisabled => crate::index_method::INDEX_METHOD_DISABLED_CODE,
             Self::Other(code) => code,
         }
     }
 
-    /// Every code this build knows, in declaration order. Codes added
-    /// later are appended, so a longer list is not a breaking change.
+    /// Every code this build knows, in declaration order.
     pub const ALL: &'static [ErrorCode] = &[
         ErrorCode::InvalidNamespace,
         ErrorCode::InvalidMode,
@@ -148,13 +171,18 @@ impl ErrorCode {
         ErrorCode::SyncTimeout,
         ErrorCode::Internal,
         ErrorCode::OutcomeUnknown,
+        ErrorCode::ConstraintUnique,
+        ErrorCode::ConstraintPrimaryKey,
+        ErrorCode::ConstraintNotNull,
+        ErrorCode::ConstraintCheck,
+        ErrorCode::ConstraintForeignKey,
+        ErrorCode::SchemaChanged,
         ErrorCode::IndexMethodDisabled,
     ];
 
-    /// The codes of turso-common 2.0.0, in declaration order: kept so
-    /// that code naming it still builds. [`ErrorCode::ALL`] lists every
-    /// code this build knows.
-    #[deprecated(since = "2.2.0", note = "use ErrorCode::ALL, which lists every code")]
+    /// The codes of 2.x, a fixed-size array that cannot grow: use
+    /// [`ErrorCode::ALL`].
+    #[deprecated(since = "3.0.0", note = "use ErrorCode::ALL, which lists every code")]
     pub const KNOWN: [ErrorCode; 26] = [
         ErrorCode::InvalidNamespace,
         ErrorCode::InvalidMode,
@@ -192,6 +220,41 @@ impl ErrorCode {
             .find(|known| known.as_str() == code)
             .cloned()
             .unwrap_or_else(|| Self::Other(code.to_owned()))
+    }
+
+    /// Whether this is a constraint violation of any kind
+    /// (`TURSO_CONSTRAINT` or one of the `TURSO_CONSTRAINT_*` codes).
+    pub fn is_constraint(&self) -> bool {
+        matches!(
+            self,
+            Self::Constraint
+                | Self::ConstraintUnique
+                | Self::ConstraintPrimaryKey
+                | Self::ConstraintNotNull
+                | Self::ConstraintCheck
+                | Self::ConstraintForeignKey
+        )
+    }
+
+    /// The code of a constraint failure the engine described as
+    /// `message` ("UNIQUE constraint failed: t.a", "NOT NULL constraint
+    /// failed: …", "CHECK constraint failed: …", "FOREIGN KEY constraint
+    /// failed"), the same from the embedded engine and from a sync
+    /// server. The engine words a primary-key violation as a `UNIQUE`
+    /// one: telling them apart takes the table's schema (plugin-turso does
+    /// it).
+    pub fn constraint_from_message(message: &str) -> Self {
+        let upper = message.to_ascii_uppercase();
+        [
+            ("UNIQUE CONSTRAINT FAILED", Self::ConstraintUnique),
+            ("PRIMARY KEY CONSTRAINT FAILED", Self::ConstraintPrimaryKey),
+            ("NOT NULL CONSTRAINT FAILED", Self::ConstraintNotNull),
+            ("CHECK CONSTRAINT FAILED", Self::ConstraintCheck),
+            ("FOREIGN KEY CONSTRAINT FAILED", Self::ConstraintForeignKey),
+        ]
+        .into_iter()
+        .find(|(words, _)| upper.contains(words))
+        .map_or(Self::Constraint, |(_, code)| code)
     }
 
     /// Whether a transaction that failed with this code may succeed when
@@ -323,6 +386,15 @@ mod tests {
     }
 
     #[test]
+    fn the_readme_lists_every_code_with_its_variant_and_string() {
+        let readme = include_str!("../../README.md");
+        for code in ErrorCode::ALL {
+            let row = format!("| `{code:?}` | `{}` |", code.as_str());
+            assert!(readme.contains(&row), "README's error table lacks {row}");
+        }
+    }
+
+    #[test]
     #[allow(deprecated)]
     fn the_codes_of_2_0_lead_every_code_in_order() {
         assert_eq!(
@@ -342,6 +414,35 @@ mod tests {
         let err = Error::from(crate::validate_namespace("").unwrap_err());
         assert_eq!(err.code(), &ErrorCode::InvalidNamespace);
         assert!(StdError::source(&err).is_some());
+    }
+
+    #[test]
+    fn constraint_kinds_are_read_from_the_engines_words() {
+        for (message, code) in [
+            (
+                "UNIQUE constraint failed: t.email",
+                ErrorCode::ConstraintUnique,
+            ),
+            (
+                "NOT NULL constraint failed: t.body",
+                ErrorCode::ConstraintNotNull,
+            ),
+            (
+                "CHECK constraint failed: stars >= 0",
+                ErrorCode::ConstraintCheck,
+            ),
+            ("CHECK constraint failed in t", ErrorCode::ConstraintCheck),
+            (
+                "FOREIGN KEY constraint failed",
+                ErrorCode::ConstraintForeignKey,
+            ),
+            ("raised by a trigger", ErrorCode::Constraint),
+        ] {
+            let read = ErrorCode::constraint_from_message(message);
+            assert_eq!(read, code, "{message}");
+            assert!(read.is_constraint());
+        }
+        assert!(!ErrorCode::Sql.is_constraint());
     }
 
     #[test]

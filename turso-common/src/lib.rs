@@ -6,7 +6,8 @@
 //! - the namespace rule ([`validate_namespace`]);
 //! - values and rows: [`Value`], [`Row`] (with [`Row::deserialize`] into
 //!   serde types), [`FromValue`], [`RunResult`], [`params!`] and
-//!   [`try_params!`];
+//!   [`try_params!`], [`Params`] (by position or by name, with
+//!   [`named_params!`]);
 //! - one [`ErrorCode`] and one [`Error`] (with `source()`), and, with the
 //!   `engine` feature, the one mapping of engine errors onto codes
 //!   ([`engine_error`]);
@@ -41,6 +42,8 @@
 #![doc(test(attr(deny(warnings), allow(dead_code, unused_variables))))]
 
 #[cfg(feature = "engine")]
+mod constraint;
+#[cfg(feature = "engine")]
 mod engine;
 pub mod env;
 mod error;
@@ -48,6 +51,7 @@ mod index_method;
 mod namespace;
 #[cfg(feature = "engine")]
 mod open;
+mod params;
 #[cfg(feature = "pipeline")]
 pub mod pipeline;
 mod redact;
@@ -58,6 +62,8 @@ pub mod sql;
 mod transaction_kind;
 mod value;
 
+#[cfg(feature = "engine")]
+pub use constraint::refine_primary_key;
 #[cfg(feature = "engine")]
 pub use engine::{ddl_in_concurrent, engine_error, sync_error};
 pub use error::{Error, ErrorCode, Result};
@@ -73,6 +79,7 @@ pub use open::{
     enable_mvcc, open_local, open_local_with, open_synced, open_synced_with, sync_builder,
     sync_builder_with, EngineOptions, PlainDatabase,
 };
+pub use params::Params;
 pub use redact::{clean_message, redact_url, MAX_MESSAGE_CHARS};
 pub use secret::Secret;
 pub use transaction_kind::TransactionKind;

@@ -492,7 +492,7 @@ fn is_not_null_failure(message: &str) -> bool {
 pub fn code_of(message: &str) -> ErrorCode {
     let lower = message.to_ascii_lowercase();
     if lower.contains("constraint failed") || lower.contains("foreign key") {
-        ErrorCode::Constraint
+        ErrorCode::constraint_from_message(message)
     } else if lower.contains("no such column") {
         ErrorCode::NoSuchColumn
     } else if lower.contains("database is locked") || lower.contains("busy") {
@@ -699,7 +699,7 @@ mod tests {
         match b.outcome(&failed) {
             Outcome::StatementFailed { index, error } => {
                 assert_eq!(index, 1);
-                assert_eq!(error.code(), &ErrorCode::Constraint);
+                assert_eq!(error.code(), &ErrorCode::ConstraintUnique);
             }
             other => panic!("{other:?}"),
         }
@@ -731,11 +731,11 @@ mod tests {
     fn server_messages_get_codes() {
         assert_eq!(
             code_of("NOT NULL constraint failed: t.a"),
-            ErrorCode::Constraint
+            ErrorCode::ConstraintNotNull
         );
         assert_eq!(
             code_of("FOREIGN KEY constraint failed"),
-            ErrorCode::Constraint
+            ErrorCode::ConstraintForeignKey
         );
         assert_eq!(code_of("no such column: x"), ErrorCode::NoSuchColumn);
         assert_eq!(code_of("no such table: x"), ErrorCode::Sql);

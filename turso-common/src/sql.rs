@@ -295,22 +295,25 @@ pub fn nondeterministic(text: &str) -> Option<String> {
     None
 }
 
-/// The number of values `text` binds (see
-/// [`SqlStatement::parameter_count`]). Text the lexer cannot read counts
-/// what it read up to there; the engine reports the error itself.
-fn parameter_count(text: &str) -> usize {
+/// The most parameters a statement can bind (SQLite's
+/// `SQLITE_MAX_VARIABLE_NUMBER`); [`parameter_names`] lists no more.
+pub const MAX_PARAMETERS: usize = 32_766;
+
+/// Each parameter `text` binds, in the order they appear, with the index
+/// SQLite gives it: `?` takes the next index, `?NNN` takes `NNN`, and a
+/// name takes the next index the first time it appears (later uses of a
+/// name are skipped). Text the lexer cannot read yields what it read up
+/// to there; the engine reports the error itself.
+fn variables(text: &str) -> impl Iterator<Item = (usize, Option<&[u8]>)> {
     let mut next = 0usize;
-    let mut highest = 0usize;
-    let mut named: HashSet<&[u8]> = HashSet::new();
-    for token in Lexer::new(text.as_bytes()).map_while(std::result::Result::ok) {
-        if token.token_type != TokenType::TK_VARIABLE {
-            continue;
-        }
-        let value = token.value;
-        match value {
+    let mut seen: HashSet<&[u8]> = HashSet::new();
+    Lexer::new(text.as_bytes())
+        .map_while(std::result::Result::ok)
+        .filter(|token| token.token_type == TokenType::TK_VARIABLE)
+        .filter_map(move |token| match token.value {
             b"?" => {
                 next += 1;
-                highest = highest.max(next);
+                Some((next, None))
             }
             [b'?', digits @ ..] => {
                 let index = std::str::from_utf8(digits)
@@ -318,17 +321,46 @@ fn parameter_count(text: &str) -> usize {
                     .and_then(|d| d.parse::<usize>().ok())
                     .unwrap_or(0);
                 next = next.max(index);
-                highest = highest.max(index);
+                Some((index, None))
             }
-            _ => {
-                if named.insert(value) {
-                    next += 1;
-                    highest = highest.max(next);
-                }
-            }
+            name => seen.insert(name).then(|| {
+                next += 1;
+                (next, Some(name))
+            }),
+        })
+}
+
+/// The number of values `text` binds (see
+/// [`SqlStatement::parameter_count`]).
+fn parameter_count(text: &str) -> usize {
+    variables(text).map(|(index, _)| index).max().unwrap_or(0)
+}
+
+/// The parameters `text` binds, by index: slot `i` holds parameter
+/// `i + 1`'s name (`:id`, `@id` or `$id`, its prefix included), or `None`
+/// for a positional `?`/`?NNN` and for an index no parameter takes.
+/// Numbering follows SQLite (see [`variables`]); indexes above
+/// [`MAX_PARAMETERS`] are left out (the engine refuses them).
+///
+/// ```
+/// use turso_common::sql::parameter_names;
+/// let names = parameter_names("SELECT :id, ?, :id, @tag");
+/// assert_eq!(names, [Some(":id".to_owned()), None, Some("@tag".to_owned())]);
+/// ```
+pub fn parameter_names(text: &str) -> Vec<Option<String>> {
+    let mut slots: Vec<Option<String>> = Vec::new();
+    for (index, name) in variables(text) {
+        if index == 0 || index > MAX_PARAMETERS {
+            continue;
+        }
+        if slots.len() < index {
+            slots.resize(index, None);
+        }
+        if let (Some(slot), Some(name)) = (slots.get_mut(index - 1), name) {
+            *slot = Some(String::from_utf8_lossy(name).into_owned());
         }
     }
-    highest
+    slots
 }
 
 /// The first keyword of `sql`, uppercased (`""` when there is none).

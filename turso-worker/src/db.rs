@@ -9,8 +9,8 @@ use std::time::Duration;
 
 use turso_common::pipeline::PipelineClient;
 use turso_common::{
-    engine_error, open_local_with, open_synced_with, sync_error, Error, ErrorCode, PlainDatabase,
-    Result,
+    engine_error, open_local_with, open_synced_with, refine_primary_key, sync_error, Error,
+    ErrorCode, PlainDatabase, Result,
 };
 
 use crate::index_method::IndexMethods;
@@ -121,7 +121,7 @@ impl WorkerDb {
     ///
     /// # Errors
     ///
-    /// `TURSO_SQL_ERROR`, `TURSO_CONSTRAINT`, `TURSO_BUSY`,
+    /// `TURSO_SQL_ERROR`, `TURSO_CONSTRAINT_*`, `TURSO_BUSY`,
     /// `TURSO_CONFLICT`, `TURSO_IO_ERROR` or `TURSO_INTERNAL` from the
     /// engine; `TURSO_MISUSE` while a [`WorkerDb::transaction`] runs on
     /// this handle (run its statements through its [`WorkerTransaction`]);
@@ -131,7 +131,10 @@ impl WorkerDb {
         self.outside_transaction()?;
         self.settle_abandoned().await?;
         self.index_methods.admit(sql)?;
-        self.conn.execute_batch(sql).await.map_err(engine_error)
+        match self.conn.execute_batch(sql).await {
+            Ok(()) => Ok(()),
+            Err(err) => Err(refine_primary_key(&self.conn, engine_error(err)).await),
+        }
     }
 
     /// Prepares one statement for [`WorkerStatement::all`],

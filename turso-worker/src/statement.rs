@@ -3,7 +3,7 @@
 use std::fmt;
 use std::sync::Arc;
 
-use turso_common::{engine_error, Result, Row, RunResult, Value};
+use turso_common::{engine_error, refine_primary_key, Result, Row, RunResult, Value};
 
 /// A statement prepared by [`WorkerDb::prepare`](crate::WorkerDb::prepare).
 ///
@@ -54,6 +54,20 @@ impl WorkerStatement {
     /// `TURSO_BIND_ERROR` when the parameters do not fit, or the engine's
     /// coded error.
     pub async fn all(&mut self, params: Vec<Value>) -> Result<Vec<Row>> {
+        let rows = self.all_rows(params).await;
+        self.refined(rows).await
+    }
+
+    /// `result`, a primary-key violation told from a unique one (see
+    /// [`refine_primary_key`]).
+    async fn refined<T>(&self, result: Result<T>) -> Result<T> {
+        match result {
+            Ok(value) => Ok(value),
+            Err(err) => Err(refine_primary_key(&self.conn, err).await),
+        }
+    }
+
+    async fn all_rows(&mut self, params: Vec<Value>) -> Result<Vec<Row>> {
         let mut rows = self.stmt.query(bind(params)).await.map_err(engine_error)?;
         let mut out = Vec::new();
         while let Some(row) = rows.next().await.map_err(engine_error)? {
@@ -69,6 +83,11 @@ impl WorkerStatement {
     ///
     /// As [`WorkerStatement::all`].
     pub async fn get(&mut self, params: Vec<Value>) -> Result<Option<Row>> {
+        let row = self.first_row(params).await;
+        self.refined(row).await
+    }
+
+    async fn first_row(&mut self, params: Vec<Value>) -> Result<Option<Row>> {
         let mut rows = self.stmt.query(bind(params)).await.map_err(engine_error)?;
         let first = match rows.next().await.map_err(engine_error)? {
             Some(row) => Some(self.row(&row)?),
@@ -83,8 +102,14 @@ impl WorkerStatement {
     ///
     /// # Errors
     ///
-    /// As [`WorkerStatement::all`]; e.g. `TURSO_CONSTRAINT` on a duplicate key.
+    /// As [`WorkerStatement::all`]; e.g. `TURSO_CONSTRAINT_PRIMARY_KEY` on
+    /// a duplicate key.
     pub async fn run(&mut self, params: Vec<Value>) -> Result<RunResult> {
+        let ran = self.run_to_end(params).await;
+        self.refined(ran).await
+    }
+
+    async fn run_to_end(&mut self, params: Vec<Value>) -> Result<RunResult> {
         let changes = if self.columns.is_empty() {
             self.stmt
                 .execute(bind(params))

@@ -22,7 +22,8 @@ use std::time::Duration;
 use turso_common::pipeline::{self, Recorded};
 use turso_common::sql::{self, SqlStatement, StatementKind};
 use turso_common::{
-    ddl_in_concurrent, engine_error, Error, ErrorCode, Result, Row, RunResult, Value,
+    ddl_in_concurrent, engine_error, refine_primary_key, Error, ErrorCode, Result, Row, RunResult,
+    Value,
 };
 
 use crate::db::{Engine, WorkerDb};
@@ -257,7 +258,7 @@ impl WorkerTransaction {
     ///
     /// As [`WorkerTransaction::exec`], plus `TURSO_SQL_ERROR` for text
     /// holding more than one statement and `TURSO_BIND_ERROR` when the
-    /// number of values does not fit; e.g. `TURSO_CONSTRAINT` on a
+    /// number of values does not fit; e.g. `TURSO_CONSTRAINT_PRIMARY_KEY` on a
     /// duplicate key.
     pub async fn run(&self, sql: &str, params: Vec<Value>) -> Result<RunResult> {
         let statement = self.check(sql, &params)?;
@@ -557,7 +558,10 @@ impl WorkerDb {
                         tokio::time::sleep(pause).await;
                     }
                 }
-                other => return other,
+                // The engine (and a sync server) word a primary-key
+                // violation as a unique one.
+                Err(err) => return Err(refine_primary_key(&self.conn, err).await),
+                ok => return ok,
             }
         }
     }

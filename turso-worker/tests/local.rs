@@ -127,7 +127,7 @@ async fn engine_failures_carry_stable_codes() {
         .exec("INSERT INTO t VALUES ('x')")
         .await
         .expect_err("dup");
-    assert_eq!(dup.code(), "TURSO_CONSTRAINT", "{dup}");
+    assert_eq!(dup.code(), "TURSO_CONSTRAINT_PRIMARY_KEY", "{dup}");
     let bad = db.prepare("SELEC nonsense").await.expect_err("parse");
     assert_eq!(bad.code(), "TURSO_SQL_ERROR", "{bad}");
     let missing = db.prepare("SELECT * FROM nope").await.expect_err("table");
@@ -165,5 +165,46 @@ async fn local_data_survives_close_and_reopen() {
         row.and_then(|r| r.value(0).cloned()),
         Some(Value::from("kept"))
     );
+    db.close().await.expect("close");
+}
+
+#[tokio::test]
+async fn a_duplicate_key_is_told_from_a_duplicate_unique_value() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let db = open_isolated("keys", OpenOptions::new().dir(tmp.path()))
+        .await
+        .expect("open");
+    db.exec(
+        "CREATE TABLE t (id INTEGER PRIMARY KEY, email TEXT UNIQUE, name TEXT NOT NULL);\
+         INSERT INTO t VALUES (1, 'a@x', 'a')",
+    )
+    .await
+    .expect("create");
+    let mut insert = db
+        .prepare("INSERT INTO t VALUES (?1, ?2, ?3)")
+        .await
+        .expect("prepare");
+    for (values, code) in [
+        (
+            params![1, "b@x", "b"],
+            turso_worker::ErrorCode::ConstraintPrimaryKey,
+        ),
+        (
+            params![2, "a@x", "b"],
+            turso_worker::ErrorCode::ConstraintUnique,
+        ),
+        (
+            params![2, "b@x", None::<String>],
+            turso_worker::ErrorCode::ConstraintNotNull,
+        ),
+    ] {
+        let err = insert.run(values).await.expect_err("refused");
+        assert_eq!(err.code(), &code, "{err}");
+    }
+    let err = db
+        .exec("INSERT INTO t VALUES (1, 'c@x', 'c')")
+        .await
+        .expect_err("refused");
+    assert_eq!(err.code(), &turso_worker::ErrorCode::ConstraintPrimaryKey);
     db.close().await.expect("close");
 }

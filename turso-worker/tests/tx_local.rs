@@ -137,7 +137,7 @@ async fn a_failing_body_rolls_back_and_only_busy_or_conflict_run_it_again() {
         })
         .await
         .expect_err("duplicate");
-    assert_eq!(err.code(), &ErrorCode::Constraint);
+    assert_eq!(err.code(), &ErrorCode::ConstraintUnique);
     assert_eq!(attempts.load(Ordering::SeqCst), 1);
     assert_eq!(
         count(&db, "SELECT count(*) FROM items").await,

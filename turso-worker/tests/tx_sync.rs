@@ -184,7 +184,7 @@ async fn a_unique_collision_commits_none_of_the_transaction() {
         .transaction(TransactionOptions::default(), insert_two("y", "x"))
         .await
         .expect_err("x is taken");
-    assert_eq!(err.code(), &ErrorCode::Constraint, "{err}");
+    assert_eq!(err.code(), &ErrorCode::ConstraintUnique, "{err}");
 
     // A writes `z` outside transaction() and pushes it; B inserts `w`, `z`.
     a.exec("INSERT INTO items (name) VALUES ('z')")
@@ -195,7 +195,7 @@ async fn a_unique_collision_commits_none_of_the_transaction() {
         .transaction(TransactionOptions::default(), insert_two("w", "z"))
         .await
         .expect_err("z is taken");
-    assert_eq!(err.code(), &ErrorCode::Constraint, "{err}");
+    assert_eq!(err.code(), &ErrorCode::ConstraintUnique, "{err}");
 
     let expected = texts(&["x", "z"]);
     assert_eq!(

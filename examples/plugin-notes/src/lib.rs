@@ -2,10 +2,8 @@
 //! plugin-turso's service. The logic lives in [`Notes`], written against a
 //! `TursoService`, so the plugin's `init` and its tests call the same code.
 
-use std::sync::OnceLock;
-
 use plugin_api::{
-    params, Error, Plugin, PluginContext, Result, TransactionError, TransactionKind,
+    params, Error, PluginContext, Result, StatefulPlugin, TransactionError, TransactionKind,
     TransactionOptions, TursoService,
 };
 
@@ -73,7 +71,7 @@ impl Notes {
     ///
     /// # Errors
     ///
-    /// `TURSO_CONSTRAINT` when the title is taken, and the service's codes.
+    /// `TURSO_CONSTRAINT_UNIQUE` when the title is taken, and the service's codes.
     pub async fn add(&self, title: &str) -> Result<i64> {
         // The body may run more than once (retries): it borrows `title`.
         let write = TransactionOptions::default().in_namespace(NAMESPACE);
@@ -135,21 +133,22 @@ impl Notes {
     }
 }
 
-/// The plugin: opens [`Notes`] at init and keeps it.
-#[derive(Debug, Default)]
+/// The plugin: what `init` makes ([`Notes`]) is the plugin, kept until
+/// shutdown (no `OnceLock`, no `Default`).
+#[derive(Debug)]
 pub struct NotesPlugin {
-    notes: OnceLock<Notes>,
+    notes: Notes,
 }
 
 impl NotesPlugin {
-    /// The notes API, once initialised.
-    pub fn notes(&self) -> Option<&Notes> {
-        self.notes.get()
+    /// The notes API.
+    pub fn notes(&self) -> &Notes {
+        &self.notes
     }
 }
 
-impl Plugin for NotesPlugin {
-    async fn init(&self, ctx: PluginContext) -> Result<()> {
+impl StatefulPlugin for NotesPlugin {
+    async fn init(ctx: PluginContext) -> Result<Self> {
         let turso = ctx.get_turso("@buntime/plugin-turso").ok_or_else(|| {
             Error::new(
                 plugin_api::ErrorCode::Internal,
@@ -160,8 +159,7 @@ impl Plugin for NotesPlugin {
         if notes.count().await? == 0 {
             notes.add("welcome").await?;
         }
-        let _ = self.notes.set(notes);
-        Ok(())
+        Ok(Self { notes })
     }
 }
 

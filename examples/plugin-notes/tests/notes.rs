@@ -24,7 +24,7 @@ async fn notes_are_added_paged_renamed_and_refused_with_codes() {
     assert!(matches!(notes.rename(99, "x").await, Err(NotesError::NotFound(99))));
     let taken = notes.add("first").await.unwrap_err();
     assert!(
-        matches!(taken.code(), ErrorCode::Constraint),
+        matches!(taken.code(), ErrorCode::ConstraintUnique),
         "{taken}"
     );
     turso.shutdown().await;

@@ -3,10 +3,12 @@
 
 use std::sync::Arc;
 
+use plugin_api::logs::LogEvent;
 use plugin_api::{Provided, TursoService};
 
 use super::PluginReport;
 use crate::library::{HostServices, PluginInstance};
+use crate::plugin_log;
 use crate::registry::Registry;
 
 /// What the host gives one plugin.
@@ -38,6 +40,14 @@ impl HostServices for PluginHost {
 
     fn get_plugin(&self, name: &str) -> Option<Provided> {
         self.registry.get(name)
+    }
+
+    fn log_enabled(&self, level: tracing::Level, target: &str) -> bool {
+        plugin_log::enabled(level, target)
+    }
+
+    fn log_event(&self, event: &LogEvent<'_>) {
+        plugin_log::emit(&self.name, event);
     }
 }
 

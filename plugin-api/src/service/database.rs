@@ -3,18 +3,26 @@
 use std::fmt;
 use std::sync::Arc;
 
+use super::cache::StatementCache;
 use super::query::{forward_queries, Queryable};
 use super::Statement;
 use crate::abi::{from_ffi_result, FfiDatabaseBox, FfiMode, FfiStatementBox, FfiSyncStats};
 use crate::health::SyncStats;
 use crate::options::Mode;
-use crate::{Result, Row, RunResult, Value};
+use crate::{Params, Result, Row, RunResult};
 
 /// A database handle for one namespace.
+///
+/// The handle keeps the statements its query calls (`query`, `get`,
+/// `run`, …) prepare, by text, up to
+/// [`DEFAULT_STATEMENT_CACHE_CAPACITY`](crate::DEFAULT_STATEMENT_CACHE_CAPACITY)
+/// of them (the least recently used goes first): calling them in a loop
+/// prepares once. Clones share the handle and its statements.
 #[derive(Clone)]
 pub struct Database {
     inner: Arc<FfiDatabaseBox>,
     mode: Mode,
+    statements: Arc<StatementCache<Statement>>,
 }
 
 impl fmt::Debug for Database {
@@ -37,6 +45,7 @@ impl Database {
         Ok(Self {
             inner: Arc::new(inner),
             mode,
+            statements: Arc::default(),
         })
     }
 
@@ -57,10 +66,33 @@ impl Database {
     /// exist.
     pub async fn prepare(&self, sql: &str) -> Result<Statement> {
         from_ffi_result::<FfiStatementBox, FfiStatementBox>(self.inner.prepare(sql.into()).await)
-            .map(Statement::from_ffi)
+            .map(|inner| Statement::from_ffi(inner, sql))
     }
 
     forward_queries!();
+
+    /// How many statements the handle keeps for its query calls.
+    pub fn statement_cache_capacity(&self) -> usize {
+        self.statements.capacity()
+    }
+
+    /// Sets how many statements the handle keeps for its query calls,
+    /// dropping the least recently used beyond it; 0 keeps none (each
+    /// call prepares).
+    pub fn set_statement_cache_capacity(&self, capacity: usize) {
+        self.statements.set_capacity(capacity);
+    }
+
+    /// How many statements the handle keeps now.
+    pub fn cached_statements(&self) -> usize {
+        self.statements.len()
+    }
+
+    /// Drops the kept statements (each is prepared again on its next
+    /// use).
+    pub fn clear_statement_cache(&self) {
+        self.statements.clear();
+    }
 
     /// Pushes local changes to the sync server; a no-op in local mode.
     ///
@@ -122,6 +154,7 @@ impl Database {
     ///
     /// The provider's close failure.
     pub async fn close(&self) -> Result<()> {
+        self.statements.clear();
         from_ffi_result(self.inner.close().await)
     }
 }
@@ -133,5 +166,15 @@ impl Queryable for Database {
 
     async fn prepare(&self, sql: &str) -> Result<Statement> {
         Database::prepare(self, sql).await
+    }
+
+    async fn prepare_cached(&self, sql: &str) -> Result<Statement> {
+        self.statements
+            .get_or_prepare(sql, || Database::prepare(self, sql))
+            .await
+    }
+
+    fn forget_cached(&self, sql: &str) {
+        self.statements.forget(sql);
     }
 }

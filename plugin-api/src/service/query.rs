@@ -6,15 +6,21 @@ use std::future::Future;
 use serde::de::DeserializeOwned;
 
 use super::Statement;
-use crate::{FromValue, Result, Row, RunResult, Value};
+use crate::{FromValue, Params, Result, Row, RunResult};
 
 /// Something SQL runs on: a [`super::Database`] or a
 /// [`super::Transaction`].
 ///
-/// `exec` and `prepare` are each type's own; `query`, `get`, `run` and
-/// `query_as` are written once, here, over `prepare`. Both types also
-/// have these as inherent methods, so callers need not import the trait
-/// unless they write code generic over it:
+/// `exec` and `prepare` are each type's own; `query`, `get`, `run`,
+/// `query_as`, `get_as` and `scalar` are written once, here, over
+/// [`Queryable::prepare_cached`]: a handle keeps the statements its query
+/// calls prepared (see [`super::Database::set_statement_cache_capacity`]),
+/// so calling them in a loop does not prepare the same text again. Each
+/// takes `impl Into<Params>`: `()` when there is nothing to bind,
+/// [`params!`](crate::params) by position,
+/// [`named_params!`](crate::named_params) by name. Both types also have
+/// these as inherent methods, so callers need not import the trait unless
+/// they write code generic over it:
 ///
 /// ```no_run
 /// use plugin_api::{params, Queryable, Result};
@@ -45,18 +51,38 @@ pub trait Queryable: Send + Sync {
     /// exist.
     fn prepare(&self, sql: &str) -> impl Future<Output = Result<Statement>> + Send;
 
+    /// The statement this handle keeps for `sql`, prepared (and kept) the
+    /// first time. Without a cache of its own, a type prepares each time.
+    ///
+    /// # Errors
+    ///
+    /// As [`Queryable::prepare`].
+    fn prepare_cached(&self, sql: &str) -> impl Future<Output = Result<Statement>> + Send {
+        self.prepare(sql)
+    }
+
+    /// Drops the statement kept for `sql`, if any (the next
+    /// [`Queryable::prepare_cached`] prepares it again). Does nothing for a
+    /// type without a cache.
+    fn forget_cached(&self, sql: &str) {
+        let _ = sql;
+    }
+
     /// Prepares `sql` and returns every row it yields for `params`.
     ///
     /// # Errors
     ///
-    /// `TURSO_SQL_ERROR`, `TURSO_BIND_ERROR`, `TURSO_CONSTRAINT`,
+    /// `TURSO_SQL_ERROR`, `TURSO_BIND_ERROR`, `TURSO_CONSTRAINT_*`,
     /// `TURSO_BUSY`, `TURSO_CONFLICT`, …
     fn query(
         &self,
         sql: &str,
-        params: Vec<Value>,
+        params: impl Into<Params>,
     ) -> impl Future<Output = Result<Vec<Row>>> + Send {
-        async move { self.prepare(sql).await?.all(params).await }
+        let params = params.into();
+        on_cached(self, sql, params, |stmt, params| async move {
+            stmt.all(params).await
+        })
     }
 
     /// Prepares `sql` and returns the first row it yields for `params`,
@@ -68,9 +94,12 @@ pub trait Queryable: Send + Sync {
     fn get(
         &self,
         sql: &str,
-        params: Vec<Value>,
+        params: impl Into<Params>,
     ) -> impl Future<Output = Result<Option<Row>>> + Send {
-        async move { self.prepare(sql).await?.get(params).await }
+        let params = params.into();
+        on_cached(self, sql, params, |stmt, params| async move {
+            stmt.get(params).await
+        })
     }
 
     /// Prepares `sql` and runs it with `params` for its effect.
@@ -78,8 +107,15 @@ pub trait Queryable: Send + Sync {
     /// # Errors
     ///
     /// As [`Queryable::query`].
-    fn run(&self, sql: &str, params: Vec<Value>) -> impl Future<Output = Result<RunResult>> + Send {
-        async move { self.prepare(sql).await?.run(params).await }
+    fn run(
+        &self,
+        sql: &str,
+        params: impl Into<Params>,
+    ) -> impl Future<Output = Result<RunResult>> + Send {
+        let params = params.into();
+        on_cached(self, sql, params, |stmt, params| async move {
+            stmt.run(params).await
+        })
     }
 
     /// Prepares `sql` and reads every row it yields for `params` as `T`
@@ -94,12 +130,12 @@ pub trait Queryable: Send + Sync {
     fn query_as<T: DeserializeOwned + Send>(
         &self,
         sql: &str,
-        params: Vec<Value>,
+        params: impl Into<Params>,
     ) -> impl Future<Output = Result<Vec<T>>> + Send {
-        async move {
-            let rows = self.query(sql, params).await?;
-            rows.iter().map(Row::deserialize).collect()
-        }
+        let params = params.into();
+        on_cached(self, sql, params, |stmt, params| async move {
+            stmt.all_as(params).await
+        })
     }
 
     /// Prepares `sql` and reads the first row it yields for `params` as
@@ -111,9 +147,12 @@ pub trait Queryable: Send + Sync {
     fn get_as<T: DeserializeOwned + Send>(
         &self,
         sql: &str,
-        params: Vec<Value>,
+        params: impl Into<Params>,
     ) -> impl Future<Output = Result<Option<T>>> + Send {
-        async move { self.prepare(sql).await?.get_as(params).await }
+        let params = params.into();
+        on_cached(self, sql, params, |stmt, params| async move {
+            stmt.get_as(params).await
+        })
     }
 
     /// Prepares `sql` and reads the first column of its first row as `T`
@@ -122,7 +161,7 @@ pub trait Queryable: Send + Sync {
     /// ```no_run
     /// # async fn demo(db: plugin_api::Database) -> plugin_api::Result<()> {
     /// let notes: u32 = db
-    ///     .scalar("SELECT count(*) FROM notes", plugin_api::params![])
+    ///     .scalar("SELECT count(*) FROM notes", ())
     ///     .await?
     ///     .unwrap_or(0);
     /// # Ok(()) }
@@ -135,9 +174,57 @@ pub trait Queryable: Send + Sync {
     fn scalar<T: FromValue + Send>(
         &self,
         sql: &str,
-        params: Vec<Value>,
+        params: impl Into<Params>,
     ) -> impl Future<Output = Result<Option<T>>> + Send {
-        async move { self.prepare(sql).await?.scalar(params).await }
+        let params = params.into();
+        on_cached(self, sql, params, |stmt, params| async move {
+            stmt.scalar(params).await
+        })
+    }
+}
+
+/// Bound values up to this size are kept for a second run of a call whose
+/// kept statement met a schema change; larger ones are not copied, and
+/// such a call returns `TURSO_SCHEMA_CHANGED` (the next one prepares
+/// again).
+const RETRY_COPY_BYTES: usize = 64 * 1024;
+
+/// About how many bytes `params` hold.
+fn params_size(params: &Params) -> usize {
+    let value_size = |value: &crate::Value| match value {
+        crate::Value::Text(text) => text.len(),
+        crate::Value::Blob(blob) => blob.len(),
+        _ => 8,
+    };
+    match params {
+        Params::None => 0,
+        Params::Positional(values) => values.iter().map(value_size).sum(),
+        Params::Named(values) => values.iter().map(|(n, v)| n.len() + value_size(v)).sum(),
+        _ => usize::MAX,
+    }
+}
+
+/// Runs `call` on the statement `on` keeps for `sql`. When that statement
+/// met a schema change that changed its result columns
+/// (`TURSO_SCHEMA_CHANGED`), it is dropped, prepared again, and the call
+/// runs once more.
+async fn on_cached<Q, T, F, Fut>(on: &Q, sql: &str, params: Params, call: F) -> Result<T>
+where
+    Q: Queryable + ?Sized,
+    F: Fn(Statement, Params) -> Fut,
+    Fut: Future<Output = Result<T>>,
+{
+    let statement = on.prepare_cached(sql).await?;
+    let again = (params_size(&params) <= RETRY_COPY_BYTES).then(|| params.clone());
+    match call(statement, params).await {
+        Err(err) if err.code() == &crate::ErrorCode::SchemaChanged => {
+            on.forget_cached(sql);
+            match again {
+                Some(params) => call(on.prepare_cached(sql).await?, params).await,
+                None => Err(err),
+            }
+        }
+        other => other,
     }
 }
 
@@ -145,12 +232,21 @@ pub trait Queryable: Send + Sync {
 /// import [`Queryable`].
 macro_rules! forward_queries {
     () => {
+        /// See [`Queryable::prepare_cached`].
+        ///
+        /// # Errors
+        ///
+        /// As [`Queryable::prepare`].
+        pub async fn prepare_cached(&self, sql: &str) -> Result<Statement> {
+            Queryable::prepare_cached(self, sql).await
+        }
+
         /// See [`Queryable::query`].
         ///
         /// # Errors
         ///
         /// As [`Queryable::query`].
-        pub async fn query(&self, sql: &str, params: Vec<Value>) -> Result<Vec<Row>> {
+        pub async fn query(&self, sql: &str, params: impl Into<Params>) -> Result<Vec<Row>> {
             Queryable::query(self, sql, params).await
         }
 
@@ -159,7 +255,7 @@ macro_rules! forward_queries {
         /// # Errors
         ///
         /// As [`Queryable::query`].
-        pub async fn get(&self, sql: &str, params: Vec<Value>) -> Result<Option<Row>> {
+        pub async fn get(&self, sql: &str, params: impl Into<Params>) -> Result<Option<Row>> {
             Queryable::get(self, sql, params).await
         }
 
@@ -168,7 +264,7 @@ macro_rules! forward_queries {
         /// # Errors
         ///
         /// As [`Queryable::query`].
-        pub async fn run(&self, sql: &str, params: Vec<Value>) -> Result<RunResult> {
+        pub async fn run(&self, sql: &str, params: impl Into<Params>) -> Result<RunResult> {
             Queryable::run(self, sql, params).await
         }
 
@@ -180,7 +276,7 @@ macro_rules! forward_queries {
         pub async fn query_as<T: serde::de::DeserializeOwned + Send>(
             &self,
             sql: &str,
-            params: Vec<Value>,
+            params: impl Into<Params>,
         ) -> Result<Vec<T>> {
             Queryable::query_as(self, sql, params).await
         }
@@ -193,7 +289,7 @@ macro_rules! forward_queries {
         pub async fn get_as<T: serde::de::DeserializeOwned + Send>(
             &self,
             sql: &str,
-            params: Vec<Value>,
+            params: impl Into<Params>,
         ) -> Result<Option<T>> {
             Queryable::get_as(self, sql, params).await
         }
@@ -206,7 +302,7 @@ macro_rules! forward_queries {
         pub async fn scalar<T: crate::FromValue + Send>(
             &self,
             sql: &str,
-            params: Vec<Value>,
+            params: impl Into<Params>,
         ) -> Result<Option<T>> {
             Queryable::scalar(self, sql, params).await
         }

@@ -1,7 +1,7 @@
 //! [`Statement`]: a prepared statement.
 
 use std::fmt;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use abi_stable::sabi_trait::TD_Opaque;
 use abi_stable::std_types::{RSlice, RString, RVec};
@@ -12,7 +12,7 @@ use crate::abi::{
 };
 use serde::de::DeserializeOwned;
 
-use crate::{FromValue, Result, Row, RunResult, Value};
+use crate::{FromValue, Params, Result, Row, RunResult, Value};
 
 /// At most this many bound values are lent to the provider in place (a
 /// stack array) by [`Statement::get`]; more take the async path.
@@ -54,10 +54,17 @@ fn overwrite(slot: &mut Value, value: FfiValueRef<'_>) {
 
 /// A prepared statement. Its column names are read once, here; each call
 /// then carries values only.
+///
+/// Every call takes `impl Into<Params>`: `()` for none,
+/// [`params!`](crate::params) by position, or
+/// [`named_params!`](crate::named_params) by name (the parameter names are
+/// read from the text once, on the first call by name).
 #[derive(Clone)]
 pub struct Statement {
     inner: Arc<FfiStatementBox>,
     columns: Arc<[String]>,
+    sql: Arc<str>,
+    names: Arc<OnceLock<Vec<Option<String>>>>,
 }
 
 impl fmt::Debug for Statement {
@@ -67,7 +74,7 @@ impl fmt::Debug for Statement {
 }
 
 impl Statement {
-    pub(super) fn from_ffi(inner: FfiStatementBox) -> Self {
+    pub(super) fn from_ffi(inner: FfiStatementBox, sql: &str) -> Self {
         let columns = inner
             .columns()
             .into_iter()
@@ -76,7 +83,22 @@ impl Statement {
         Self {
             inner: Arc::new(inner),
             columns,
+            sql: Arc::from(sql),
+            names: Arc::default(),
         }
+    }
+
+    /// The text this statement was prepared from.
+    pub fn sql(&self) -> &str {
+        &self.sql
+    }
+
+    /// `params` as values in parameter order.
+    fn values(&self, params: impl Into<Params>) -> Result<Vec<Value>> {
+        params.into().into_values_for(|| {
+            self.names
+                .get_or_init(|| turso_common::sql::parameter_names(&self.sql))
+        })
     }
 
     /// The result column names.
@@ -92,8 +114,11 @@ impl Statement {
     ///
     /// # Errors
     ///
-    /// `TURSO_BIND_ERROR` when `params` does not fit, and the engine's codes.
-    pub async fn all(&self, params: Vec<Value>) -> Result<Vec<Row>> {
+    /// `TURSO_BIND_ERROR` when `params` does not fit (a wrong number of
+    /// values, or a name the statement does not have), and the engine's
+    /// codes.
+    pub async fn all(&self, params: impl Into<Params>) -> Result<Vec<Row>> {
+        let params = self.values(params)?;
         let rows = from_ffi_result::<FfiRowValues, FfiRowValues>(
             self.inner.all(values_to_ffi(params)).await,
         )?;
@@ -105,7 +130,8 @@ impl Statement {
     /// # Errors
     ///
     /// As [`Statement::all`].
-    pub async fn get(&self, params: Vec<Value>) -> Result<Option<Row>> {
+    pub async fn get(&self, params: impl Into<Params>) -> Result<Option<Row>> {
+        let params = self.values(params)?;
         if let Some(answer) = self.get_now(&params) {
             return answer;
         }
@@ -227,7 +253,7 @@ impl Statement {
     /// As [`Statement::all`], plus `TURSO_NO_SUCH_COLUMN` when a field has
     /// no column and `TURSO_TYPE_MISMATCH` when a value does not fit its
     /// field.
-    pub async fn all_as<T: DeserializeOwned>(&self, params: Vec<Value>) -> Result<Vec<T>> {
+    pub async fn all_as<T: DeserializeOwned>(&self, params: impl Into<Params>) -> Result<Vec<T>> {
         self.all(params)
             .await?
             .iter()
@@ -240,7 +266,10 @@ impl Statement {
     /// # Errors
     ///
     /// As [`Statement::all_as`].
-    pub async fn get_as<T: DeserializeOwned>(&self, params: Vec<Value>) -> Result<Option<T>> {
+    pub async fn get_as<T: DeserializeOwned>(
+        &self,
+        params: impl Into<Params>,
+    ) -> Result<Option<T>> {
         self.get(params)
             .await?
             .as_ref()
@@ -254,7 +283,7 @@ impl Statement {
     ///
     /// ```no_run
     /// # async fn example(stmt: plugin_api::Statement) -> plugin_api::Result<()> {
-    /// let count: Option<u32> = stmt.scalar(plugin_api::params![]).await?;
+    /// let count: Option<u32> = stmt.scalar(()).await?;
     /// # Ok(()) }
     /// ```
     ///
@@ -262,7 +291,7 @@ impl Statement {
     ///
     /// As [`Statement::all`]; `TURSO_TYPE_MISMATCH` when the value does not
     /// fit `T`; `TURSO_NO_SUCH_COLUMN` when the statement yields no column.
-    pub async fn scalar<T: FromValue>(&self, params: Vec<Value>) -> Result<Option<T>> {
+    pub async fn scalar<T: FromValue>(&self, params: impl Into<Params>) -> Result<Option<T>> {
         match self.get(params).await? {
             Some(row) => row.get::<T>(0).map(Some),
             None => Ok(None),
@@ -274,7 +303,8 @@ impl Statement {
     /// # Errors
     ///
     /// As [`Statement::all`].
-    pub async fn run(&self, params: Vec<Value>) -> Result<RunResult> {
+    pub async fn run(&self, params: impl Into<Params>) -> Result<RunResult> {
+        let params = self.values(params)?;
         from_ffi_result(self.inner.run(values_to_ffi(params)).await)
     }
 }

@@ -3,16 +3,21 @@
 use std::fmt;
 use std::sync::Arc;
 
+use super::cache::StatementCache;
 use super::query::{forward_queries, Queryable};
 use super::Statement;
 use crate::abi::{from_ffi_result, FfiStatementBox, FfiTransactionBox};
-use crate::{Result, Row, RunResult, Value};
+use crate::{Params, Result, Row, RunResult};
 
 /// An open transaction. Cloning shares it; when the last clone is dropped
 /// without [`Transaction::commit`], it rolls back.
+///
+/// Like a [`super::Database`], it keeps the statements its query calls
+/// prepare, for as long as it lives.
 #[derive(Clone)]
 pub struct Transaction {
     inner: Arc<FfiTransactionBox>,
+    statements: Arc<StatementCache<Statement>>,
 }
 
 impl fmt::Debug for Transaction {
@@ -27,6 +32,7 @@ impl Transaction {
     pub(super) fn from_ffi(inner: FfiTransactionBox) -> Self {
         Self {
             inner: Arc::new(inner),
+            statements: Arc::default(),
         }
     }
 
@@ -48,7 +54,7 @@ impl Transaction {
     /// As [`Transaction::exec`].
     pub async fn prepare(&self, sql: &str) -> Result<Statement> {
         from_ffi_result::<FfiStatementBox, FfiStatementBox>(self.inner.prepare(sql.into()).await)
-            .map(Statement::from_ffi)
+            .map(|inner| Statement::from_ffi(inner, sql))
     }
 
     forward_queries!();
@@ -85,5 +91,15 @@ impl Queryable for Transaction {
 
     async fn prepare(&self, sql: &str) -> Result<Statement> {
         Transaction::prepare(self, sql).await
+    }
+
+    async fn prepare_cached(&self, sql: &str) -> Result<Statement> {
+        self.statements
+            .get_or_prepare(sql, || Transaction::prepare(self, sql))
+            .await
+    }
+
+    fn forget_cached(&self, sql: &str) {
+        self.statements.forget(sql);
     }
 }

@@ -73,12 +73,11 @@ impl TursoService {
     ///
     /// # Errors
     ///
-    /// `INVALID_TURSO_NAMESPACE`, `INVALID_TURSO_RETRY`, `TURSO_BUSY`,
-    /// `TURSO_CLOSED`.
-    pub async fn begin(&self, options: &TransactionOptions) -> Result<Transaction> {
-        options.validate()?;
-        let budget = RetryBudget::new(options);
-        self.begin_attempt(options, 0, budget.wait()).await
+    /// `INVALID_TURSO_NAMESPACE`, `TURSO_BUSY`, `TURSO_CLOSED`.
+    pub async fn begin(&self, options: impl Into<TransactionOptions>) -> Result<Transaction> {
+        let options = options.into();
+        let budget = RetryBudget::new(&options);
+        self.begin_attempt(&options, 0, budget.wait()).await
     }
 
     async fn begin_attempt(
@@ -104,8 +103,8 @@ impl TursoService {
     /// when it fails; and runs the whole of it again on `TURSO_BUSY` or
     /// `TURSO_CONFLICT`, up to `max_retries` more times: the first retry at
     /// once and admitted alone, later ones after an exponential, jittered
-    /// back-off from `retry_delay_ms`. An attempt that waits its whole wait
-    /// budget (`max(retry_delay_ms × 2^max_retries, 20 ms)`) for a turn
+    /// back-off from `retry_delay`. An attempt that waits its whole wait
+    /// budget (`max(retry_delay × 2^max_retries, 20 ms)`) for a turn
     /// while no other transaction finishes fails with `TURSO_BUSY`, and
     /// counts as one of the attempts.
     ///
@@ -130,7 +129,11 @@ impl TursoService {
     /// The error of the last attempt: `body`'s own, or the commit's. When
     /// retries or the wait budget run out it is `TURSO_BUSY` or
     /// `TURSO_CONFLICT`, and the transaction was rolled back.
-    pub async fn transaction<T, F, Fut>(&self, options: TransactionOptions, body: F) -> Result<T>
+    pub async fn transaction<T, F, Fut>(
+        &self,
+        options: impl Into<TransactionOptions>,
+        body: F,
+    ) -> Result<T>
     where
         F: FnMut(Transaction) -> Fut,
         Fut: Future<Output = Result<T>>,
@@ -193,7 +196,7 @@ impl TursoService {
     /// `E` with `From`, and the body's own errors.
     pub async fn transaction_with_error<T, E, F, Fut>(
         &self,
-        options: TransactionOptions,
+        options: impl Into<TransactionOptions>,
         mut body: F,
     ) -> std::result::Result<T, E>
     where
@@ -201,7 +204,7 @@ impl TursoService {
         F: FnMut(Transaction) -> Fut,
         Fut: Future<Output = std::result::Result<T, E>>,
     {
-        options.validate()?;
+        let options = options.into();
         let budget = RetryBudget::new(&options);
         let mut attempt: u32 = 0;
         loop {

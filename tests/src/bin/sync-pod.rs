@@ -36,7 +36,7 @@ use turso_plugin_tests::checker::{call_key, unique_value, Kind, Line, NAMESPACE}
 use turso_plugin_tests::TURSO;
 
 /// Retries per call: conflicts between pods are expected.
-const MAX_RETRIES: i64 = 50;
+const MAX_RETRIES: u32 = 50;
 
 fn fail(what: &str, err: impl std::fmt::Display) -> ! {
     eprintln!("sync-pod: {what}: {err}");

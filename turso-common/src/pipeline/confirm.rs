@@ -366,7 +366,7 @@ mod tests {
             false,
         );
         let err = block_on(confirm(&target, 0, Grain::Namespace, one())).unwrap_err();
-        assert_eq!(err.code(), &ErrorCode::Constraint);
+        assert_eq!(err.code(), &ErrorCode::ConstraintUnique);
         assert_eq!(target.pulls.load(Ordering::SeqCst), 1);
     }
 
