@@ -26,6 +26,8 @@ mod group;
 mod index_method;
 mod lease;
 mod lifecycle;
+#[cfg(test)]
+mod manifest_keys;
 mod metrics;
 mod plugin;
 mod replica;

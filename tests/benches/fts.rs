@@ -29,7 +29,7 @@
 use std::path::Path;
 use std::time::Instant;
 
-use plugin_api::{params, Database, TransactionOptions, TursoService};
+use plugin_api::{params, Database, TransactionOptions, TursoService, Value};
 use turso_plugin_tests::bench::{percentile, write_section, BenchDir};
 use turso_plugin_tests::read_i64;
 
@@ -231,14 +231,14 @@ async fn insert(
                     .collect();
                 match how {
                     Statements::MultiRow => {
-                        let values = rows
+                        let values: Vec<Value> = rows
                             .iter()
                             .flat_map(|(id, body, _)| [(*id).into(), body.as_str().into()])
                             .collect();
                         tx.run(&insert_sql("docs", rows.len()), values).await?;
                         if side == Side::Tokens {
                             for chunk in token_rows.chunks(TOKEN_ROWS) {
-                                let values = chunk
+                                let values: Vec<Value> = chunk
                                     .iter()
                                     .flat_map(|(token, id)| [token.as_str().into(), (*id).into()])
                                     .collect();
@@ -252,7 +252,7 @@ async fn insert(
                             tx.run(&insert_sql("docs", 1), params![*id, body.as_str()])
                                 .await?;
                             if side == Side::Tokens {
-                                let values = tokens
+                                let values: Vec<Value> = tokens
                                     .iter()
                                     .flat_map(|token| [token.as_str().into(), (*id).into()])
                                     .collect();

@@ -9,7 +9,9 @@
 use std::time::{Duration, Instant};
 
 use plugin_api::{params, TursoService, Value};
-use turso_plugin_tests::bench::{direct_mvcc, insert_log_entry, median, write_section, BenchDir};
+use turso_plugin_tests::bench::{
+    direct_mvcc, fill_kv, insert_log_entry, median, write_section, BenchDir,
+};
 
 const ROWS: i64 = 10_000;
 const TRIALS: usize = 5;
@@ -42,15 +44,10 @@ async fn direct_db(path: &std::path::Path) -> (turso::Database, turso::Connectio
 
 async fn plugin_db(turso: &TursoService) {
     let db = turso.connect("runtime").await.unwrap();
-    db.exec("CREATE TABLE kv (id INTEGER PRIMARY KEY, v TEXT); CREATE TABLE log (id INTEGER PRIMARY KEY, v TEXT)")
+    db.exec("CREATE TABLE log (id INTEGER PRIMARY KEY, v TEXT)")
         .await
         .unwrap();
-    db.exec("BEGIN").await.unwrap();
-    let insert = db.prepare("INSERT INTO kv VALUES (?1, ?2)").await.unwrap();
-    for i in 0..ROWS {
-        insert.run(params![i, format!("value-{i}")]).await.unwrap();
-    }
-    db.exec("COMMIT").await.unwrap();
+    fill_kv(&db, ROWS).await;
 }
 
 fn per_op(elapsed: Duration, ops: usize) -> f64 {

@@ -10,7 +10,7 @@
 use std::time::Instant;
 
 use plugin_api::{params, Database, Statement};
-use turso_plugin_tests::bench::{median, write_section, BenchDir};
+use turso_plugin_tests::bench::{fill_kv, median, write_section, BenchDir};
 
 const ROWS: i64 = 10_000;
 const TRIALS: usize = 5;
@@ -57,15 +57,7 @@ async fn trial() -> ([f64; 3], f64) {
     let dir = BenchDir::new();
     let (host, turso) = dir.turso_with("").await;
     let db = turso.connect("runtime").await.unwrap();
-    db.exec("CREATE TABLE kv (id INTEGER PRIMARY KEY, v TEXT)")
-        .await
-        .unwrap();
-    db.exec("BEGIN").await.unwrap();
-    let insert = db.prepare("INSERT INTO kv VALUES (?1, ?2)").await.unwrap();
-    for i in 0..ROWS {
-        insert.run(params![i, format!("value-{i}")]).await.unwrap();
-    }
-    db.exec("COMMIT").await.unwrap();
+    fill_kv(&db, ROWS).await;
     let cached = turso.connect("runtime").await.unwrap();
     let uncached = turso.connect("runtime").await.unwrap();
     uncached.set_statement_cache_capacity(0);

@@ -198,3 +198,21 @@ pub async fn insert_log_entry(turso: &plugin_api::TursoService, id: i64) {
         .await
         .expect("the bench's insert transaction commits");
 }
+
+/// Fills the table `kv (id INTEGER PRIMARY KEY, v TEXT)` (created here
+/// first) with `rows` rows, `value-<id>`, through one prepared insert in
+/// one transaction on `db`: the benches' point-query table.
+pub async fn fill_kv(db: &plugin_api::Database, rows: i64) {
+    db.exec("CREATE TABLE kv (id INTEGER PRIMARY KEY, v TEXT)")
+        .await
+        .unwrap();
+    db.exec("BEGIN").await.unwrap();
+    let insert = db.prepare("INSERT INTO kv VALUES (?1, ?2)").await.unwrap();
+    for i in 0..rows {
+        insert
+            .run(plugin_api::params![i, format!("value-{i}")])
+            .await
+            .unwrap();
+    }
+    db.exec("COMMIT").await.unwrap();
+}

@@ -180,38 +180,6 @@ impl ErrorCode {
         ErrorCode::IndexMethodDisabled,
     ];
 
-    /// The codes of 2.x, a fixed-size array that cannot grow: use
-    /// [`ErrorCode::ALL`].
-    #[deprecated(since = "3.0.0", note = "use ErrorCode::ALL, which lists every code")]
-    pub const KNOWN: [ErrorCode; 26] = [
-        ErrorCode::InvalidNamespace,
-        ErrorCode::InvalidMode,
-        ErrorCode::SyncUrlRequired,
-        ErrorCode::InvalidRetry,
-        ErrorCode::InvalidConfig,
-        ErrorCode::Sql,
-        ErrorCode::Bind,
-        ErrorCode::Constraint,
-        ErrorCode::Busy,
-        ErrorCode::Conflict,
-        ErrorCode::DdlInConcurrent,
-        ErrorCode::Unsupported,
-        ErrorCode::TransactionFinished,
-        ErrorCode::Closed,
-        ErrorCode::Sync,
-        ErrorCode::Io,
-        ErrorCode::Panicked,
-        ErrorCode::NoSuchColumn,
-        ErrorCode::TypeMismatch,
-        ErrorCode::Misuse,
-        ErrorCode::Readonly,
-        ErrorCode::NotMvcc,
-        ErrorCode::ReplicaMismatch,
-        ErrorCode::SyncTimeout,
-        ErrorCode::Internal,
-        ErrorCode::OutcomeUnknown,
-    ];
-
     /// Parses a code sent across the boundary; unknown strings give
     /// [`ErrorCode::Other`].
     pub fn from_code(code: &str) -> Self {
@@ -392,15 +360,6 @@ mod tests {
             let row = format!("| `{code:?}` | `{}` |", code.as_str());
             assert!(readme.contains(&row), "README's error table lacks {row}");
         }
-    }
-
-    #[test]
-    #[allow(deprecated)]
-    fn the_codes_of_2_0_lead_every_code_in_order() {
-        assert_eq!(
-            &ErrorCode::ALL[..ErrorCode::KNOWN.len()],
-            &ErrorCode::KNOWN[..]
-        );
     }
 
     #[test]

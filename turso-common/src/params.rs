@@ -170,7 +170,6 @@ macro_rules! named_params {
 #[cfg(all(test, feature = "sql"))]
 mod tests {
     use super::*;
-    use crate::named_params;
 
     fn code(result: Result<Vec<Value>>) -> ErrorCode {
         result.unwrap_err().code().clone()
