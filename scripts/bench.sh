@@ -9,7 +9,7 @@ export TURSODB_BIN
 cargo build --release --locked -p plugin-turso -p consumer-plugin -p host-harness -p turso-server
 benches=("$@")
 if [ "${#benches[@]}" -eq 0 ]; then
-    benches=(plugin_vs_direct statement_cache sync_latency load confirmed_writes server_scale)
+    benches=(plugin_vs_direct statement_cache sync_latency load confirmed_writes server_scale fts)
 fi
 for bench in "${benches[@]}"; do
     cargo bench --locked -p turso-plugin-tests --bench "$bench"

@@ -10,6 +10,7 @@
 //! | `RUNTIME_TURSO_SERVER_URL`   | host `RUNTIME_TURSO_SERVER_URL`, host `TURSO_SERVER_URL`, unset (local mode)     |
 //! | `RUNTIME_TURSO_SERVER_TOKEN` | host `RUNTIME_TURSO_SERVER_TOKEN`, host `TURSO_SERVER_TOKEN`*, unset              |
 //! | `RUNTIME_TURSO_DIR`          | [`WorkerLauncher::turso_dir`], host `RUNTIME_TURSO_DIR`, `<dir of TURSO_LOCAL_PATH>/workers`, `./data/turso/workers` |
+//! | `RUNTIME_TURSO_EXPERIMENTAL_INDEX_METHOD` | host `RUNTIME_TURSO_EXPERIMENTAL_INDEX_METHOD`, host `TURSO_EXPERIMENTAL_INDEX_METHOD`, unset (off) |
 //!
 //! Values are trimmed and blank means unset. \* The host's
 //! `TURSO_SERVER_TOKEN` only goes with the host's `TURSO_SERVER_URL`: a
@@ -43,7 +44,8 @@ use std::path::{Path, PathBuf};
 /// The variable names and plugin-turso's default local path, named once
 /// in turso-common.
 pub use turso_common::env::{
-    DEFAULT_LOCAL_PATH, RUNTIME_TURSO_DIR, RUNTIME_TURSO_SERVER_TOKEN, RUNTIME_TURSO_SERVER_URL,
+    DEFAULT_LOCAL_PATH, RUNTIME_TURSO_DIR, RUNTIME_TURSO_EXPERIMENTAL_INDEX_METHOD,
+    RUNTIME_TURSO_SERVER_TOKEN, RUNTIME_TURSO_SERVER_URL, TURSO_EXPERIMENTAL_INDEX_METHOD,
     TURSO_LOCAL_PATH, TURSO_SERVER_TOKEN, TURSO_SERVER_URL,
 };
 /// The subdirectory, beside the host's database, that holds worker files.
@@ -61,7 +63,8 @@ fn clean(value: Option<String>) -> Option<String> {
 /// launcher's directory setting. See the module docs for the order.
 ///
 /// Always contains `RUNTIME_TURSO_DIR`; `RUNTIME_TURSO_SERVER_URL` only when
-/// a server is configured, and `RUNTIME_TURSO_SERVER_TOKEN` only with it.
+/// a server is configured, and `RUNTIME_TURSO_SERVER_TOKEN` only with it;
+/// `RUNTIME_TURSO_EXPERIMENTAL_INDEX_METHOD` when the host sets it.
 /// Pure: reads nothing but `host_env`. The directory is returned as
 /// derived (possibly relative).
 ///
@@ -82,7 +85,7 @@ pub fn worker_env(
     turso_dir: Option<&Path>,
 ) -> Vec<(String, String)> {
     let var = |name: &str| clean(host_env(name));
-    let mut out = Vec::with_capacity(3);
+    let mut out = Vec::with_capacity(4);
 
     let dir = turso_dir
         .filter(|d| !d.as_os_str().is_empty())
@@ -112,6 +115,14 @@ pub fn worker_env(
         if let Some(token) = token {
             out.push((RUNTIME_TURSO_SERVER_TOKEN.to_owned(), token));
         }
+    }
+    let index_method = var(RUNTIME_TURSO_EXPERIMENTAL_INDEX_METHOD)
+        .or_else(|| var(TURSO_EXPERIMENTAL_INDEX_METHOD));
+    if let Some(index_method) = index_method {
+        out.push((
+            RUNTIME_TURSO_EXPERIMENTAL_INDEX_METHOD.to_owned(),
+            index_method,
+        ));
     }
     out
 }
@@ -279,6 +290,28 @@ mod tests {
 
     fn get<'a>(env: &'a [(String, String)], key: &str) -> Option<&'a str> {
         env.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str())
+    }
+
+    #[test]
+    fn the_index_method_setting_reaches_workers_and_an_explicit_one_wins() {
+        let env = worker_env(host(&[("TURSO_EXPERIMENTAL_INDEX_METHOD", "1")]), None);
+        assert_eq!(
+            get(&env, RUNTIME_TURSO_EXPERIMENTAL_INDEX_METHOD),
+            Some("1")
+        );
+        let env = worker_env(
+            host(&[
+                ("TURSO_EXPERIMENTAL_INDEX_METHOD", "1"),
+                ("RUNTIME_TURSO_EXPERIMENTAL_INDEX_METHOD", "0"),
+            ]),
+            None,
+        );
+        assert_eq!(
+            get(&env, RUNTIME_TURSO_EXPERIMENTAL_INDEX_METHOD),
+            Some("0")
+        );
+        let env = worker_env(host(&[]), None);
+        assert_eq!(get(&env, RUNTIME_TURSO_EXPERIMENTAL_INDEX_METHOD), None);
     }
 
     #[test]

@@ -13,7 +13,10 @@
 //!    `TURSO_SYNC_AUTH_TOKEN` (or `sync.authToken`).
 //!
 //! The local path is `TURSO_LOCAL_PATH`, then `localPath`, then
-//! `./data/turso/runtime.db`.
+//! `./data/turso/runtime.db`. The engine's experimental index methods
+//! (full-text search, `CREATE INDEX … USING fts`) are off unless
+//! `TURSO_EXPERIMENTAL_INDEX_METHOD` or `experimentalIndexMethod` turns
+//! them on.
 //!
 //! Keys the plugin does not read ([`KNOWN_KEYS`] lists those it does) are
 //! logged as a warning naming the closest known key, so a typo such as
@@ -36,7 +39,7 @@ pub use keys::{unknown_keys, UnknownKey, KNOWN_KEYS};
 pub use resolve::resolve;
 pub use settings::{
     SyncSettings, SyncTarget, SyncWrites, TursoConfig, DEFAULT_MAX_OPEN_REPLICAS,
-    DEFAULT_REPLICA_IDLE, DEFAULT_SHUTDOWN_TIMEOUT, DEFAULT_SYNC_TIMEOUT,
+    DEFAULT_REPLICA_IDLE, DEFAULT_SHUTDOWN_TIMEOUT, DEFAULT_SYNC_TIMEOUT, INDEX_METHOD_SETTING,
 };
 pub use turso_common::env::DEFAULT_LOCAL_PATH;
 pub use turso_common::Secret;

@@ -217,6 +217,7 @@ mod tests {
         let store = Store::open_local(
             &dir.path().join("t.db"),
             PlainDatabase::Refuse,
+            crate::index_method::IndexMethods::new(false),
             Lifecycle::new(),
             Arc::default(),
         )

@@ -8,7 +8,8 @@
 //! - `store`: one open engine database per file (MVCC in local mode) and
 //!   its connection pool; `stores`: the open stores by namespace (idle
 //!   replicas closed); `replica`: an embedded replica's sync calls
-//!   (bounded, grouped, cleaned of secrets);
+//!   (bounded, grouped, cleaned of secrets); `index_method`: the
+//!   experimental index methods (full-text search) a store admits;
 //! - `lease`: who owns a connection (a handle and its statements, or a
 //!   transaction and its statements); `lifecycle`: closed means closed;
 //!   `gate`: admission of transactions and retries;
@@ -22,6 +23,7 @@ mod connection;
 mod database;
 mod gate;
 mod group;
+mod index_method;
 mod lease;
 mod lifecycle;
 #[cfg(test)]

@@ -29,7 +29,7 @@ use crate::gate::Gate;
 use crate::group::Chain;
 use crate::metrics::Metrics;
 use turso_common::pipeline::{PipelineClient, Sent};
-use turso_common::{redact_url, sync_builder, sync_error, Secret};
+use turso_common::{redact_url, sync_builder_with, sync_error, EngineOptions, Secret};
 
 /// What health shows of a replica's sync.
 #[derive(Debug, Clone, Default)]
@@ -110,7 +110,7 @@ impl Drop for WriterGuard {
 
 impl Replica {
     /// Opens (bootstrapping when new) the replica at `path`, synced with
-    /// `url`.
+    /// `url`, with the engine features of `options`.
     ///
     /// # Errors
     ///
@@ -123,13 +123,14 @@ impl Replica {
         url: &str,
         token: Option<&Secret>,
         settings: SyncSettings,
+        options: EngineOptions,
         gate: Gate,
         metrics: Arc<Metrics>,
     ) -> Result<Self> {
         let shown = redact_url(url);
         check_made_for(path, url, &shown)?;
         let pipeline = PipelineClient::new(url, token)?;
-        let builder = sync_builder(path, url, token)?;
+        let builder = sync_builder_with(path, url, token, options)?;
         let timeout = settings.timeout;
         let (what, clean_url, clean_token) = ("open", shown.clone(), token.cloned());
         let db = on_plugin_runtime(async move {

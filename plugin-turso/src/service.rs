@@ -16,6 +16,7 @@ use plugin_api::{
 
 use crate::config::TursoConfig;
 use crate::database::EngineDatabase;
+use crate::index_method::IndexMethods;
 use crate::lifecycle::closed;
 use crate::lifecycle::Lifecycle;
 use crate::metrics::Metrics;
@@ -146,18 +147,22 @@ impl TursoEngine {
         let lifecycle = Arc::clone(&self.lifecycle);
         let metrics = Arc::clone(&self.metrics);
         let settings = self.config.sync_settings;
+        let methods = IndexMethods::new(self.config.experimental_index_method);
         match (&self.config.mode, &self.config.sync) {
             (Mode::Sync, Some(target)) => {
                 let token = target.auth_token.as_ref();
-                Store::open_synced(local_path, &target.url, token, settings, lifecycle, metrics)
-                    .await
+                let url = &target.url;
+                Store::open_synced(
+                    local_path, url, token, settings, methods, lifecycle, metrics,
+                )
+                .await
             }
             (Mode::MultiTenant, Some(target)) => {
                 let dir = local_path.parent().unwrap_or_else(|| Path::new("."));
                 let path = dir.join(format!("{namespace}.db"));
                 let url = format!("{}/{namespace}", target.url);
                 let token = target.auth_token.as_ref();
-                Store::open_synced(&path, &url, token, settings, lifecycle, metrics).await
+                Store::open_synced(&path, &url, token, settings, methods, lifecycle, metrics).await
             }
             _ => {
                 let plain = if self.config.convert_to_mvcc {
@@ -165,7 +170,7 @@ impl TursoEngine {
                 } else {
                     PlainDatabase::Refuse
                 };
-                Store::open_local(local_path, plain, lifecycle, metrics).await
+                Store::open_local(local_path, plain, methods, lifecycle, metrics).await
             }
         }
     }

@@ -247,7 +247,9 @@ impl Scope {
     /// # Errors
     ///
     /// `TURSO_SQL_ERROR` when the script does not parse,
-    /// `TURSO_BIND_ERROR` for a statement with parameters, and the
+    /// `TURSO_BIND_ERROR` for a statement with parameters,
+    /// `TURSO_INDEX_METHOD_DISABLED` / `TURSO_UNSUPPORTED` for an index
+    /// method that may not be created here (nothing runs then), and the
     /// engine's codes for the first statement that fails (the statements
     /// before it have run).
     pub(crate) async fn exec(&self, script: &str) -> Result<()> {
@@ -265,6 +267,12 @@ impl Scope {
                     s.parameter_count
                 ),
             ));
+        }
+        for statement in statements
+            .iter()
+            .filter(|s| s.kind == StatementKind::Schema)
+        {
+            self.lease.store().admit_index_method(statement.text)?;
         }
         let ran = if self.confirms_alone() && statements.iter().any(|s| records(s.kind)) {
             let script = script.to_owned();
@@ -330,11 +338,16 @@ impl Scope {
     /// # Errors
     ///
     /// `TURSO_SQL_ERROR` for text that does not parse, holds no statement
-    /// or several, and the engine's codes.
+    /// or several, `TURSO_INDEX_METHOD_DISABLED` / `TURSO_UNSUPPORTED` for
+    /// an index method that may not be created here, and the engine's
+    /// codes.
     pub(crate) async fn prepare(&self, text: &str) -> Result<EngineStatement> {
         let statement = self.lease.store().sql().single(text)?;
         if self.rehearsal().is_some() && statement.kind == StatementKind::Transaction {
             return Err(control_in_rehearsal());
+        }
+        if statement.kind == StatementKind::Schema {
+            self.lease.store().admit_index_method(statement.text)?;
         }
         let conn = self.turn().await?;
         let generation = self.lease.store().schema_generation();

@@ -22,6 +22,7 @@ use turso_common::Secret;
 use crate::config::SyncSettings;
 use crate::connection::rollback_if_open;
 use crate::gate::Gate;
+use crate::index_method::IndexMethods;
 use crate::lifecycle::Lifecycle;
 use crate::metrics::Metrics;
 use crate::replica::Replica;
@@ -64,6 +65,8 @@ pub(crate) struct Store {
     last_used: Mutex<Instant>,
     /// What the texts prepared here hold, read once per text.
     sql: SqlCache,
+    /// The engine's experimental index methods on this store.
+    index_methods: IndexMethods,
     /// How many schema changes ran here (see [`Store::schema_generation`]).
     schema_changes: AtomicU64,
     /// The service's counters.
@@ -75,6 +78,7 @@ impl Store {
         path: &Path,
         engine: Engine,
         gate: Gate,
+        index_methods: IndexMethods,
         lifecycle: Arc<Lifecycle>,
         metrics: Arc<Metrics>,
     ) -> Self {
@@ -89,6 +93,7 @@ impl Store {
             fault: Mutex::new(None),
             last_used: Mutex::new(Instant::now()),
             sql: SqlCache::new(SQL_FACTS_KEPT),
+            index_methods,
             schema_changes: AtomicU64::new(0),
         }
     }
@@ -121,11 +126,20 @@ impl Store {
     pub(crate) async fn open_local(
         path: &Path,
         plain: PlainDatabase,
+        index_methods: IndexMethods,
         lifecycle: Arc<Lifecycle>,
         metrics: Arc<Metrics>,
     ) -> Result<Self> {
-        let (db, conn) = turso_common::open_local(path, plain).await?;
-        let store = Self::with_engine(path, Engine::Local(db), Gate::default(), lifecycle, metrics);
+        let options = index_methods.engine_options();
+        let (db, conn) = turso_common::open_local_with(path, plain, options).await?;
+        let store = Self::with_engine(
+            path,
+            Engine::Local(db),
+            Gate::default(),
+            index_methods,
+            lifecycle,
+            metrics,
+        );
         store.give_back(conn);
         Ok(store)
     }
@@ -143,15 +157,18 @@ impl Store {
         url: &str,
         auth_token: Option<&Secret>,
         settings: SyncSettings,
+        index_methods: IndexMethods,
         lifecycle: Arc<Lifecycle>,
         metrics: Arc<Metrics>,
     ) -> Result<Self> {
         let gate = Gate::default();
+        let options = index_methods.engine_options();
         let replica = Replica::open(
             path,
             url,
             auth_token,
             settings,
+            options,
             gate.clone(),
             Arc::clone(&metrics),
         )
@@ -161,6 +178,7 @@ impl Store {
             path,
             Engine::Synced(Box::new(replica)),
             gate,
+            index_methods,
             lifecycle,
             metrics,
         );
@@ -223,6 +241,16 @@ impl Store {
     /// The facts of the statement texts prepared on this store.
     pub(crate) fn sql(&self) -> &SqlCache {
         &self.sql
+    }
+
+    /// Refuses a statement creating an index with an index method that may
+    /// not be created on this store (see [`IndexMethods::admit`]).
+    ///
+    /// # Errors
+    ///
+    /// `TURSO_INDEX_METHOD_DISABLED` or, on a replica, `TURSO_UNSUPPORTED`.
+    pub(crate) fn admit_index_method(&self, text: &str) -> Result<()> {
+        self.index_methods.admit(text, self.is_synced())
     }
 
     /// The admission gate of write transactions.

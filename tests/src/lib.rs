@@ -11,11 +11,14 @@ use std::process::{Command, Output};
 
 pub mod bench;
 pub mod checker;
+mod crash;
 pub mod fake_servers;
+pub mod fts;
 mod sync_server;
 mod turso_server;
+pub use crash::{run_and_kill, Round};
 pub use sync_server::{free_port, tursodb_bin, SyncServer};
-pub use turso_server::{server_url, start_turso_server, temp_turso_server};
+pub use turso_server::{server_url, start_turso_server, temp_turso_server, temp_turso_server_with};
 
 use host_harness::{Host, PluginLoader};
 use plugin_api::{TransactionKind, TransactionOptions, TursoService};
@@ -160,7 +163,7 @@ impl PluginDir {
 }
 
 /// Every environment variable plugin-turso reads; tests clear them.
-pub const TURSO_ENV: [&str; 10] = [
+pub const TURSO_ENV: [&str; 12] = [
     "TURSO_SERVER_URL",
     "TURSO_SYNC_WRITES",
     "TURSO_SERVER_TOKEN",
@@ -171,6 +174,8 @@ pub const TURSO_ENV: [&str; 10] = [
     "RUNTIME_TURSO_SERVER_URL",
     "RUNTIME_TURSO_SERVER_TOKEN",
     "RUNTIME_TURSO_DIR",
+    "TURSO_EXPERIMENTAL_INDEX_METHOD",
+    "RUNTIME_TURSO_EXPERIMENTAL_INDEX_METHOD",
 ];
 
 /// What a `host-harness` run printed.

@@ -42,6 +42,7 @@ pub fn free_port() -> u16 {
 pub struct SyncServer {
     db: PathBuf,
     addr: SocketAddr,
+    args: Vec<String>,
     child: Option<Child>,
 }
 
@@ -52,10 +53,21 @@ impl SyncServer {
     ///
     /// When it does not start within 10 s.
     pub fn start(db: &Path) -> Self {
+        Self::start_with(db, &[])
+    }
+
+    /// Starts a server for `db` with extra `tursodb` arguments (e.g.
+    /// `--experimental-index-method`), as [`SyncServer::start`].
+    ///
+    /// # Panics
+    ///
+    /// When it does not start within 10 s.
+    pub fn start_with(db: &Path, args: &[&str]) -> Self {
         let addr: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().expect("addr");
         let mut server = Self {
             db: db.to_owned(),
             addr,
+            args: args.iter().map(|a| (*a).to_owned()).collect(),
             child: None,
         };
         server.restart();
@@ -96,6 +108,7 @@ impl SyncServer {
                 .arg(&self.db)
                 .arg("--sync-server")
                 .arg(self.addr.to_string())
+                .args(&self.args)
                 .stdin(Stdio::null())
                 .stdout(Stdio::null())
                 .stderr(Stdio::null())

@@ -14,8 +14,14 @@ use crate::tursodb_bin;
 ///
 /// When the server does not start.
 pub async fn start_turso_server(data: &Path, token: &str) -> RunningServer {
+    start_configured(data, |config| config.auth_token = Secret::new(token)).await
+}
+
+/// Starts a turso-server keeping its data in `data`, with the test
+/// configuration changed by `configure`.
+async fn start_configured(data: &Path, configure: impl FnOnce(&mut ServerConfig)) -> RunningServer {
     let mut config = ServerConfig::ephemeral(data, tursodb_bin());
-    config.auth_token = Secret::new(token);
+    configure(&mut config);
     TursoServer::start(config)
         .await
         .expect("turso-server starts")
@@ -33,8 +39,20 @@ pub fn server_url(server: &RunningServer) -> String {
 ///
 /// When the directory cannot be made or the server does not start.
 pub async fn temp_turso_server() -> (tempfile::TempDir, RunningServer, String) {
+    temp_turso_server_with(|_| {}).await
+}
+
+/// [`temp_turso_server`] with its configuration changed by `configure`
+/// (e.g. `|c| c.experimental_index_method = true`).
+///
+/// # Panics
+///
+/// When the directory cannot be made or the server does not start.
+pub async fn temp_turso_server_with(
+    configure: impl FnOnce(&mut ServerConfig),
+) -> (tempfile::TempDir, RunningServer, String) {
     let data = tempfile::tempdir().expect("a temporary directory");
-    let server = start_turso_server(data.path(), "").await;
+    let server = start_configured(data.path(), configure).await;
     let url = server_url(&server);
     (data, server, url)
 }

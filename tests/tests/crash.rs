@@ -12,14 +12,11 @@
 
 use std::collections::BTreeSet;
 use std::path::Path;
-use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use plugin_api::{params, TransactionKind, TransactionOptions, TursoService};
-use tokio::io::{AsyncBufReadExt, AsyncReadExt, BufReader};
-use tokio::process::Command;
 use turso_plugin_tests::{
-    crash_payload, push_runtime, turso_manifest, PluginDir, SyncServer, TURSO, TURSO_ENV,
+    crash_payload, push_runtime, run_and_kill, turso_manifest, PluginDir, SyncServer, TURSO,
 };
 
 /// Rounds per mode (the brief asks for at least 20).
@@ -52,82 +49,6 @@ impl Rng {
     }
 }
 
-/// What one killed child printed.
-#[derive(Debug)]
-struct Round {
-    /// The first number it was going to write, once it said `ready`.
-    ready: Option<i64>,
-    /// Every number it reported committed.
-    committed: Vec<i64>,
-}
-
-/// Runs one `crash-writer` on `dir` and SIGKILLs it: `early` kills at
-/// `delay` after spawn (during boot, open or recovery), otherwise at
-/// `delay` after it said `ready` (mid-writes).
-async fn run_and_kill(dir: &Path, writers: usize, delay: Duration, early: bool) -> Round {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_crash-writer"));
-    cmd.arg(dir)
-        .arg(writers.to_string())
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true);
-    for var in TURSO_ENV {
-        cmd.env_remove(var);
-    }
-    cmd.env_remove("RUST_LOG");
-    let mut child = cmd.spawn().expect("crash-writer starts");
-    let mut stderr = child.stderr.take().expect("stderr piped");
-    let err_reader = tokio::spawn(async move {
-        let mut text = String::new();
-        let _ = stderr.read_to_string(&mut text).await;
-        text
-    });
-    let (ready_tx, ready_rx) = tokio::sync::oneshot::channel();
-    let mut lines = BufReader::new(child.stdout.take().expect("stdout piped")).lines();
-    let out_reader = tokio::spawn(async move {
-        let mut ready_tx = Some(ready_tx);
-        let (mut ready, mut committed) = (None, Vec::new());
-        while let Ok(Some(line)) = lines.next_line().await {
-            if let Some(n) = line.strip_prefix("committed ") {
-                committed.push(n.parse::<i64>().expect("a number"));
-            } else if let Some(n) = line.strip_prefix("ready ") {
-                ready = Some(n.parse::<i64>().expect("a number"));
-                if let Some(tx) = ready_tx.take() {
-                    let _ = tx.send(());
-                }
-            }
-        }
-        (ready, committed)
-    });
-
-    if early {
-        tokio::time::sleep(delay).await;
-    } else if let Ok(Ok(())) = tokio::time::timeout(Duration::from_secs(15), ready_rx).await {
-        tokio::time::sleep(delay).await;
-    } // else it ended or hung: the checks below say why
-    if let Some(status) = child.try_wait().expect("try_wait") {
-        let stderr = err_reader.await.expect("stderr reader");
-        panic!("crash-writer ended on its own ({status}): {stderr}");
-    }
-    child.start_kill().expect("SIGKILL sent"); // SIGKILL on Unix
-    let status = child.wait().await.expect("the child is reaped");
-    let (ready, committed) = out_reader.await.expect("stdout reader");
-    let stderr = err_reader.await.expect("stderr reader");
-    #[cfg(unix)]
-    {
-        use std::os::unix::process::ExitStatusExt;
-        assert_eq!(status.signal(), Some(9), "killed by SIGKILL: {stderr}");
-    }
-    if !early {
-        assert!(
-            ready.is_some(),
-            "crash-writer never said ready within 15 s: {stderr}"
-        );
-    }
-    Round { ready, committed }
-}
-
 /// Round `round`: one child with `writers` writing tasks, killed at a
 /// random point; adds what it reported to `reported`. Every fifth round is
 /// killed 0–150 ms after spawn (boot, open, recovery), the others
@@ -145,7 +66,8 @@ async fn kill_round(
     } else {
         rng.between(30, 300)
     };
-    let killed = run_and_kill(dir, writers, Duration::from_millis(delay), early).await;
+    let bin = Path::new(env!("CARGO_BIN_EXE_crash-writer"));
+    let killed = run_and_kill(bin, dir, writers, Duration::from_millis(delay), early).await;
     if let Some(first) = killed.ready {
         let before = reported.last().copied().unwrap_or(0);
         assert!(

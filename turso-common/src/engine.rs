@@ -27,6 +27,16 @@ pub fn engine_error(err: turso::Error) -> Error {
         _ if lower.contains("ddl statements require") => {
             return ddl_in_concurrent(&message).with_source(err)
         }
+        // `CREATE INDEX … USING` with the engine's index methods off.
+        _ if lower.contains("index method is an experimental feature") => {
+            ErrorCode::IndexMethodDisabled
+        }
+        // An index-method index stored in another engine version's format.
+        _ if lower.contains("storage format") && lower.contains("version of turso") => {
+            ErrorCode::Unsupported
+        }
+        // A full-text query that does not parse is the caller's SQL.
+        _ if lower.contains("fts parse error") => ErrorCode::Sql,
         turso::Error::Constraint(_) => ErrorCode::constraint_from_message(&message),
         turso::Error::ToSqlConversionFailure(_) => ErrorCode::Bind,
         turso::Error::ConversionFailure(_) => ErrorCode::TypeMismatch,
@@ -103,6 +113,18 @@ mod tests {
             ),
             (turso::Error::Readonly("ro".into()), ErrorCode::Readonly),
             (turso::Error::Misuse("bad state".into()), ErrorCode::Misuse),
+            (
+                turso::Error::Error("Parse error: index method is an experimental feature. Enable with --experimental-index-method flag".into()),
+                ErrorCode::IndexMethodDisabled,
+            ),
+            (
+                turso::Error::Error("FTS index d was created by an older version of Turso and its storage format is no longer supported".into()),
+                ErrorCode::Unsupported,
+            ),
+            (
+                turso::Error::Error("Internal error: FTS parse error: SyntaxError(\"expected word at position 5\")".into()),
+                ErrorCode::Sql,
+            ),
             (
                 turso::Error::Misuse("cannot bind parameter 3".into()),
                 ErrorCode::Bind,

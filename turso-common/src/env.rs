@@ -32,6 +32,11 @@ pub const TURSO_PULL_INTERVAL_MS: &str = "TURSO_PULL_INTERVAL_MS";
 pub const TURSO_REPLICA_IDLE_MS: &str = "TURSO_REPLICA_IDLE_MS";
 /// Multi-tenant: most replicas open at once.
 pub const TURSO_MAX_OPEN_REPLICAS: &str = "TURSO_MAX_OPEN_REPLICAS";
+/// `1`/`0`: the engine's experimental index methods (`CREATE INDEX …
+/// USING fts`, full-text search). plugin-turso reads it; turso-server
+/// reads it too and starts its `tursodb` children with
+/// `--experimental-index-method`. Off by default.
+pub const TURSO_EXPERIMENTAL_INDEX_METHOD: &str = "TURSO_EXPERIMENTAL_INDEX_METHOD";
 
 /// Workers: turso-server's data URL (sync mode when set).
 pub const RUNTIME_TURSO_SERVER_URL: &str = "RUNTIME_TURSO_SERVER_URL";
@@ -39,6 +44,9 @@ pub const RUNTIME_TURSO_SERVER_URL: &str = "RUNTIME_TURSO_SERVER_URL";
 pub const RUNTIME_TURSO_SERVER_TOKEN: &str = "RUNTIME_TURSO_SERVER_TOKEN";
 /// Workers: the directory of `<ns>.db` files.
 pub const RUNTIME_TURSO_DIR: &str = "RUNTIME_TURSO_DIR";
+/// Workers: `1`/`0`, the engine's experimental index methods (the host
+/// passes its `TURSO_EXPERIMENTAL_INDEX_METHOD` on).
+pub const RUNTIME_TURSO_EXPERIMENTAL_INDEX_METHOD: &str = "RUNTIME_TURSO_EXPERIMENTAL_INDEX_METHOD";
 
 /// plugin-turso's local database file when nothing else is configured.
 pub const DEFAULT_LOCAL_PATH: &str = "./data/turso/runtime.db";

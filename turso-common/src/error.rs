@@ -93,6 +93,11 @@ pub enum ErrorCode {
     /// statement's result columns with it: prepare it again. (A handle's
     /// `query`/`get`/`run` do so by themselves.)
     SchemaChanged,
+    /// `CREATE INDEX … USING <method>` (e.g. `USING fts`) while the
+    /// engine's experimental index methods are off: turn them on with the
+    /// setting the message names (`experimentalIndexMethod` /
+    /// `TURSO_EXPERIMENTAL_INDEX_METHOD` in plugin-turso).
+    IndexMethodDisabled,
     /// A code this build does not know, kept as sent.
     Other(String),
 }
@@ -133,6 +138,7 @@ impl ErrorCode {
             Self::ConstraintCheck => "TURSO_CONSTRAINT_CHECK",
             Self::ConstraintForeignKey => "TURSO_CONSTRAINT_FOREIGN_KEY",
             Self::SchemaChanged => "TURSO_SCHEMA_CHANGED",
+            Self::IndexMethodDisabled => crate::index_method::INDEX_METHOD_DISABLED_CODE,
             Self::Other(code) => code,
         }
     }
@@ -171,6 +177,7 @@ impl ErrorCode {
         ErrorCode::ConstraintCheck,
         ErrorCode::ConstraintForeignKey,
         ErrorCode::SchemaChanged,
+        ErrorCode::IndexMethodDisabled,
     ];
 
     /// Parses a code sent across the boundary; unknown strings give
@@ -336,6 +343,10 @@ mod tests {
         let distinct: std::collections::HashSet<&str> =
             ErrorCode::ALL.iter().map(ErrorCode::as_str).collect();
         assert_eq!(distinct.len(), ErrorCode::ALL.len());
+        assert_eq!(
+            ErrorCode::from_code("TURSO_INDEX_METHOD_DISABLED"),
+            ErrorCode::IndexMethodDisabled
+        );
         assert_eq!(
             ErrorCode::from_code("NEWER_CODE"),
             ErrorCode::Other("NEWER_CODE".into())

@@ -16,7 +16,10 @@
 //!   and URL redaction ([`redact_url`]);
 //! - with the `engine` feature, opening a local file with MVCC
 //!   ([`open_local`]) or an embedded replica ([`open_synced`],
-//!   [`sync_builder`]);
+//!   [`sync_builder`]), with engine features ([`EngineOptions`]: the
+//!   experimental index methods behind full-text search);
+//! - the experimental index methods' refusals ([`index_method_disabled`],
+//!   [`index_method_in_sync_mode`]);
 //! - with the `sql` feature, what SQL text says ([`sql`]);
 //! - with the `pipeline` feature, the guarded batches of server-confirmed
 //!   writes ([`pipeline`]), and with `pipeline-client`, sending them.
@@ -44,6 +47,7 @@ mod constraint;
 mod engine;
 pub mod env;
 mod error;
+mod index_method;
 mod namespace;
 #[cfg(feature = "engine")]
 mod open;
@@ -63,12 +67,18 @@ pub use constraint::refine_primary_key;
 #[cfg(feature = "engine")]
 pub use engine::{ddl_in_concurrent, engine_error, sync_error};
 pub use error::{Error, ErrorCode, Result};
+pub use index_method::{
+    index_method_disabled, index_method_in_sync_mode, INDEX_METHOD_DISABLED_CODE,
+};
 pub use namespace::{
     validate_namespace, NamespaceError, DEFAULT_NAMESPACE, INVALID_NAMESPACE_CODE,
     MAX_NAMESPACE_LEN,
 };
 #[cfg(feature = "engine")]
-pub use open::{enable_mvcc, open_local, open_synced, sync_builder, PlainDatabase};
+pub use open::{
+    enable_mvcc, open_local, open_local_with, open_synced, open_synced_with, sync_builder,
+    sync_builder_with, EngineOptions, PlainDatabase,
+};
 pub use params::Params;
 pub use redact::{clean_message, redact_url, MAX_MESSAGE_CHARS};
 pub use secret::Secret;

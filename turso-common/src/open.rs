@@ -9,6 +9,36 @@ use crate::error::{Error, ErrorCode, Result};
 use crate::redact::redact_url;
 use crate::Secret;
 
+/// Engine features a database is opened with, beyond what every database
+/// of the stack has. `Default` turns none on.
+///
+/// ```
+/// use turso_common::EngineOptions;
+///
+/// assert!(!EngineOptions::default().index_method_enabled());
+/// assert!(EngineOptions::default().index_method(true).index_method_enabled());
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub struct EngineOptions {
+    index_method: bool,
+}
+
+impl EngineOptions {
+    /// Turns the engine's experimental index methods (`CREATE INDEX …
+    /// USING fts`, full-text search) on or off.
+    #[must_use]
+    pub fn index_method(mut self, on: bool) -> Self {
+        self.index_method = on;
+        self
+    }
+
+    /// Whether the engine's experimental index methods are on.
+    pub fn index_method_enabled(&self) -> bool {
+        self.index_method
+    }
+}
+
 /// How a local file that already holds a plain (non-MVCC) SQLite database
 /// is treated by [`open_local`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -34,20 +64,34 @@ pub async fn open_local(
     path: &Path,
     plain: PlainDatabase,
 ) -> Result<(turso::Database, turso::Connection)> {
+    open_local_with(path, plain, EngineOptions::default()).await
+}
+
+/// [`open_local`] with the engine features of `options` turned on.
+///
+/// # Errors
+///
+/// As [`open_local`].
+pub async fn open_local_with(
+    path: &Path,
+    plain: PlainDatabase,
+    options: EngineOptions,
+) -> Result<(turso::Database, turso::Connection)> {
     create_parent_dir(path)?;
     let path_str = utf8_path(path)?;
-    match open_mvcc(path, path_str, plain, false).await {
+    let open = |passive| open_mvcc(path, path_str, plain, passive, options);
+    match open(false).await {
         Err(err) if err.message().contains(INTERRUPTED_CHECKPOINT) => {
             // A crash between the engine's truncation of the logical log and
             // that of the WAL leaves every committed frame in the WAL; the
             // engine only finishes such a checkpoint in its passive mode.
             tracing::warn!(path = %path.display(), "finishing a checkpoint interrupted by a crash");
-            let (db, conn) = open_mvcc(path, path_str, plain, true).await?;
+            let (db, conn) = open(true).await?;
             finish_checkpoint(&conn)
                 .await
                 .map_err(|e| open_error(path, e))?;
             drop((conn, db));
-            open_mvcc(path, path_str, plain, false).await
+            open(false).await
         }
         other => other,
     }
@@ -62,9 +106,11 @@ async fn open_mvcc(
     path_str: &str,
     plain: PlainDatabase,
     passive_checkpoint: bool,
+    options: EngineOptions,
 ) -> Result<(turso::Database, turso::Connection)> {
     let db = turso::Builder::new_local(path_str)
         .experimental_mvcc_passive_checkpoint(passive_checkpoint)
+        .experimental_index_method(options.index_method)
         .build()
         .await
         .map_err(|e| open_error(path, e))?;
@@ -94,11 +140,27 @@ pub fn sync_builder(
     url: &str,
     token: Option<&Secret>,
 ) -> Result<turso::sync::Builder> {
+    sync_builder_with(path, url, token, EngineOptions::default())
+}
+
+/// [`sync_builder`] with the engine features of `options` turned on for
+/// the replica.
+///
+/// # Errors
+///
+/// As [`sync_builder`].
+pub fn sync_builder_with(
+    path: &Path,
+    url: &str,
+    token: Option<&Secret>,
+    options: EngineOptions,
+) -> Result<turso::sync::Builder> {
     create_parent_dir(path)?;
     let path_str = utf8_path(path)?;
     let mut builder = turso::sync::Builder::new_remote(path_str)
         .with_remote_url(url)
-        .bootstrap_if_empty(true);
+        .bootstrap_if_empty(true)
+        .experimental_index_method(options.index_method);
     if let Some(token) = token.filter(|t| !t.is_empty()) {
         builder = builder.with_auth_token(token.expose());
     }
@@ -118,7 +180,22 @@ pub async fn open_synced(
     url: &str,
     token: Option<&Secret>,
 ) -> Result<(turso::sync::Database, turso::Connection)> {
-    let builder = sync_builder(path, url, token)?;
+    open_synced_with(path, url, token, EngineOptions::default()).await
+}
+
+/// [`open_synced`] with the engine features of `options` turned on for
+/// the replica.
+///
+/// # Errors
+///
+/// As [`open_synced`].
+pub async fn open_synced_with(
+    path: &Path,
+    url: &str,
+    token: Option<&Secret>,
+    options: EngineOptions,
+) -> Result<(turso::sync::Database, turso::Connection)> {
+    let builder = sync_builder_with(path, url, token, options)?;
     let shown = redact_url(url);
     let db = builder
         .build()

@@ -499,6 +499,8 @@ pub fn code_of(message: &str) -> ErrorCode {
         ErrorCode::Busy
     } else if lower.contains("datatype mismatch") {
         ErrorCode::TypeMismatch
+    } else if lower.contains("index method is an experimental feature") {
+        ErrorCode::IndexMethodDisabled
     } else {
         ErrorCode::Sql
     }

@@ -29,8 +29,10 @@ use turso_parser::token::TokenType;
 use crate::error::{Error, ErrorCode, Result};
 
 mod cache;
+mod index_method;
 
 pub use cache::SqlCache;
+pub use index_method::index_method;
 
 /// What a statement does, as the parser reads it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

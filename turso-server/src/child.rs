@@ -31,6 +31,8 @@ pub(crate) struct SpawnSpec {
     pub(crate) isolation: Isolation,
     /// The children's `RUST_LOG`.
     pub(crate) child_log: String,
+    /// Start children with `--experimental-index-method`.
+    pub(crate) index_method: bool,
 }
 
 /// A spawned child. Dropping it does not kill the process; call
@@ -49,7 +51,8 @@ pub(crate) struct ChildProcess {
 }
 
 impl ChildProcess {
-    /// Starts `tursodb <db> --sync-server <addr>` for namespace `ns`.
+    /// Starts `tursodb <db> --sync-server <addr>` for namespace `ns`, with
+    /// `--experimental-index-method` when the spec says so.
     ///
     /// # Errors
     ///
@@ -68,6 +71,7 @@ impl ChildProcess {
             .arg(db)
             .arg("--sync-server")
             .arg(addr.to_string())
+            .args(spec.index_method.then_some("--experimental-index-method"))
             .env("RUST_LOG", &spec.child_log)
             .env_remove("RUST_BACKTRACE")
             .stdin(Stdio::null())

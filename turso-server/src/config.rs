@@ -149,6 +149,11 @@ pub struct ServerConfig {
     /// A child without requests for this long is stopped (restarted on
     /// next use); zero = never.
     pub child_idle_timeout: Duration,
+    /// Start children with `--experimental-index-method` (`CREATE INDEX …
+    /// USING fts`, full-text search). Off: such a statement is refused at
+    /// the proxy (`TURSO_INDEX_METHOD_DISABLED`) and its whole request
+    /// with it.
+    pub experimental_index_method: bool,
 }
 
 impl Default for ServerConfig {
@@ -178,6 +183,7 @@ impl Default for ServerConfig {
             archive_retention: DEFAULT_ARCHIVE_RETENTION,
             access_flush_interval: DEFAULT_ACCESS_FLUSH_INTERVAL,
             child_idle_timeout: DEFAULT_CHILD_IDLE_TIMEOUT,
+            experimental_index_method: false,
         }
     }
 }

@@ -84,11 +84,15 @@ pub enum ErrorCode {
     /// failed or panicked); the binary shuts down and exits with
     /// [`crate::exit::LISTENER_FAILED`].
     ListenerFailed,
+    /// A pipeline request creates an index with an index method (`CREATE
+    /// INDEX … USING fts`) and the server was not started with
+    /// `--experimental-index-method`; the whole request was refused.
+    IndexMethodDisabled,
 }
 
 impl ErrorCode {
     /// Every code, in declaration order.
-    pub const KNOWN: [ErrorCode; 27] = [
+    pub const KNOWN: [ErrorCode; 28] = [
         Self::InvalidNamespace,
         Self::NamespaceNotFound,
         Self::NamespaceExists,
@@ -116,6 +120,7 @@ impl ErrorCode {
         Self::RestoreFailed,
         Self::ListenerFailed,
         Self::ChildrenBusy,
+        Self::IndexMethodDisabled,
     ];
 
     /// The stable string form of the code.
@@ -148,6 +153,7 @@ impl ErrorCode {
             Self::BackupFailed => "BACKUP_FAILED",
             Self::RestoreFailed => "RESTORE_FAILED",
             Self::ListenerFailed => "LISTENER_FAILED",
+            Self::IndexMethodDisabled => turso_common::INDEX_METHOD_DISABLED_CODE,
         }
     }
 
@@ -158,7 +164,7 @@ impl ErrorCode {
     pub fn http_status(self) -> u16 {
         match self {
             Self::InvalidNamespace | Self::BadRequest => 400,
-            Self::StatementNotAllowed => 403,
+            Self::StatementNotAllowed | Self::IndexMethodDisabled => 403,
             Self::RequestTimeout => 408,
             Self::PayloadTooLarge => 413,
             Self::UpstreamTimeout => 504,
@@ -310,6 +316,11 @@ pub enum Error {
         /// What ended its accept loop.
         reason: String,
     },
+    /// An index method asked of a server started without them.
+    IndexMethodDisabled {
+        /// The method named after `USING` (e.g. `fts`).
+        method: String,
+    },
 }
 
 impl Error {
@@ -343,6 +354,7 @@ impl Error {
             Self::BackupFailed { .. } => ErrorCode::BackupFailed,
             Self::RestoreFailed { .. } => ErrorCode::RestoreFailed,
             Self::ListenerFailed { .. } => ErrorCode::ListenerFailed,
+            Self::IndexMethodDisabled { .. } => ErrorCode::IndexMethodDisabled,
         }
     }
 
@@ -504,6 +516,13 @@ impl fmt::Display for Error {
                 f,
                 "the {port} port ({addr}) stopped accepting connections: {reason}"
             ),
+            Self::IndexMethodDisabled { method } => write!(
+                f,
+                "CREATE INDEX … USING {method} needs the engine's experimental index methods, \
+                 which this server does not start its databases with: the whole request was \
+                 refused; start turso-server with --experimental-index-method \
+                 (TURSO_EXPERIMENTAL_INDEX_METHOD=true)"
+            ),
         }
     }
 }
@@ -559,6 +578,7 @@ mod tests {
             ErrorCode::RestoreFailed => 24,
             ErrorCode::ListenerFailed => 25,
             ErrorCode::ChildrenBusy => 26,
+            ErrorCode::IndexMethodDisabled => 27,
         }
     }
 
@@ -593,6 +613,7 @@ mod tests {
             ErrorCode::BackupFailed => "a backup could not be taken",
             ErrorCode::RestoreFailed => "a restore could not be applied; the namespace is unchanged",
             ErrorCode::ListenerFailed => "a port stopped accepting connections; the binary shuts down and exits 3 (logged, never sent)",
+            ErrorCode::IndexMethodDisabled => "a pipeline request creates an index `USING <method>` (full-text search) and the server runs without `TURSO_EXPERIMENTAL_INDEX_METHOD`; the whole request is refused",
         }
     }
 

@@ -70,6 +70,7 @@ mod error;
 mod gc;
 mod healthcheck;
 mod http;
+mod index_method;
 mod isolation;
 mod leasebody;
 mod listener;

@@ -103,6 +103,7 @@ async fn forward(app: &App, req: Request<Incoming>, route: Route) -> Result<Resp
     // screened: the child's routing is not ours to second-guess.
     let rewrite = if is_pipeline || screen::looks_like_pipeline(&bytes) {
         screen::screen_pipeline(&bytes)?;
+        crate::index_method::screen(&bytes, app.config.experimental_index_method)?;
         atomic::rewrite(&bytes, crate::clock::now_ms())
     } else {
         None

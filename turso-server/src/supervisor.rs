@@ -104,6 +104,7 @@ impl Supervisor {
                 bin,
                 isolation,
                 child_log: config.child_log.clone(),
+                index_method: config.experimental_index_method,
             },
             registry,
             children: ChildTable::new(PortPool::new(config.backend_ports, isolation)),

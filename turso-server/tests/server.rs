@@ -13,6 +13,7 @@ mod backup;
 mod bypass;
 mod gc;
 mod hardening;
+mod index_method;
 mod lifecycle;
 mod listeners;
 mod logs;

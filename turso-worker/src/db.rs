@@ -9,10 +9,11 @@ use std::time::Duration;
 
 use turso_common::pipeline::PipelineClient;
 use turso_common::{
-    engine_error, open_local, open_synced, refine_primary_key, sync_error, Error, ErrorCode,
-    PlainDatabase, Result,
+    engine_error, open_local_with, open_synced_with, refine_primary_key, sync_error, Error,
+    ErrorCode, PlainDatabase, Result,
 };
 
+use crate::index_method::IndexMethods;
 use crate::statement::WorkerStatement;
 use crate::target::{Resolved, SyncTarget, WorkerMode};
 #[cfg(doc)]
@@ -50,6 +51,8 @@ pub struct WorkerDb {
     /// Set when a transaction's future was dropped with the transaction
     /// open: the next call rolls it back.
     pub(crate) abandoned: AtomicBool,
+    /// The engine's experimental index methods on this database.
+    pub(crate) index_methods: IndexMethods,
 }
 
 impl fmt::Debug for WorkerDb {
@@ -72,14 +75,17 @@ impl Resolved {
     /// As [`open_turso`](crate::open_turso), minus the namespace check
     /// already done.
     pub async fn open(self) -> Result<WorkerDb> {
+        let index_methods = IndexMethods::new(self.index_method, self.sync.is_some());
+        let options = index_methods.engine_options();
         let (engine, conn) = match self.sync {
             None => {
-                let (db, conn) = open_local(&self.path, PlainDatabase::Convert).await?;
+                let (db, conn) =
+                    open_local_with(&self.path, PlainDatabase::Convert, options).await?;
                 (Engine::Local { _db: db }, conn)
             }
             Some(target) => {
-                let (db, conn) =
-                    open_synced(&self.path, &target.url, target.auth_token.as_ref()).await?;
+                let token = target.auth_token.as_ref();
+                let (db, conn) = open_synced_with(&self.path, &target.url, token, options).await?;
                 let engine = Engine::Sync {
                     db,
                     target,
@@ -96,6 +102,7 @@ impl Resolved {
             conn,
             tx_turn: tokio::sync::Mutex::new(()),
             abandoned: AtomicBool::new(false),
+            index_methods,
         };
         tracing::debug!(
             namespace = %db.namespace,
@@ -117,10 +124,13 @@ impl WorkerDb {
     /// `TURSO_SQL_ERROR`, `TURSO_CONSTRAINT_*`, `TURSO_BUSY`,
     /// `TURSO_CONFLICT`, `TURSO_IO_ERROR` or `TURSO_INTERNAL` from the
     /// engine; `TURSO_MISUSE` while a [`WorkerDb::transaction`] runs on
-    /// this handle (run its statements through its [`WorkerTransaction`]).
+    /// this handle (run its statements through its [`WorkerTransaction`]);
+    /// `TURSO_INDEX_METHOD_DISABLED` / `TURSO_UNSUPPORTED` for an index
+    /// method that may not be created here (nothing runs then).
     pub async fn exec(&self, sql: &str) -> Result<()> {
         self.outside_transaction()?;
         self.settle_abandoned().await?;
+        self.index_methods.admit(sql)?;
         match self.conn.execute_batch(sql).await {
             Ok(()) => Ok(()),
             Err(err) => Err(refine_primary_key(&self.conn, engine_error(err)).await),
@@ -134,10 +144,13 @@ impl WorkerDb {
     ///
     /// `TURSO_SQL_ERROR` when the SQL does not parse or names something
     /// that does not exist; `TURSO_MISUSE` while a
-    /// [`WorkerDb::transaction`] runs on this handle.
+    /// [`WorkerDb::transaction`] runs on this handle;
+    /// `TURSO_INDEX_METHOD_DISABLED` / `TURSO_UNSUPPORTED` for an index
+    /// method that may not be created here.
     pub async fn prepare(&self, sql: &str) -> Result<WorkerStatement> {
         self.outside_transaction()?;
         self.settle_abandoned().await?;
+        self.index_methods.admit(sql)?;
         let stmt = self.conn.prepare(sql).await.map_err(engine_error)?;
         Ok(WorkerStatement::new(sql, stmt, self.conn.clone()))
     }

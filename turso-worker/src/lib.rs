@@ -19,6 +19,15 @@
 //! There is no timer and no background sync: push after writes, pull
 //! before reads that another writer may have changed.
 //!
+//! Full-text search (`CREATE INDEX … USING fts`, `fts_match`,
+//! `fts_score`, `fts_highlight`) needs the engine's experimental index
+//! methods: [`OpenOptions::experimental_index_method`] or
+//! `RUNTIME_TURSO_EXPERIMENTAL_INDEX_METHOD=1` (off by default; such a
+//! statement is refused with `TURSO_INDEX_METHOD_DISABLED` otherwise). In
+//! sync mode the index is created only when the server runs this
+//! crate's engine version (`TURSO_UNSUPPORTED` otherwise: see the
+//! README's full-text search section).
+//!
 //! [`WorkerDb::transaction`] runs a body in a transaction, commits it, and
 //! runs it again on `TURSO_BUSY` / `TURSO_CONFLICT` (5 retries by default,
 //! [`TransactionOptions`]). Locally it is `BEGIN CONCURRENT … COMMIT`
@@ -77,8 +86,9 @@
 //! `TURSO_SQL_ERROR`, `TURSO_BIND_ERROR`, `TURSO_CONSTRAINT_*`, `TURSO_BUSY`,
 //! `TURSO_CONFLICT`, `TURSO_SYNC_ERROR`, `TURSO_IO_ERROR`, `TURSO_INTERNAL`;
 //! from `transaction()` also `TURSO_DDL_IN_CONCURRENT`, `TURSO_MISUSE`,
-//! `TURSO_TRANSACTION_FINISHED`, and in sync mode `TURSO_UNSUPPORTED` (a
-//! write reading the clock or a random source), `TURSO_SYNC_TIMEOUT` and
+//! `TURSO_TRANSACTION_FINISHED`, `TURSO_INDEX_METHOD_DISABLED`, and in
+//! sync mode `TURSO_UNSUPPORTED` (a write reading the clock or a random
+//! source; an index method the server's engine version rules out), `TURSO_SYNC_TIMEOUT` and
 //! `TURSO_OUTCOME_UNKNOWN` (an answer was lost: the write may or may not
 //! have committed).
 //! Tokens never appear in `Debug`, `Display` or logs.
@@ -88,6 +98,7 @@
 
 mod confirm;
 mod db;
+mod index_method;
 mod options;
 mod statement;
 mod target;
@@ -95,7 +106,8 @@ mod transaction;
 
 pub use db::WorkerDb;
 pub use options::{
-    OpenOptions, DEFAULT_DIR, DEFAULT_SYNC_TIMEOUT, ENV_DIR, ENV_SERVER_TOKEN, ENV_SERVER_URL,
+    OpenOptions, DEFAULT_DIR, DEFAULT_SYNC_TIMEOUT, ENV_DIR, ENV_EXPERIMENTAL_INDEX_METHOD,
+    ENV_SERVER_TOKEN, ENV_SERVER_URL,
 };
 pub use statement::WorkerStatement;
 pub use target::{Resolved, WorkerMode};

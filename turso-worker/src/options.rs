@@ -10,6 +10,7 @@
 //! | server URL | [`OpenOptions::server_url`] | `RUNTIME_TURSO_SERVER_URL` | none: local mode |
 //! | token      | [`OpenOptions::auth_token`] | `RUNTIME_TURSO_SERVER_TOKEN` | none         |
 //! | sync timeout | [`OpenOptions::sync_timeout`] | —                        | 10 s             |
+//! | index methods | [`OpenOptions::experimental_index_method`] | `RUNTIME_TURSO_EXPERIMENTAL_INDEX_METHOD` (`1`/`0`) | off |
 //!
 //! The server URL loses its trailing `/`s; the replica syncs with
 //! `<server url>/<namespace>`. The token is only used with a server URL.
@@ -22,11 +23,14 @@ use std::time::Duration;
 pub use turso_common::env::DEFAULT_WORKER_DIR as DEFAULT_DIR;
 /// Environment variable naming the directory of `<ns>.db` files.
 pub use turso_common::env::RUNTIME_TURSO_DIR as ENV_DIR;
+/// Environment variable turning the engine's experimental index methods
+/// (`CREATE INDEX … USING fts`) on (`1`) or off (`0`).
+pub use turso_common::env::RUNTIME_TURSO_EXPERIMENTAL_INDEX_METHOD as ENV_EXPERIMENTAL_INDEX_METHOD;
 /// Environment variable holding the bearer token for the server.
 pub use turso_common::env::RUNTIME_TURSO_SERVER_TOKEN as ENV_SERVER_TOKEN;
 /// Environment variable naming the turso-server data URL (sync mode).
 pub use turso_common::env::RUNTIME_TURSO_SERVER_URL as ENV_SERVER_URL;
-use turso_common::{redact_url, Error, Secret};
+use turso_common::{redact_url, Error, ErrorCode, Secret};
 
 /// How long [`WorkerDb::transaction`](crate::WorkerDb::transaction) keeps
 /// asking the server about one confirmed write (and how long each of its
@@ -62,6 +66,10 @@ pub struct OpenOptions {
     /// makes may take. Default [`DEFAULT_SYNC_TIMEOUT`] (10 s); a zero
     /// duration counts as unset.
     pub sync_timeout: Option<Duration>,
+    /// The engine's experimental index methods (`CREATE INDEX … USING
+    /// fts`, full-text search); wins over
+    /// `RUNTIME_TURSO_EXPERIMENTAL_INDEX_METHOD`. Default off.
+    pub experimental_index_method: Option<bool>,
 }
 
 impl fmt::Debug for OpenOptions {
@@ -71,6 +79,7 @@ impl fmt::Debug for OpenOptions {
             .field("auth_token", &self.auth_token)
             .field("dir", &self.dir)
             .field("sync_timeout", &self.sync_timeout)
+            .field("experimental_index_method", &self.experimental_index_method)
             .finish()
     }
 }
@@ -110,6 +119,15 @@ impl OpenOptions {
         self
     }
 
+    /// Turns the engine's experimental index methods (`CREATE INDEX …
+    /// USING fts`, full-text search) on or off (see
+    /// [`OpenOptions::experimental_index_method`]).
+    #[must_use]
+    pub fn experimental_index_method(mut self, on: bool) -> Self {
+        self.experimental_index_method = Some(on);
+        self
+    }
+
     /// Resolves these options for `namespace` against an environment given
     /// as a lookup function (`|name| std::env::var(name).ok()` for the real
     /// one). Pure: reads nothing else, touches no file.
@@ -117,7 +135,9 @@ impl OpenOptions {
     /// Precedence, first match wins, values trimmed, empty = unset:
     /// directory: option, `RUNTIME_TURSO_DIR`, `./.cache/turso`; server URL
     /// (trailing `/` stripped): option, `RUNTIME_TURSO_SERVER_URL`, none
-    /// (local mode); token: option, `RUNTIME_TURSO_SERVER_TOKEN`, none.
+    /// (local mode); token: option, `RUNTIME_TURSO_SERVER_TOKEN`, none;
+    /// index methods: option, `RUNTIME_TURSO_EXPERIMENTAL_INDEX_METHOD`
+    /// (`1`/`true`/`yes`/`on` or `0`/`false`/`no`/`off`), off.
     ///
     /// ```
     /// use turso_worker::{OpenOptions, WorkerMode};
@@ -132,7 +152,9 @@ impl OpenOptions {
     ///
     /// # Errors
     ///
-    /// `INVALID_TURSO_NAMESPACE` when `namespace` breaks the namespace rule.
+    /// `INVALID_TURSO_NAMESPACE` when `namespace` breaks the namespace rule;
+    /// `INVALID_TURSO_CONFIG` when `RUNTIME_TURSO_EXPERIMENTAL_INDEX_METHOD`
+    /// is neither on nor off.
     pub fn resolve(
         &self,
         namespace: &str,
@@ -169,6 +191,19 @@ impl OpenOptions {
             }
         });
 
+        let index_method = match self.experimental_index_method {
+            Some(on) => on,
+            None => match from_env(ENV_EXPERIMENTAL_INDEX_METHOD) {
+                None => false,
+                Some(text) => on_or_off(&text).ok_or_else(|| {
+                    Error::new(
+                        ErrorCode::InvalidConfig,
+                        format!("{ENV_EXPERIMENTAL_INDEX_METHOD} must be 1 or 0, got {text:?}"),
+                    )
+                })?,
+            },
+        };
+
         Ok(Resolved {
             namespace: namespace.to_owned(),
             dir,
@@ -178,7 +213,17 @@ impl OpenOptions {
                 .sync_timeout
                 .filter(|t| !t.is_zero())
                 .unwrap_or(DEFAULT_SYNC_TIMEOUT),
+            index_method,
         })
+    }
+}
+
+/// A yes/no value: `1`/`true`/`yes`/`on` or `0`/`false`/`no`/`off`.
+fn on_or_off(text: &str) -> Option<bool> {
+    match text.to_ascii_lowercase().as_str() {
+        "1" | "true" | "yes" | "on" => Some(true),
+        "0" | "false" | "no" | "off" => Some(false),
+        _ => None,
     }
 }
 
@@ -191,6 +236,26 @@ fn clean(value: &str) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn index_methods_are_off_unless_the_option_or_the_environment_turns_them_on() {
+        let off = OpenOptions::new().resolve("ns", |_| None).expect("valid");
+        assert!(!off.index_method());
+        let env_on =
+            |name: &str| (name == ENV_EXPERIMENTAL_INDEX_METHOD).then(|| " yes ".to_owned());
+        assert!(OpenOptions::new()
+            .resolve("ns", env_on)
+            .expect("valid")
+            .index_method());
+        let option_wins = OpenOptions::new().experimental_index_method(false);
+        assert!(!option_wins
+            .resolve("ns", env_on)
+            .expect("valid")
+            .index_method());
+        let bad = |name: &str| (name == ENV_EXPERIMENTAL_INDEX_METHOD).then(|| "fts".to_owned());
+        let err = OpenOptions::new().resolve("ns", bad).unwrap_err();
+        assert_eq!(err.code(), &ErrorCode::InvalidConfig);
+    }
 
     #[test]
     fn tokens_never_show_in_debug() {

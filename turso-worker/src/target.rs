@@ -61,6 +61,7 @@ pub struct Resolved {
     pub(crate) path: PathBuf,
     pub(crate) sync: Option<SyncTarget>,
     pub(crate) sync_timeout: Duration,
+    pub(crate) index_method: bool,
 }
 
 impl Resolved {
@@ -96,6 +97,12 @@ impl Resolved {
     /// [`OpenOptions::sync_timeout`](crate::OpenOptions::sync_timeout)).
     pub fn sync_timeout(&self) -> Duration {
         self.sync_timeout
+    }
+
+    /// Whether the engine's experimental index methods are on (see
+    /// [`OpenOptions::experimental_index_method`](crate::OpenOptions::experimental_index_method)).
+    pub fn index_method(&self) -> bool {
+        self.index_method
     }
 
     /// Whether a token will be sent (never the token itself).

@@ -27,6 +27,7 @@ use turso_common::{
 };
 
 use crate::db::{Engine, WorkerDb};
+use crate::index_method::IndexMethods;
 use crate::statement::WorkerStatement;
 use crate::target::WorkerMode;
 
@@ -137,6 +138,8 @@ struct TxInner {
     finished: AtomicBool,
     /// One call at a time, so that writes are recorded in the order they ran.
     turn: tokio::sync::Mutex<()>,
+    /// The database's experimental index methods.
+    index_methods: IndexMethods,
 }
 
 impl fmt::Debug for WorkerTransaction {
@@ -164,12 +167,8 @@ fn finished() -> Error {
 }
 
 impl WorkerTransaction {
-    fn new(
-        conn: turso::Connection,
-        namespace: &str,
-        kind: TransactionKind,
-        rehearsal: bool,
-    ) -> Self {
+    fn new(db: &WorkerDb, kind: TransactionKind, rehearsal: bool) -> Self {
+        let (conn, namespace) = (db.conn.clone(), db.namespace.as_str());
         Self {
             inner: Arc::new(TxInner {
                 conn,
@@ -179,6 +178,7 @@ impl WorkerTransaction {
                 recorded: Mutex::new(Vec::new()),
                 finished: AtomicBool::new(false),
                 turn: tokio::sync::Mutex::new(()),
+                index_methods: db.index_methods,
             }),
         }
     }
@@ -207,7 +207,9 @@ impl WorkerTransaction {
     /// `TURSO_SQL_ERROR` when the script does not parse,
     /// `TURSO_BIND_ERROR` for a statement with parameters,
     /// `TURSO_MISUSE` for transaction control, `TURSO_UNSUPPORTED` (sync
-    /// mode) for a clock/random write, `TURSO_TRANSACTION_FINISHED` after
+    /// mode) for a clock/random write, `TURSO_INDEX_METHOD_DISABLED` (or,
+    /// in sync mode, `TURSO_UNSUPPORTED`) for an index method that may not
+    /// be created here, `TURSO_TRANSACTION_FINISHED` after
     /// the body, and the engine's codes for the first statement that fails
     /// (`TURSO_DDL_IN_CONCURRENT` for DDL in a concurrent transaction).
     pub async fn exec(&self, script: &str) -> Result<()> {
@@ -361,9 +363,13 @@ impl WorkerTransaction {
         Ok(statement)
     }
 
-    /// Refuses transaction control, and (sync mode) a write whose result
-    /// would differ on the server.
+    /// Refuses transaction control, an index method that may not be
+    /// created here, and (sync mode) a write whose result would differ on
+    /// the server.
     fn admit(&self, statement: &SqlStatement<'_>) -> Result<()> {
+        if statement.kind == StatementKind::Schema {
+            self.inner.index_methods.admit(statement.text)?;
+        }
         if statement.kind == StatementKind::Transaction {
             return Err(Error::new(
                 ErrorCode::Misuse,
@@ -571,7 +577,7 @@ impl WorkerDb {
             attempt.done();
             return Err(engine_error(err));
         }
-        let tx = WorkerTransaction::new(self.conn.clone(), &self.namespace, kind, false);
+        let tx = WorkerTransaction::new(self, kind, false);
         attempt.tx = Some(tx.clone());
         let value = body(tx.clone()).await;
         tx.finish().await;
@@ -618,12 +624,7 @@ impl WorkerDb {
                 return Err(err);
             }
         };
-        let tx = WorkerTransaction::new(
-            self.conn.clone(),
-            &self.namespace,
-            TransactionKind::Deferred,
-            true,
-        );
+        let tx = WorkerTransaction::new(self, TransactionKind::Deferred, true);
         attempt.tx = Some(tx.clone());
         let value = body(tx.clone()).await;
         let recorded = tx.finish().await;

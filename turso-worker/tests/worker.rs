@@ -8,6 +8,7 @@
 mod support;
 
 mod demo;
+mod fts;
 mod local;
 mod namespace;
 mod options;

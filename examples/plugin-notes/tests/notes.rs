@@ -29,3 +29,42 @@ async fn notes_are_added_paged_renamed_and_refused_with_codes() {
     );
     turso.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn titles_are_searched_through_the_fts_index() {
+    let turso = TestTurso::with_manifest("experimentalIndexMethod: true\n")
+        .await
+        .unwrap_or_else(|e| panic!("plugin-turso starts (set PLUGIN_TURSO_LIB): {e}"));
+    let notes = Notes::open(turso.service().clone()).await.unwrap();
+    notes.enable_search().await.unwrap();
+    let both = notes.add("durable provider notes").await.unwrap();
+    let one = notes.add("a provider of coffee").await.unwrap();
+    notes.add("groceries").await.unwrap();
+
+    let hits = notes.search("durable provider", 10).await.unwrap();
+    let ids: Vec<i64> = hits.iter().map(|n| n.id).collect();
+    assert_eq!(ids, [both, one], "both words rank first: {hits:?}");
+    let hits = notes.search("durable AND coffee", 10).await.unwrap();
+    assert!(hits.is_empty(), "{hits:?}");
+
+    // Writes after the index was made keep it current.
+    notes.rename(one, "a provider of tea").await.unwrap();
+    assert!(notes.search("coffee", 10).await.unwrap().is_empty());
+    let tea = notes.search("tea", 10).await.unwrap();
+    assert_eq!(tea, [Note { id: one, title: "a provider of tea".into() }]);
+    turso.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn search_needs_the_setting() {
+    let turso = TestTurso::start()
+        .await
+        .unwrap_or_else(|e| panic!("plugin-turso starts (set PLUGIN_TURSO_LIB): {e}"));
+    let notes = Notes::open(turso.service().clone()).await.unwrap();
+    let refused = notes.enable_search().await.unwrap_err();
+    assert!(
+        matches!(refused.code(), ErrorCode::IndexMethodDisabled),
+        "{refused}"
+    );
+    turso.shutdown().await;
+}

@@ -5,7 +5,7 @@ use serde_json::Value as Json;
 /// Every configuration key plugin-turso reads, as dotted paths. A key is
 /// read only through this list (see `Resolver::config_value`), so it
 /// cannot fall out of date.
-pub const KNOWN_KEYS: [&str; 15] = [
+pub const KNOWN_KEYS: [&str; 16] = [
     "localPath",
     "mode",
     "sync.url",
@@ -21,6 +21,7 @@ pub const KNOWN_KEYS: [&str; 15] = [
     "pullIntervalMs",
     "replicaIdleMs",
     "maxOpenReplicas",
+    "experimentalIndexMethod",
 ];
 
 /// A configuration key plugin-turso does not read.

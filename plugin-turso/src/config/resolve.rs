@@ -241,6 +241,12 @@ pub fn resolve(config: &Json, env: &dyn Env) -> Result<TursoConfig> {
             .millis(env::TURSO_SHUTDOWN_TIMEOUT_MS, "shutdownTimeoutMs")?
             .unwrap_or(DEFAULT_SHUTDOWN_TIMEOUT),
         sync_settings: sync_settings(&r)?,
+        experimental_index_method: r
+            .flag(
+                env::TURSO_EXPERIMENTAL_INDEX_METHOD,
+                "experimentalIndexMethod",
+            )?
+            .unwrap_or(false),
         ..TursoConfig::default()
     };
     if let Some(url) = r.value(env::TURSO_SERVER_URL, "server.url")? {

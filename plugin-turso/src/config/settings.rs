@@ -102,6 +102,11 @@ pub struct TursoConfig {
     pub shutdown_timeout: Duration,
     /// How the sync modes talk to the server.
     pub sync_settings: SyncSettings,
+    /// Whether the engine's experimental index methods are on (`CREATE
+    /// INDEX … USING fts`, full-text search), for local databases and
+    /// replicas alike (`experimentalIndexMethod` /
+    /// `TURSO_EXPERIMENTAL_INDEX_METHOD`; default off).
+    pub experimental_index_method: bool,
 }
 
 impl Default for TursoConfig {
@@ -113,6 +118,11 @@ impl Default for TursoConfig {
             convert_to_mvcc: false,
             shutdown_timeout: DEFAULT_SHUTDOWN_TIMEOUT,
             sync_settings: SyncSettings::default(),
+            experimental_index_method: false,
         }
     }
 }
+
+/// How to turn the experimental index methods on, as refusals name it.
+pub const INDEX_METHOD_SETTING: &str =
+    "experimentalIndexMethod: true in plugin-turso's manifest (or TURSO_EXPERIMENTAL_INDEX_METHOD=1)";

@@ -241,6 +241,37 @@ fn bad_flags_and_durations_are_refused_with_code() {
 }
 
 #[test]
+fn index_methods_are_off_unless_turned_on_and_the_env_wins() {
+    assert!(
+        !resolve(&json!({}), &env(&[]))
+            .unwrap()
+            .experimental_index_method
+    );
+    let on = json!({"experimentalIndexMethod": true});
+    assert!(resolve(&on, &env(&[])).unwrap().experimental_index_method);
+    let text = json!({"experimentalIndexMethod": "yes"});
+    assert!(resolve(&text, &env(&[])).unwrap().experimental_index_method);
+    let off_by_env = resolve(&on, &env(&[("TURSO_EXPERIMENTAL_INDEX_METHOD", "0")])).unwrap();
+    assert!(!off_by_env.experimental_index_method);
+    let on_by_env = resolve(
+        &json!({}),
+        &env(&[("TURSO_EXPERIMENTAL_INDEX_METHOD", "1")]),
+    );
+    assert!(on_by_env.unwrap().experimental_index_method);
+    assert!(unknown_keys(&on).is_empty());
+    for (cfg, vars) in [
+        (json!({"experimentalIndexMethod": "fts"}), vec![]),
+        (json!({"experimentalIndexMethod": 1}), vec![]),
+        (
+            json!({}),
+            vec![("TURSO_EXPERIMENTAL_INDEX_METHOD", "maybe")],
+        ),
+    ] {
+        assert_eq!(code(resolve(&cfg, &env(&vars))), "INVALID_TURSO_CONFIG");
+    }
+}
+
+#[test]
 fn secrets_do_not_show_in_debug_output() {
     let c = resolve(
         &json!({}),

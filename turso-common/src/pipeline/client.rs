@@ -153,7 +153,7 @@ impl PipelineClient {
         let text = String::from_utf8_lossy(body);
         let message = format!("HTTP {status}: {text}");
         if status.is_client_error() {
-            Sent::Refused(self.error(ErrorCode::Sync, &message))
+            Sent::Refused(self.error(refusal_code(body), &message))
         } else if status == StatusCode::SERVICE_UNAVAILABLE {
             // Said before any work: turso-server shutting down, or a
             // gateway with no server behind it.
@@ -175,6 +175,19 @@ impl PipelineClient {
     }
 }
 
+/// The code of a refusal: turso-server's own refusal of an index method
+/// it was not started with keeps its code; any other is
+/// `TURSO_SYNC_ERROR`.
+fn refusal_code(body: &[u8]) -> ErrorCode {
+    let code = serde_json::from_slice::<Json>(body)
+        .ok()
+        .and_then(|json| json.get("code")?.as_str().map(str::to_owned));
+    match code.as_deref() {
+        Some(crate::INDEX_METHOD_DISABLED_CODE) => ErrorCode::IndexMethodDisabled,
+        _ => ErrorCode::Sync,
+    }
+}
+
 /// An error and its sources on one line.
 fn error_chain(err: &(dyn std::error::Error + 'static)) -> String {
     let mut text = err.to_string();
@@ -185,4 +198,20 @@ fn error_chain(err: &(dyn std::error::Error + 'static)) -> String {
         source = inner.source();
     }
     text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_index_method_refusal_keeps_its_code_and_others_are_sync_errors() {
+        let refused = br#"{"code":"TURSO_INDEX_METHOD_DISABLED","detail":"x"}"#;
+        assert_eq!(refusal_code(refused), ErrorCode::IndexMethodDisabled);
+        assert_eq!(
+            refusal_code(br#"{"code":"STATEMENT_NOT_ALLOWED"}"#),
+            ErrorCode::Sync
+        );
+        assert_eq!(refusal_code(b"not json"), ErrorCode::Sync);
+    }
 }

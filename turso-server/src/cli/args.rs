@@ -247,6 +247,14 @@ pub struct Cli {
     #[arg(long, env = "TURSO_CHILD_LOG", value_name = "FILTER", default_value = config::DEFAULT_CHILD_LOG)]
     pub child_log: String,
 
+    /// Start children with --experimental-index-method, for full-text
+    /// search (`CREATE INDEX … USING fts`; true/false).
+    ///
+    /// Off: a pipeline request holding such a statement is refused whole
+    /// (403 TURSO_INDEX_METHOD_DISABLED).
+    #[arg(long, env = "TURSO_EXPERIMENTAL_INDEX_METHOD", value_name = "BOOL", default_value = "false", num_args = 0..=1, default_missing_value = "true", value_parser = BoolishValueParser::new(), action = ArgAction::Set)]
+    pub experimental_index_method: bool,
+
     /// Log format: json (stdout) or text (stderr).
     #[arg(long, env = "TURSO_LOG_FORMAT", value_name = "FORMAT", value_enum, default_value_t = LogFormat::Json, ignore_case = true)]
     pub log_format: LogFormat,
@@ -315,6 +323,7 @@ impl Cli {
             archive_retention: self.archive_retention.0,
             access_flush_interval: self.access_flush_interval.0,
             child_idle_timeout: self.child_idle_timeout.0,
+            experimental_index_method: self.experimental_index_method,
         }
     }
 }
