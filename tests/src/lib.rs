@@ -21,7 +21,7 @@ pub use sync_server::{free_port, tursodb_bin, SyncServer};
 pub use turso_server::{server_url, start_turso_server, temp_turso_server, temp_turso_server_with};
 
 use host_harness::{Host, PluginLoader};
-use plugin_api::{TransactionKind, TransactionOptions, TursoService};
+use plugin_api::{TransactionKind, TursoService};
 use tempfile::TempDir;
 
 /// The name plugin-turso registers under.
@@ -356,14 +356,22 @@ pub fn crash_payload(n: i64) -> String {
 /// Runs `sql` (DDL, say) in an exclusive transaction (`BEGIN CONCURRENT`
 /// refuses DDL), panicking when it fails.
 pub async fn exec_exclusive(turso: &TursoService, sql: &str) {
-    let sql = sql.to_owned();
-    turso
-        .transaction(TransactionOptions::kind(TransactionKind::Exclusive), |tx| {
-            let sql = sql.clone();
-            async move { tx.exec(&sql).await }
-        })
+    try_exec_exclusive(turso, sql)
         .await
         .unwrap_or_else(|err| panic!("{sql}: {err}"));
+}
+
+/// Runs `sql` in an exclusive transaction and returns how it went.
+///
+/// # Errors
+///
+/// The transaction's error.
+pub async fn try_exec_exclusive(turso: &TursoService, sql: &str) -> plugin_api::Result<()> {
+    turso
+        .transaction(TransactionKind::Exclusive, |tx| async move {
+            tx.exec(sql).await
+        })
+        .await
 }
 
 /// Pushes the `runtime` namespace's replica, panicking when it fails.

@@ -8,26 +8,20 @@ use std::collections::BTreeSet;
 use std::path::Path;
 use std::time::Duration;
 
-use plugin_api::{params, ErrorCode, TransactionKind, TransactionOptions, TursoService};
+use plugin_api::{params, ErrorCode, TursoService};
 use turso_plugin_tests::fts::{
     add_docs_concurrently, assert_answers_after_changes, assert_answers_for_all_docs,
     create_indexed_docs, ids, update_and_delete, uses_the_index, DOCS_TABLE, INDEX_METHOD_ON,
     MATCHING,
 };
 use turso_plugin_tests::{
-    exec_exclusive, read_i64, run_and_kill, turso_manifest, PluginDir, Pod, TURSO,
+    exec_exclusive, read_i64, run_and_kill, try_exec_exclusive, turso_manifest, PluginDir, Pod,
+    TURSO,
 };
 
 /// The refusal of `sql` run in an exclusive transaction on `turso`.
 async fn exclusive_error(turso: &TursoService, sql: &str) -> plugin_api::Error {
-    let sql = sql.to_owned();
-    turso
-        .transaction(TransactionOptions::kind(TransactionKind::Exclusive), |tx| {
-            let sql = sql.clone();
-            async move { tx.exec(&sql).await }
-        })
-        .await
-        .expect_err("refused")
+    try_exec_exclusive(turso, sql).await.expect_err("refused")
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

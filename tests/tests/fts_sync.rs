@@ -12,7 +12,7 @@
 
 use std::time::Duration;
 
-use plugin_api::{params, ErrorCode, TransactionKind, TransactionOptions, TursoService};
+use plugin_api::{params, ErrorCode, TursoService};
 use serde_json::json;
 use turso_common::pipeline::{PipelineClient, Sent};
 use turso_plugin_tests::fts::{
@@ -21,7 +21,7 @@ use turso_plugin_tests::fts::{
 };
 use turso_plugin_tests::{
     exec_exclusive, pods_with_schema, read_i64, temp_turso_server, temp_turso_server_with,
-    PluginDir, Pod, SyncServer,
+    try_exec_exclusive, PluginDir, Pod, SyncServer,
 };
 
 /// How long a direct pipeline request may take.
@@ -29,14 +29,7 @@ const REQUEST: Duration = Duration::from_secs(10);
 
 /// The refusal of `sql` run in an exclusive transaction on `turso`.
 async fn exclusive_error(turso: &TursoService, sql: &str) -> plugin_api::Error {
-    let sql = sql.to_owned();
-    turso
-        .transaction(TransactionOptions::kind(TransactionKind::Exclusive), |tx| {
-            let sql = sql.clone();
-            async move { tx.exec(&sql).await }
-        })
-        .await
-        .expect_err("refused")
+    try_exec_exclusive(turso, sql).await.expect_err("refused")
 }
 
 /// A single-tenant sync pod on `url`, with `extra` manifest lines.
