@@ -28,6 +28,21 @@ die() {
 }
 
 # podman with the runtime this machine class needs.
+# The scripts take no arguments: `-h`/`--help` prints the calling
+# script's header comment (its path is $1), anything else is refused.
+takes_no_arguments() {
+    local script="$1"
+    shift
+    case "${1:-}" in
+        -h | --help)
+            awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$script" >&2
+            exit 0
+            ;;
+        "") ;;
+        *) die "unknown argument: $1 (see --help)" ;;
+    esac
+}
+
 pm() { podman --runtime "$PODMAN_RUNTIME" "$@"; }
 
 # pm_hc ARGS...: pm without podman's complaints that it cannot schedule an

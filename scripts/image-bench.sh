@@ -21,14 +21,7 @@ SCRIPT_NAME="image-bench"
 # shellcheck source=scripts/containers-lib.sh
 source scripts/containers-lib.sh
 
-case "${1:-}" in
-    -h | --help)
-        awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0" >&2
-        exit 0
-        ;;
-    "") ;;
-    *) die "unknown argument: $1 (see --help)" ;;
-esac
+takes_no_arguments "$0" "$@"
 
 runs="${IMAGE_BENCH_RUNS:-5}"
 [[ "$runs" =~ ^[1-9][0-9]*$ ]] || die "IMAGE_BENCH_RUNS must be a positive number"

@@ -38,14 +38,7 @@ SCRIPT_NAME="image-smoke"
 # shellcheck source=scripts/containers-lib.sh
 source scripts/containers-lib.sh
 
-case "${1:-}" in
-    -h | --help)
-        awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0" >&2
-        exit 0
-        ;;
-    "") ;;
-    *) die "unknown argument: $1 (see --help)" ;;
-esac
+takes_no_arguments "$0" "$@"
 
 grace_s="${SMOKE_STOP_GRACE_S:-10}"
 # The longest one command in a pod may take (a stuck one fails the test).

@@ -28,14 +28,7 @@ SCRIPT_NAME=image
 # shellcheck source=scripts/containers-lib.sh
 source scripts/containers-lib.sh
 
-case "${1:-}" in
-    -h | --help)
-        awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0" >&2
-        exit 0
-        ;;
-    "") ;;
-    *) die "unknown argument: $1 (see --help)" ;;
-esac
+takes_no_arguments "$0" "$@"
 
 readonly PUBLIC_BASE=docker.io/library/debian:bookworm-slim
 readonly LOCAL_BASE=localhost/turso-base:bookworm
